@@ -1,0 +1,266 @@
+"""Build one construct codec per (message, version) from a :class:`~client.protocol.schema.Message`.
+
+The declaration is walked once per version: fields absent from that version are dropped, each
+string / bytes / array picks its classic or compact encoding and its nullability, and in
+flexible versions every struct ends with a tagged-field section.  Codecs are cached, so the walk
+happens once per process.  Decoded values are construct ``Container``s (dicts with attribute
+access) whose keys are the declaration's snake_case field names; unknown tagged fields are kept
+under ``_unknown_tagged_fields`` so a decode / encode round trip is byte-exact.  Any decode
+failure surfaces as :class:`~client.protocol.errors.ProtocolError`.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from typing import IO, Any
+
+import construct
+from construct import Construct, Container
+
+from client.protocol import primitives as p
+from client.protocol.errors import ProtocolError
+from client.protocol.schema import Array, Field, FieldType, Message, Struct
+
+UNKNOWN_TAGS = "_unknown_tagged_fields"
+# Known tagged fields that were on the wire although equal to their default (kept so that a
+# round trip re-emits them; our own encoder leaves defaults out, as Kafka's does).
+DEFAULT_TAGS = "_default_tagged_fields"
+
+_FIXED: dict[str, Construct] = {
+    "int8": p.Int8,
+    "int16": p.Int16,
+    "int32": p.Int32,
+    "int64": p.Int64,
+    "uint16": p.UInt16,
+    "uint32": p.UInt32,
+    "uvarint": p.UVarint,
+    "float64": p.Float64,
+    "bool": p.Bool,
+    "uuid": p.UUID_TYPE,
+}
+_ZERO_UUID = __import__("uuid").UUID(int=0)
+_ZERO: dict[str, Any] = {
+    "int8": 0,
+    "int16": 0,
+    "int32": 0,
+    "int64": 0,
+    "uint16": 0,
+    "uint32": 0,
+    "uvarint": 0,
+    "float64": 0.0,
+    "bool": False,
+    "uuid": _ZERO_UUID,
+    "string": "",
+    "bytes": b"",
+    "records": None,
+}
+
+
+class KafkaArray(Construct):  # type: ignore[misc]
+    """ARRAY / COMPACT_ARRAY (nullable or not) of one element codec."""
+
+    def __init__(self, element: Construct, *, compact: bool, nullable: bool) -> None:
+        super().__init__()
+        self.element = element
+        self.compact = compact
+        self.nullable = nullable
+
+    def _parse(self, stream: IO[bytes], context: Any, path: str) -> list[Any] | None:
+        if self.compact:
+            count = p.UVarint._parse(stream, context, path) - 1
+        else:
+            count = p.Int32._parse(stream, context, path)
+        if count < 0:
+            if count == -1 and self.nullable:
+                return None
+            raise construct.ValidationError(f"invalid array length {count}", path=path)
+        if count > p.remaining(stream):
+            raise construct.StreamError(f"array of {count} exceeds the frame", path=path)
+        parse = self.element._parse
+        return [parse(stream, context, path) for _ in range(count)]
+
+    def _build(self, obj: Any, stream: IO[bytes], context: Any, path: str) -> Any:
+        if obj is None:
+            if not self.nullable:
+                raise construct.ValidationError("null in a non-nullable array", path=path)
+            p.write(stream, b"\x00" if self.compact else b"\xff\xff\xff\xff", path)
+            return obj
+        if self.compact:
+            p.write(stream, p.encode_uvarint(len(obj) + 1), path)
+        else:
+            p.Int32._build(len(obj), stream, context, path)
+        build = self.element._build
+        for item in obj:
+            build(item, stream, context, path)
+        return obj
+
+
+_Slot = tuple[str, Construct, Any]
+
+
+class KafkaStruct(Construct):  # type: ignore[misc]
+    """A struct: its fields in order, then (flexible versions only) the tagged-field section."""
+
+    def __init__(self, fields: list[_Slot], tagged: dict[int, _Slot] | None) -> None:
+        super().__init__()
+        self.slots = fields
+        self.tagged = tagged
+
+    def _parse(self, stream: IO[bytes], context: Any, path: str) -> Container:
+        out = Container()
+        for name, codec, _default in self.slots:
+            out[name] = codec._parse(stream, context, path)
+        if self.tagged is not None:
+            self._parse_tagged(out, stream, context, path)
+        return out
+
+    def _parse_tagged(self, out: Container, stream: IO[bytes], context: Any, path: str) -> None:
+        tagged = self.tagged
+        assert tagged is not None
+        for name, _codec, default in tagged.values():
+            out[name] = default
+        count = p.UVarint._parse(stream, context, path)
+        unknown: list[tuple[int, bytes]] = []
+        defaults: list[int] = []
+        previous = -1
+        for _ in range(count):
+            tag = p.UVarint._parse(stream, context, path)
+            size = p.UVarint._parse(stream, context, path)
+            if tag <= previous:
+                raise construct.ValidationError("tagged fields out of order", path=path)
+            previous = tag
+            if size > p.remaining(stream):
+                raise construct.StreamError("tagged field exceeds the frame", path=path)
+            data = p.read(stream, size, path)
+            slot = tagged.get(tag)
+            if slot is None:
+                unknown.append((tag, data))
+                continue
+            inner = io.BytesIO(data)
+            value = slot[1]._parse(inner, context, path)
+            if inner.tell() != size:
+                raise construct.ValidationError(f"tagged field {tag} has trailing bytes", path=path)
+            out[slot[0]] = value
+            if value == slot[2]:
+                defaults.append(tag)
+        if unknown:
+            out[UNKNOWN_TAGS] = unknown
+        if defaults:
+            out[DEFAULT_TAGS] = defaults
+
+    def _build(self, obj: Any, stream: IO[bytes], context: Any, path: str) -> Any:
+        get = obj.get
+        for name, codec, default in self.slots:
+            value = get(name, default)
+            codec._build(value, stream, context, path)
+        if self.tagged is not None:
+            self._build_tagged(obj, stream, context, path)
+        return obj
+
+    def _build_tagged(self, obj: Any, stream: IO[bytes], context: Any, path: str) -> None:
+        tagged = self.tagged
+        assert tagged is not None
+        entries: list[tuple[int, bytes]] = list(obj.get(UNKNOWN_TAGS) or ())
+        keep = obj.get(DEFAULT_TAGS) or ()
+        for tag, (name, codec, default) in tagged.items():
+            value = obj.get(name, default)
+            if value == default and tag not in keep:
+                continue
+            entries.append((tag, codec.build(value)))
+        entries.sort(key=lambda entry: entry[0])
+        out = bytearray(p.encode_uvarint(len(entries)))
+        for tag, data in entries:
+            out += p.encode_uvarint(tag)
+            out += p.encode_uvarint(len(data))
+            out += data
+        p.write(stream, bytes(out), path)
+
+
+def _is_flexible(field: Field, version: int, flexible: bool) -> bool:
+    if field.flexible_versions is None:
+        return flexible
+    return version in field.flexible_versions
+
+
+def _type_codec(kind: FieldType, version: int, flexible: bool, nullable: bool) -> Construct:
+    if isinstance(kind, Struct):
+        return _struct_codec(kind.fields, version, flexible)
+    if isinstance(kind, Array):
+        element = _type_codec(kind.element, version, flexible, nullable=False)
+        return KafkaArray(element, compact=flexible, nullable=nullable)
+    if kind == "string":
+        return p.KafkaString(compact=flexible, nullable=nullable)
+    if kind in ("bytes", "records"):
+        return p.Bytes(compact=flexible, nullable=nullable or kind == "records")
+    return _FIXED[kind]
+
+
+def _default(field: Field, version: int) -> Any:
+    if field.default is not None:
+        return field.default
+    if version in field.nullable_versions:
+        return None
+    if isinstance(field.type, Array):
+        return []
+    if isinstance(field.type, Struct):
+        return Container()
+    return _ZERO[field.type]
+
+
+def _struct_codec(fields: tuple[Field, ...], version: int, flexible: bool) -> KafkaStruct:
+    slots: list[_Slot] = []
+    tagged: dict[int, _Slot] = {}
+    for field in fields:
+        if version not in field.versions:
+            continue
+        field_flexible = _is_flexible(field, version, flexible)
+        nullable = version in field.nullable_versions
+        codec = _type_codec(field.type, version, field_flexible, nullable)
+        slot = (field.name, codec, _default(field, version))
+        if field.tag is not None and version in field.tagged_versions and flexible:
+            tagged[field.tag] = slot
+        else:
+            slots.append(slot)
+    return KafkaStruct(slots, tagged if flexible else None)
+
+
+_CACHE: dict[tuple[int, str, str, int], KafkaStruct] = {}
+
+
+def codec_for(message: Message, version: int) -> KafkaStruct:
+    """The (cached) codec of ``message`` at ``version``; ``ValueError`` if not a valid version."""
+    key = (id(message), message.kind, message.name, version)
+    codec = _CACHE.get(key)
+    if codec is None:
+        if version not in message.valid_versions:
+            raise ValueError(f"{message.name} has no version {version}")
+        codec = _struct_codec(message.fields, version, message.is_flexible(version))
+        _CACHE[key] = codec
+    return codec
+
+
+def encode(message: Message, version: int, value: Mapping[str, Any]) -> bytes:
+    """Encode ``value`` (a mapping of field names) as ``message`` at ``version``."""
+    stream = io.BytesIO()
+    codec_for(message, version)._build(value, stream, None, "")
+    return stream.getvalue()
+
+
+def decode_from(message: Message, version: int, stream: IO[bytes]) -> Container:
+    """Decode one ``message`` from ``stream``, leaving the stream after it."""
+    try:
+        return codec_for(message, version)._parse(stream, None, "")
+    except construct.ConstructError as error:
+        raise ProtocolError(f"cannot decode {message.name} v{version}: {error}") from error
+    except (ValueError, OverflowError) as error:
+        raise ProtocolError(f"cannot decode {message.name} v{version}: {error}") from error
+
+
+def decode(message: Message, version: int, data: bytes | memoryview) -> Container:
+    """Decode exactly one ``message`` from ``data``; trailing bytes are a ``ProtocolError``."""
+    stream = io.BytesIO(data)
+    value = decode_from(message, version, stream)
+    if stream.tell() != len(data):
+        raise ProtocolError(f"{message.name} v{version}: {len(data) - stream.tell()} extra bytes")
+    return value

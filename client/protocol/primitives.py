@@ -1,0 +1,239 @@
+"""Kafka's primitive wire types as construct constructs.
+
+Fixed-width integers are construct's own ``FormatField``s (they carry their ``struct`` format in
+``fmtstr``, which the codec uses to merge runs of them).  The variable-length types (varints,
+(compact) (nullable) strings and bytes, UUID) are small ``Construct`` subclasses written here,
+because their length rules (``-1`` / ``0`` meaning null, ``N + 1`` in compact forms) are
+Kafka's own.  Every length read from the wire is checked against the bytes that remain, so a
+hostile frame can never make the decoder allocate more than the frame itself.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import IO, Any
+
+import construct
+from construct import (
+    Construct,
+    Flag,
+    Float64b,
+    Int8sb,
+    Int16sb,
+    Int16ub,
+    Int32sb,
+    Int32ub,
+    Int64sb,
+)
+
+__all__ = [
+    "UUID_TYPE",
+    "Bool",
+    "Bytes",
+    "Float64",
+    "Int8",
+    "Int16",
+    "Int32",
+    "Int64",
+    "KafkaString",
+    "UInt16",
+    "UInt32",
+    "UVarint",
+    "Varint",
+    "Varlong",
+    "decode_uvarint",
+    "encode_uvarint",
+    "read",
+    "remaining",
+    "write",
+]
+
+Int8 = Int8sb
+Int16 = Int16sb
+Int32 = Int32sb
+Int64 = Int64sb
+UInt16 = Int16ub
+UInt32 = Int32ub
+Float64 = Float64b
+Bool = Flag
+
+_MAX_VARINT_BYTES = 5
+_MAX_VARLONG_BYTES = 10
+
+
+def remaining(stream: IO[bytes]) -> int:
+    """Bytes left in a seekable stream (used to bound every length read from the wire)."""
+    position = stream.tell()
+    end = stream.seek(0, 2)
+    stream.seek(position)
+    return end - position
+
+
+def read(stream: IO[bytes], length: int, path: str = "") -> bytes:
+    """Read exactly ``length`` bytes or raise ``StreamError`` (construct's ``stream_read``)."""
+    data = stream.read(length)
+    if len(data) != length:
+        raise construct.StreamError(f"wanted {length} bytes, got {len(data)}", path=path)
+    return data
+
+
+def write(stream: IO[bytes], data: bytes, path: str = "") -> None:
+    """Write all of ``data`` (construct's ``stream_write`` without its length check)."""
+    stream.write(data)
+
+
+def encode_uvarint(value: int) -> bytes:
+    """Unsigned LEB128, as Kafka's UNSIGNED_VARINT."""
+    if value < 0:
+        raise construct.IntegerError(f"unsigned varint cannot encode {value}")
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def decode_uvarint(data: bytes | memoryview, offset: int, max_bytes: int = 5) -> tuple[int, int]:
+    """Decode an unsigned varint at ``offset``; returns (value, next offset)."""
+    result = 0
+    shift = 0
+    for index in range(max_bytes):
+        if offset + index >= len(data):
+            raise construct.StreamError("truncated varint")
+        byte = data[offset + index]
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, offset + index + 1
+        shift += 7
+    raise construct.IntegerError("varint too long")
+
+
+def _read_uvarint(stream: IO[bytes], path: str, max_bytes: int) -> int:
+    result = 0
+    shift = 0
+    for _ in range(max_bytes):
+        byte = read(stream, 1, path)[0]
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result
+        shift += 7
+    raise construct.IntegerError(f"varint longer than {max_bytes} bytes", path=path)
+
+
+class _UVarint(Construct):  # type: ignore[misc]
+    """UNSIGNED_VARINT (at most 5 bytes: a uint32)."""
+
+    def _parse(self, stream: IO[bytes], context: Any, path: str) -> int:
+        return _read_uvarint(stream, path, _MAX_VARINT_BYTES)
+
+    def _build(self, obj: int, stream: IO[bytes], context: Any, path: str) -> int:
+        if not 0 <= obj <= 0xFFFFFFFF:
+            raise construct.IntegerError(f"uvarint out of range: {obj}", path=path)
+        write(stream, encode_uvarint(obj), path)
+        return obj
+
+
+class _ZigZag(Construct):  # type: ignore[misc]
+    """VARINT / VARLONG: zig-zag signed varints of at most 32 or 64 bits."""
+
+    def __init__(self, bits: int) -> None:
+        super().__init__()
+        self.bits = bits
+        self.max_bytes = _MAX_VARINT_BYTES if bits == 32 else _MAX_VARLONG_BYTES
+
+    def _parse(self, stream: IO[bytes], context: Any, path: str) -> int:
+        raw = _read_uvarint(stream, path, self.max_bytes)
+        return (raw >> 1) ^ -(raw & 1)
+
+    def _build(self, obj: int, stream: IO[bytes], context: Any, path: str) -> int:
+        limit = 1 << (self.bits - 1)
+        if not -limit <= obj < limit:
+            raise construct.IntegerError(f"varint out of range: {obj}", path=path)
+        write(stream, encode_uvarint((obj << 1) ^ (obj >> (self.bits - 1))), path)
+        return obj
+
+
+UVarint = _UVarint()
+Varint = _ZigZag(32)
+Varlong = _ZigZag(64)
+
+
+class _Sized(Construct):  # type: ignore[misc]
+    """A length-prefixed string or byte string in one of Kafka's four encodings.
+
+    ``compact``: the length is an unsigned varint holding N + 1 (0 = null); otherwise an int16
+    (strings) or int32 (bytes) holding N (-1 = null).  ``nullable`` says whether null is legal.
+    """
+
+    def __init__(self, *, text: bool, compact: bool, nullable: bool) -> None:
+        super().__init__()
+        self.text = text
+        self.compact = compact
+        self.nullable = nullable
+        self.length_field = Int16sb if text else Int32sb
+
+    def _read_length(self, stream: IO[bytes], path: str) -> int:
+        if self.compact:
+            return int(_read_uvarint(stream, path, _MAX_VARINT_BYTES)) - 1
+        return int(self.length_field._parse(stream, None, path))
+
+    def _parse(self, stream: IO[bytes], context: Any, path: str) -> str | bytes | None:
+        length = self._read_length(stream, path)
+        if length < 0:
+            if length == -1 and self.nullable:
+                return None
+            raise construct.ValidationError(f"invalid length {length}", path=path)
+        if length > remaining(stream):
+            raise construct.StreamError(f"length {length} exceeds the frame", path=path)
+        data = read(stream, length, path)
+        if self.text:
+            try:
+                return data.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise construct.StringError(f"invalid UTF-8: {error}", path=path) from error
+        return data
+
+    def _build(self, obj: Any, stream: IO[bytes], context: Any, path: str) -> Any:
+        if obj is None:
+            if not self.nullable:
+                raise construct.ValidationError("null in a non-nullable field", path=path)
+            write(stream, b"\x00" if self.compact else self._null_length(), path)
+            return obj
+        data = obj.encode("utf-8") if self.text else bytes(obj)
+        if self.compact:
+            write(stream, encode_uvarint(len(data) + 1), path)
+        else:
+            self.length_field._build(len(data), stream, context, path)
+        write(stream, data, path)
+        return obj
+
+    def _null_length(self) -> bytes:
+        return b"\xff\xff" if self.text else b"\xff\xff\xff\xff"
+
+
+def KafkaString(*, compact: bool, nullable: bool) -> Construct:
+    """STRING / NULLABLE_STRING / COMPACT_STRING / COMPACT_NULLABLE_STRING."""
+    return _Sized(text=True, compact=compact, nullable=nullable)
+
+
+def Bytes(*, compact: bool, nullable: bool) -> Construct:
+    """BYTES / NULLABLE_BYTES / COMPACT_BYTES / COMPACT_NULLABLE_BYTES (and RECORDS)."""
+    return _Sized(text=False, compact=compact, nullable=nullable)
+
+
+class _Uuid(Construct):  # type: ignore[misc]
+    """UUID: 16 raw bytes, decoded to :class:`uuid.UUID`."""
+
+    def _parse(self, stream: IO[bytes], context: Any, path: str) -> uuid.UUID:
+        return uuid.UUID(bytes=read(stream, 16, path))
+
+    def _build(self, obj: uuid.UUID, stream: IO[bytes], context: Any, path: str) -> uuid.UUID:
+        write(stream, obj.bytes, path)
+        return obj
+
+    def _sizeof(self, context: Any, path: str) -> int:
+        return 16
+
+
+UUID_TYPE = _Uuid()
