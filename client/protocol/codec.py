@@ -11,6 +11,7 @@ failure surfaces as :class:`~client.protocol.errors.ProtocolError`.
 
 from __future__ import annotations
 
+import copy
 import io
 from collections.abc import Mapping
 from typing import IO, Any
@@ -119,7 +120,9 @@ class KafkaStruct(Construct):  # type: ignore[misc]
         tagged = self.tagged
         assert tagged is not None
         for name, _codec, default in tagged.values():
-            out[name] = default
+            # A fresh copy: a shared list or Container default would leak mutations between
+            # decoded messages.
+            out[name] = copy.deepcopy(default) if isinstance(default, list | dict) else default
         count = p.UVarint._parse(stream, context, path)
         unknown: list[tuple[int, bytes]] = []
         defaults: list[int] = []
@@ -204,7 +207,13 @@ def _default(field: Field, version: int) -> Any:
     if isinstance(field.type, Array):
         return []
     if isinstance(field.type, Struct):
-        return Container()
+        # Kafka's default for a struct is the struct of its fields' defaults; a tagged struct
+        # field (Fetch's diverging_epoch, current_leader) is left out when equal to it.
+        return Container(
+            (inner.name, _default(inner, version))
+            for inner in field.type.fields
+            if version in inner.versions
+        )
     return _ZERO[field.type]
 
 

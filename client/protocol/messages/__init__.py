@@ -7,10 +7,56 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from client.protocol.messages import api_versions
+from client.protocol.messages import (
+    api_versions,
+    create_partitions,
+    create_topics,
+    delete_groups,
+    delete_topics,
+    describe_cluster,
+    describe_configs,
+    describe_groups,
+    fetch,
+    find_coordinator,
+    heartbeat,
+    init_producer_id,
+    join_group,
+    leave_group,
+    list_groups,
+    list_offsets,
+    metadata,
+    offset_commit,
+    offset_fetch,
+    offset_for_leader_epoch,
+    produce,
+    sync_group,
+)
 from client.protocol.schema import Message
 
-_MODULES: tuple[ModuleType, ...] = (api_versions,)
+_MODULES: tuple[ModuleType, ...] = (
+    produce,
+    fetch,
+    list_offsets,
+    metadata,
+    offset_commit,
+    offset_fetch,
+    find_coordinator,
+    join_group,
+    heartbeat,
+    leave_group,
+    sync_group,
+    describe_groups,
+    list_groups,
+    api_versions,
+    create_topics,
+    delete_topics,
+    init_producer_id,
+    offset_for_leader_epoch,
+    describe_configs,
+    create_partitions,
+    delete_groups,
+    describe_cluster,
+)
 
 APIS: dict[int, tuple[Message, Message]] = {
     module.REQUEST.api_key: (module.REQUEST, module.RESPONSE) for module in _MODULES
