@@ -1,0 +1,32 @@
+"""Per-log configuration: Kafka's topic-level keys (``segment.bytes`` -> ``segment_bytes``)
+with Kafka's defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+LONG_MAX = 9223372036854775807
+
+
+@dataclass(frozen=True, slots=True)
+class LogConfig:
+    """Kafka's topic configs that the log itself obeys (defaults from Kafka's LogConfig)."""
+
+    segment_bytes: int = 1073741824
+    segment_ms: int = 604800000
+    retention_ms: int = 604800000
+    """-1: keep forever."""
+    retention_bytes: int = -1
+    """-1: no size limit."""
+    flush_interval_messages: int = LONG_MAX
+    flush_interval_ms: int = LONG_MAX
+    index_interval_bytes: int = 4096
+    max_index_bytes: int = 10485760
+    max_message_bytes: int = 1048588
+    message_timestamp_type: str = "CreateTime"
+
+    def __post_init__(self) -> None:
+        assert self.segment_bytes >= 14, "Kafka's minimum segment.bytes"
+        assert self.index_interval_bytes >= 0
+        assert self.max_index_bytes >= 12, "room for at least one time index entry"
+        assert self.message_timestamp_type in ("CreateTime", "LogAppendTime")

@@ -1,0 +1,496 @@
+"""A partition's log: ordered segments, offsets, flushing, retention and truncation.
+
+Kafka's UnifiedLog/LocalLog/LogLoader semantics in one synchronous class. Appends take
+batches already checked by ``records.validate_batches`` and only write headers' offset and
+epoch fields in place; reads return stored bytes.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from broker.log.config import LogConfig
+from broker.log.files import OS_FILES, Files
+from broker.log.segment import (
+    INDEX_SUFFIX,
+    LOG_SUFFIX,
+    TIME_INDEX_SUFFIX,
+    BatchPlacement,
+    IndexSettings,
+    LogSegment,
+)
+from client.protocol import records
+from client.protocol.errors import ErrorCode
+from client.protocol.records import BatchHeader
+
+_LEFTOVER_SUFFIXES = (".deleted", ".cleaned", ".swap", ".tmp")
+
+
+class OffsetOutOfRangeError(Exception):
+    """A fetch or lookup outside [log start offset, log end offset]."""
+
+    error_code = ErrorCode.OFFSET_OUT_OF_RANGE
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    """What an append did (Kafka's LogAppendInfo, trimmed to what the broker answers)."""
+
+    base_offset: int
+    last_offset: int
+    record_count: int
+    size_bytes: int
+    max_timestamp: int
+    shallow_offset_of_max_timestamp: int
+    log_append_time_ms: int
+    """-1 unless the topic uses LogAppendTime."""
+    log_start_offset: int
+    flushed: bool
+    rolled: bool
+
+
+def parse_log_dir_name(name: str) -> tuple[str, int] | None:
+    """ "<topic>-<partition>" -> (topic, partition); None for anything else."""
+    topic, dash, partition = name.rpartition("-")
+    if not dash or not topic or not partition.isdigit():
+        return None
+    return topic, int(partition)
+
+
+class PartitionLog:
+    """Segments ordered by base offset; the last is the active one."""
+
+    def __init__(
+        self,
+        directory: Path,
+        config: LogConfig,
+        files: Files,
+        *,
+        segments: list[LogSegment],
+        log_start_offset: int,
+        recovery_point: int,
+    ) -> None:
+        parsed = parse_log_dir_name(directory.name)
+        assert parsed is not None, f"not a partition directory: {directory}"
+        assert segments
+        self.directory = directory
+        self.config = config
+        self.files = files
+        self.topic, self.partition = parsed
+        self._segments = segments
+        self._base_offsets = [segment.base_offset for segment in segments]
+        self._log_start_offset = log_start_offset
+        self._recovery_point = recovery_point
+        self._unflushed_messages = 0
+        self._last_flush_ms: int | None = None
+        self._needs_dir_fsync = False
+        assert self.log_start_offset <= self.log_end_offset
+
+    # ---- loading ----------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        directory: Path,
+        config: LogConfig,
+        *,
+        recovery_point: int,
+        log_start_offset: int,
+        needs_recovery: bool,
+        files: Files = OS_FILES,
+        wall_ms: int = 0,
+    ) -> PartitionLog:
+        """Load (or create) the log in ``directory``.
+
+        Recovers every segment from the one holding ``recovery_point`` when
+        ``needs_recovery`` (unclean shutdown), and any segment whose indexes are missing or
+        corrupt. Corruption in a segment drops every later segment (Kafka's LogLoader).
+        ``wall_ms`` is the creation time of a new first segment (time-based roll).
+        """
+        files.mkdir(directory)
+        settings = IndexSettings(config.index_interval_bytes, config.max_index_bytes)
+        base_offsets = _clean_directory(files, directory)
+        segments: list[LogSegment] = []
+        suspects: list[int] = []
+        for base_offset in base_offsets:
+            segment, sound = LogSegment.open(files, directory, base_offset, settings)
+            if not sound:
+                suspects.append(len(segments))
+            segments.append(segment)
+        first_unflushed = _first_unflushed(segments, recovery_point) if needs_recovery else None
+        _recover(segments, suspects, first_unflushed)
+        if not segments:
+            start = max(log_start_offset, 0)
+            segments.append(LogSegment.create(files, directory, start, settings, wall_ms))
+        end = segments[-1].next_offset
+        start = min(max(log_start_offset, segments[0].base_offset), end)
+        point = end if needs_recovery else min(max(recovery_point, 0), end)
+        return cls(
+            directory,
+            config,
+            files,
+            segments=segments,
+            log_start_offset=start,
+            recovery_point=point,
+        )
+
+    # ---- properties -------------------------------------------------------------------
+
+    @property
+    def log_start_offset(self) -> int:
+        return self._log_start_offset
+
+    @property
+    def log_end_offset(self) -> int:
+        """The next offset to be assigned."""
+        return self._segments[-1].next_offset
+
+    @property
+    def recovery_point(self) -> int:
+        """Everything below this offset is known to be on disk."""
+        return self._recovery_point
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(segment.size_bytes for segment in self._segments)
+
+    @property
+    def segments(self) -> tuple[LogSegment, ...]:
+        return tuple(self._segments)
+
+    @property
+    def active_segment(self) -> LogSegment:
+        return self._segments[-1]
+
+    # ---- appending --------------------------------------------------------------------
+
+    def append(
+        self,
+        data: bytearray,
+        batches: list[tuple[int, BatchHeader]],
+        *,
+        leader_epoch: int,
+        wall_ms: int,
+    ) -> AppendResult:
+        """Assign offsets in place, roll if due, write, index, and flush per policy.
+
+        ``batches`` is ``validate_batches(data, ...).batches``; only headers are read.
+        """
+        assert batches and batches[0][0] == 0
+        record_count = sum(header.record_count for _, header in batches)
+        base_offset = self.log_end_offset
+        last_offset = base_offset + record_count - 1
+        append_time = wall_ms if self.config.message_timestamp_type == "LogAppendTime" else -1
+        placements = _placements(batches, base_offset, append_time)
+        max_timestamp, offset_of_max = _max_timestamp(placements)
+        rolled = self._maybe_roll(len(data), max_timestamp, last_offset, wall_ms)
+        next_offset = records.assign_offsets(
+            data,
+            batches,
+            base_offset,
+            leader_epoch,
+            log_append_time_ms=append_time if append_time >= 0 else None,
+        )
+        assert next_offset == last_offset + 1
+        self.active_segment.append(data, placements)
+        assert self.log_end_offset == next_offset
+        self._unflushed_messages += record_count
+        flushed = self._maybe_flush(wall_ms)
+        return AppendResult(
+            base_offset=base_offset,
+            last_offset=last_offset,
+            record_count=record_count,
+            size_bytes=len(data),
+            max_timestamp=max_timestamp,
+            shallow_offset_of_max_timestamp=offset_of_max,
+            log_append_time_ms=append_time,
+            log_start_offset=self._log_start_offset,
+            flushed=flushed,
+            rolled=rolled,
+        )
+
+    def _maybe_roll(self, size: int, max_timestamp: int, last_offset: int, wall_ms: int) -> bool:
+        due = self.active_segment.should_roll(
+            size,
+            max_timestamp,
+            last_offset,
+            wall_ms,
+            segment_bytes=self.config.segment_bytes,
+            segment_ms=self.config.segment_ms,
+        )
+        if due and self.active_segment.size_bytes > 0:
+            self.roll(wall_ms)
+            return True
+        return False
+
+    def roll(self, wall_ms: int) -> LogSegment:
+        """Start a new active segment at the log end offset (an empty active one stays)."""
+        active = self.active_segment
+        if active.size_bytes == 0:
+            return active
+        active.roll_finished()
+        settings = IndexSettings(self.config.index_interval_bytes, self.config.max_index_bytes)
+        segment = LogSegment.create(
+            self.files, self.directory, self.log_end_offset, settings, wall_ms
+        )
+        self._segments.append(segment)
+        self._base_offsets.append(segment.base_offset)
+        self._needs_dir_fsync = True
+        return segment
+
+    def _maybe_flush(self, wall_ms: int) -> bool:
+        if self._last_flush_ms is None:
+            self._last_flush_ms = wall_ms
+        if (
+            self._unflushed_messages >= self.config.flush_interval_messages
+            or wall_ms - self._last_flush_ms >= self.config.flush_interval_ms
+        ):
+            self.flush()
+            self._last_flush_ms = wall_ms
+            return True
+        return False
+
+    def flush(self, up_to: int | None = None) -> None:
+        """fsync every segment holding offsets in [recovery point, ``up_to``) and advance
+        the recovery point (Kafka's flush(offset))."""
+        target = self.log_end_offset if up_to is None else min(up_to, self.log_end_offset)
+        if target <= self._recovery_point and not self._needs_dir_fsync:
+            return
+        for segment in self._segments:
+            if segment.next_offset > self._recovery_point and segment.base_offset < target:
+                segment.flush()
+        if self._needs_dir_fsync:
+            self.files.fsync_dir(self.directory)
+            self._needs_dir_fsync = False
+        self._recovery_point = max(self._recovery_point, target)
+        if target == self.log_end_offset:
+            self._unflushed_messages = 0
+
+    # ---- reading ----------------------------------------------------------------------
+
+    def _segment_index(self, offset: int) -> int:
+        return max(bisect.bisect_right(self._base_offsets, offset) - 1, 0)
+
+    def read(
+        self, fetch_offset: int, max_bytes: int, max_offset: int, *, min_one_batch: bool
+    ) -> bytes | memoryview:
+        """Whole batches from the one holding ``fetch_offset``: none with base offset >=
+        ``max_offset`` (the high watermark), at most ``max_bytes`` unless
+        ``min_one_batch`` (then at least one batch, KIP-74). Empty at the log end offset."""
+        self._check_range(fetch_offset)
+        if fetch_offset == self.log_end_offset:
+            return b""
+        for segment in self._segments[self._segment_index(fetch_offset) :]:
+            data = segment.read(fetch_offset, max_bytes, max_offset, min_one_batch=min_one_batch)
+            if data is not None:
+                return data
+        return b""
+
+    def _check_range(self, offset: int) -> None:
+        if not self._log_start_offset <= offset <= self.log_end_offset:
+            raise OffsetOutOfRangeError(
+                f"{self.topic}-{self.partition}: offset {offset} outside "
+                f"[{self._log_start_offset}, {self.log_end_offset}]"
+            )
+
+    def offset_for_timestamp(self, timestamp_ms: int) -> tuple[int, int] | None:
+        """(offset, timestamp) of the first record with timestamp >= ``timestamp_ms`` at or
+        after the log start offset; None if there is none (Kafka's fetchOffsetByTimestamp)."""
+        for segment in self._segments:
+            if segment.largest_timestamp < timestamp_ms or segment.max_timestamp_so_far < 0:
+                continue
+            _, indexed_offset = segment.time_index.lookup(timestamp_ms)
+            start_offset = max(indexed_offset, self._log_start_offset)
+            _, position = segment.offset_index.lookup(start_offset)
+            found = self._search_segment(segment, position, timestamp_ms)
+            if found is not None:
+                return found
+        return None
+
+    def _search_segment(
+        self, segment: LogSegment, position: int, timestamp_ms: int
+    ) -> tuple[int, int] | None:
+        for batch_position, header in segment.headers_from(position):
+            if header.max_timestamp < timestamp_ms or header.last_offset < self._log_start_offset:
+                continue
+            for record in records.decode_records(segment.read_batch(batch_position, header)):
+                if record.timestamp >= timestamp_ms and record.offset >= self._log_start_offset:
+                    return record.offset, record.timestamp
+        return None
+
+    def max_timestamp_offset(self) -> tuple[int, int] | None:
+        """(offset, timestamp) of the record with the largest timestamp (ListOffsets -3,
+        KIP-734); the first such record on ties. None for an empty log."""
+        best = max(self._segments, key=lambda segment: segment.max_timestamp_so_far)
+        if best.max_timestamp_so_far < 0:
+            return None
+        target = best.max_timestamp_so_far
+        _, position = best.offset_index.lookup(best.offset_of_max_timestamp_so_far)
+        for batch_position, header in best.headers_from(position):
+            if header.max_timestamp == target:
+                for record in records.decode_records(best.read_batch(batch_position, header)):
+                    if record.timestamp == target:
+                        return record.offset, record.timestamp
+        return None
+
+    # ---- retention and truncation -----------------------------------------------------
+
+    def enforce_retention(self, wall_ms: int, high_watermark: int | None = None) -> int:
+        """Delete segments past retention.ms (by their largest timestamp), beyond
+        retention.bytes, or wholly below the log start offset; returns how many.
+
+        As Kafka: only segments wholly below the high watermark go, and when every segment
+        would go, a new active one is rolled first, so the log never has none.
+        """
+        watermark = self.log_end_offset if high_watermark is None else high_watermark
+        deleted = self._delete_while(watermark, wall_ms, self._expired_predicate(wall_ms))
+        deleted += self._delete_while(watermark, wall_ms, self._oversize_predicate())
+        deleted += self._delete_while(
+            watermark, wall_ms, lambda segment, following: following <= self._log_start_offset
+        )
+        return deleted
+
+    def _expired_predicate(self, wall_ms: int) -> Callable[[LogSegment, int], bool]:
+        retention_ms = self.config.retention_ms
+        return lambda segment, _: (
+            retention_ms >= 0 and wall_ms - segment.largest_timestamp > retention_ms
+        )
+
+    def _oversize_predicate(self) -> Callable[[LogSegment, int], bool]:
+        excess = [self.size_bytes - self.config.retention_bytes]
+
+        def over(segment: LogSegment, _: int) -> bool:
+            if self.config.retention_bytes < 0 or excess[0] - segment.size_bytes < 0:
+                return False
+            excess[0] -= segment.size_bytes
+            return True
+
+        return over
+
+    def _delete_while(
+        self, watermark: int, wall_ms: int, predicate: Callable[[LogSegment, int], bool]
+    ) -> int:
+        doomed: list[LogSegment] = []
+        for index, segment in enumerate(self._segments):
+            last = index == len(self._segments) - 1
+            following = self.log_end_offset if last else self._segments[index + 1].base_offset
+            if (last and segment.size_bytes == 0) or watermark < following:
+                break
+            if not predicate(segment, following):
+                break
+            doomed.append(segment)
+        if not doomed:
+            return 0
+        if len(doomed) == len(self._segments):
+            self.roll(wall_ms)
+        for segment in doomed:
+            segment.delete()
+        del self._segments[: len(doomed)]
+        del self._base_offsets[: len(doomed)]
+        self._log_start_offset = max(self._log_start_offset, self._segments[0].base_offset)
+        return len(doomed)
+
+    def advance_log_start_offset(self, offset: int) -> None:
+        """DeleteRecords: records below ``offset`` become invisible; retention then deletes
+        segments that lie wholly below it."""
+        if offset > self.log_end_offset:
+            raise OffsetOutOfRangeError(f"log start offset {offset} > {self.log_end_offset}")
+        self._log_start_offset = max(self._log_start_offset, offset)
+
+    def truncate_to(self, offset: int) -> None:
+        """Remove every offset >= ``offset`` (a follower's truncation to the leader's log);
+        a mid-batch offset removes that whole batch, as Kafka."""
+        if offset >= self.log_end_offset:
+            return
+        if offset <= self._log_start_offset:
+            self.truncate_fully_and_start_at(offset)
+            return
+        while len(self._segments) > 1 and self._segments[-1].base_offset > offset:
+            self._segments.pop().delete()
+            self._base_offsets.pop()
+        self.active_segment.truncate_to(offset)
+        self._recovery_point = min(self._recovery_point, self.log_end_offset)
+
+    def truncate_fully_and_start_at(self, offset: int) -> None:
+        """Delete every segment and start empty at ``offset``."""
+        created_ms = self.active_segment.created_ms
+        for segment in self._segments:
+            segment.delete()
+        settings = IndexSettings(self.config.index_interval_bytes, self.config.max_index_bytes)
+        segment = LogSegment.create(self.files, self.directory, offset, settings, created_ms)
+        self._segments = [segment]
+        self._base_offsets = [offset]
+        self._log_start_offset = offset
+        self._recovery_point = offset
+        self._needs_dir_fsync = True
+
+    # ---- lifecycle --------------------------------------------------------------------
+
+    def close(self) -> None:
+        for segment in self._segments:
+            segment.close()
+
+    def delete(self) -> None:
+        """Close and remove the whole directory."""
+        for segment in self._segments:
+            segment.delete()
+        self._segments.clear()
+        self.files.remove_tree(self.directory)
+
+
+def _placements(
+    batches: list[tuple[int, BatchHeader]], base_offset: int, append_time: int
+) -> list[BatchPlacement]:
+    placements = []
+    next_offset = base_offset
+    for position, header in batches:
+        next_offset += header.record_count
+        timestamp = append_time if append_time >= 0 else header.max_timestamp
+        placements.append(BatchPlacement(position, next_offset - 1, timestamp))
+    return placements
+
+
+def _max_timestamp(placements: list[BatchPlacement]) -> tuple[int, int]:
+    best = placements[0]
+    for placement in placements[1:]:
+        if placement.max_timestamp > best.max_timestamp:
+            best = placement
+    return best.max_timestamp, best.last_offset
+
+
+def _clean_directory(files: Files, directory: Path) -> list[int]:
+    """Remove leftovers of interrupted deletes and index files without a .log; returns
+    the base offsets of the segments present."""
+    names = files.listdir(directory)
+    bases = {name[: -len(LOG_SUFFIX)] for name in names if name.endswith(LOG_SUFFIX)}
+    for name in names:
+        stem, _, suffix = name.partition(".")
+        orphan = f".{suffix}" in (INDEX_SUFFIX, TIME_INDEX_SUFFIX) and stem not in bases
+        if orphan or name.endswith(_LEFTOVER_SUFFIXES):
+            files.remove(directory / name)
+    return sorted(int(stem) for stem in bases if stem.isdigit())
+
+
+def _first_unflushed(segments: list[LogSegment], recovery_point: int) -> int:
+    """Index of the segment holding ``recovery_point``: recovery starts there."""
+    bases = [segment.base_offset for segment in segments]
+    return max(bisect.bisect_right(bases, recovery_point) - 1, 0)
+
+
+def _recover(segments: list[LogSegment], suspects: list[int], first_unflushed: int | None) -> None:
+    """Recover suspect segments and, after an unclean shutdown, every segment from
+    ``first_unflushed``; corruption drops all later segments."""
+    chosen = set(suspects)
+    if first_unflushed is not None:
+        chosen.update(range(first_unflushed, len(segments)))
+    for index in sorted(chosen):
+        if index >= len(segments):
+            break
+        if segments[index].recover() > 0:
+            for later in segments[index + 1 :]:
+                later.delete()
+            del segments[index + 1 :]
+        segments[index].flush()
