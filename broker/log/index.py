@@ -182,8 +182,9 @@ class TimeIndex:
         if not all(map(operator.le, self._offsets, islice(self._offsets, 1, None))):
             raise CorruptIndexError("time index offsets out of order")
 
-    def maybe_append(self, timestamp: int, offset: int, *, skip_full_check: bool = False) -> None:
-        """Append only if ``timestamp`` is larger than the last entry's (Kafka's rule)."""
+    def maybe_append(self, timestamp: int, offset: int, *, skip_full_check: bool = False) -> bool:
+        """Append only if ``timestamp`` is larger than the last entry's (Kafka's rule);
+        returns whether it did."""
         relative = offset - self.base_offset
         assert skip_full_check or not self.is_full, "caller rolls before the index fills"
         assert 0 <= relative <= INT32_MAX
@@ -191,10 +192,11 @@ class TimeIndex:
             if relative < self._offsets[-1]:
                 raise AssertionError(f"time index offset {offset} below the last entry")
             if timestamp <= self._timestamps[-1]:
-                return
+                return False
         self._handle.pwrite(_TIME_ENTRY.pack(timestamp, relative), self.size_bytes)
         self._timestamps.append(timestamp)
         self._offsets.append(relative)
+        return True
 
     def lookup(self, timestamp: int) -> tuple[int, int]:
         """The largest entry with timestamp <= ``timestamp``: (timestamp, absolute offset),

@@ -326,15 +326,17 @@ class LogSegment:
         self._load_tail()
         return cut
 
-    def roll_finished(self) -> None:
+    def roll_finished(self) -> bool:
         """This segment stops being active: its final max timestamp goes into the time
-        index, so it survives a reopen (Kafka's onBecomeInactiveSegment)."""
-        if self.max_timestamp_so_far >= 0:
-            self.time_index.maybe_append(
-                self.max_timestamp_so_far,
-                self.offset_of_max_timestamp_so_far,
-                skip_full_check=True,
-            )
+        index, so it survives a reopen (Kafka's onBecomeInactiveSegment). Returns whether
+        an entry was added."""
+        if self.max_timestamp_so_far < 0:
+            return False
+        return self.time_index.maybe_append(
+            self.max_timestamp_so_far,
+            self.offset_of_max_timestamp_so_far,
+            skip_full_check=True,
+        )
 
     @property
     def largest_timestamp(self) -> int:
@@ -349,7 +351,9 @@ class LogSegment:
         self.time_index.flush()
 
     def close(self) -> None:
-        self.roll_finished()
+        """Record the final max timestamp durably, then close the files."""
+        if self.roll_finished():
+            self.time_index.flush()
         self._log.close()
         self.offset_index.close()
         self.time_index.close()

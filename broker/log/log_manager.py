@@ -1,0 +1,185 @@
+"""All partition logs of a broker across its ``log.dirs`` (Kafka's LogManager).
+
+Each log dir holds "<topic>-<partition>" directories, the two offset checkpoints and, after
+a clean shutdown, the ``.kafka_cleanshutdown`` marker. Without the marker every log is
+recovered from its recovery point. Deleted topics are first renamed to
+"<topic>-<partition>.<uuid hex>-delete", so a crash mid-delete leaves a directory that the
+next start removes rather than a half-deleted log.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from broker.log.checkpoints import (
+    LOG_START_OFFSET_CHECKPOINT,
+    RECOVERY_POINT_CHECKPOINT,
+    read_checkpoint,
+    write_checkpoint,
+)
+from broker.log.config import LogConfig
+from broker.log.files import OS_FILES, Files
+from broker.log.partition_log import PartitionLog, parse_log_dir_name
+
+CLEAN_SHUTDOWN_FILE = ".kafka_cleanshutdown"
+DELETE_DIR_SUFFIX = "-delete"
+
+TopicPartition = tuple[str, int]
+
+
+class LogDirError(Exception):
+    """The log dirs are inconsistent (the same partition in two of them)."""
+
+
+class LogManager:
+    """Owns every PartitionLog; the shell calls it for create, delete, flush and close."""
+
+    def __init__(
+        self,
+        log_dirs: list[Path],
+        default_config: LogConfig,
+        topic_configs: Callable[[str], LogConfig] | None,
+        files: Files,
+    ) -> None:
+        assert log_dirs, "log.dirs names at least one directory"
+        self.log_dirs = log_dirs
+        self.default_config = default_config
+        self._topic_configs = topic_configs
+        self.files = files
+        self._logs: dict[TopicPartition, PartitionLog] = {}
+        self._dir_of: dict[TopicPartition, Path] = {}
+
+    @classmethod
+    def open(
+        cls,
+        log_dirs: list[Path],
+        default_config: LogConfig,
+        topic_configs: Callable[[str], LogConfig] | None = None,
+        *,
+        files: Files = OS_FILES,
+        wall_ms: int = 0,
+    ) -> LogManager:
+        """Load every partition log found; recover them if the last shutdown was unclean."""
+        manager = cls(log_dirs, default_config, topic_configs, files)
+        for log_dir in log_dirs:
+            manager._load_dir(log_dir, wall_ms)
+        return manager
+
+    def config_for(self, topic: str) -> LogConfig:
+        return self._topic_configs(topic) if self._topic_configs else self.default_config
+
+    def _load_dir(self, log_dir: Path, wall_ms: int) -> None:
+        self.files.mkdir(log_dir)
+        marker = log_dir / CLEAN_SHUTDOWN_FILE
+        clean = self.files.exists(marker)
+        recovery_points = read_checkpoint(self.files, log_dir / RECOVERY_POINT_CHECKPOINT)
+        start_offsets = read_checkpoint(self.files, log_dir / LOG_START_OFFSET_CHECKPOINT)
+        for name in self.files.listdir(log_dir):
+            path = log_dir / name
+            if not self.files.is_dir(path):
+                continue
+            if name.endswith(DELETE_DIR_SUFFIX):
+                self.files.remove_tree(path)
+                continue
+            parsed = parse_log_dir_name(name)
+            if parsed is None:
+                continue
+            if parsed in self._logs:
+                raise LogDirError(f"{name} is in both {self._dir_of[parsed]} and {log_dir}")
+            self._logs[parsed] = PartitionLog.open(
+                path,
+                self.config_for(parsed[0]),
+                recovery_point=recovery_points.get(parsed, 0),
+                log_start_offset=start_offsets.get(parsed, 0),
+                needs_recovery=not clean,
+                files=self.files,
+                wall_ms=wall_ms,
+            )
+            self._dir_of[parsed] = log_dir
+        if clean:
+            # The marker vouches for the state at load only; a crash from now on must
+            # recover, so it goes before anything is appended (Kafka deletes it on load).
+            self.files.remove(marker)
+            self.files.fsync_dir(log_dir)
+
+    def get(self, topic: str, partition: int) -> PartitionLog | None:
+        return self._logs.get((topic, partition))
+
+    def logs(self) -> list[PartitionLog]:
+        return list(self._logs.values())
+
+    def create(
+        self, topic: str, partition: int, config: LogConfig | None = None, *, wall_ms: int = 0
+    ) -> PartitionLog:
+        """The partition's log, created in the log dir holding the fewest logs if new."""
+        existing = self.get(topic, partition)
+        if existing is not None:
+            return existing
+        log_dir = min(self.log_dirs, key=lambda d: sum(1 for v in self._dir_of.values() if v == d))
+        directory = log_dir / f"{topic}-{partition}"
+        assert parse_log_dir_name(directory.name) == (topic, partition), "invalid topic name"
+        log = PartitionLog.open(
+            directory,
+            config or self.config_for(topic),
+            recovery_point=0,
+            log_start_offset=0,
+            needs_recovery=False,
+            files=self.files,
+            wall_ms=wall_ms,
+        )
+        log.flush()
+        self.files.fsync_dir(log_dir)
+        self._logs[(topic, partition)] = log
+        self._dir_of[(topic, partition)] = log_dir
+        return log
+
+    def delete_topic(self, topic: str) -> list[int]:
+        """Delete every partition of ``topic``; returns the partitions deleted."""
+        partitions = sorted(p for t, p in self._logs if t == topic)
+        for partition in partitions:
+            key = (topic, partition)
+            log = self._logs.pop(key)
+            log_dir = self._dir_of.pop(key)
+            log.close()
+            doomed = log_dir / f"{topic}-{partition}.{uuid.uuid4().hex}{DELETE_DIR_SUFFIX}"
+            self.files.rename(log.directory, doomed)
+            self.files.fsync_dir(log_dir)
+            self.files.remove_tree(doomed)
+        if partitions:
+            self.checkpoint()
+        return partitions
+
+    def checkpoint(self) -> None:
+        """Write both checkpoint files in every log dir."""
+        for log_dir in self.log_dirs:
+            here = [(key, log) for key, log in self._logs.items() if self._dir_of[key] == log_dir]
+            write_checkpoint(
+                self.files,
+                log_dir / RECOVERY_POINT_CHECKPOINT,
+                {key: log.recovery_point for key, log in here},
+            )
+            write_checkpoint(
+                self.files,
+                log_dir / LOG_START_OFFSET_CHECKPOINT,
+                {key: log.log_start_offset for key, log in here},
+            )
+
+    def flush_all(self) -> None:
+        for log in self._logs.values():
+            log.flush()
+
+    def close(self) -> None:
+        """Flush, checkpoint, close, then mark each log dir cleanly shut down."""
+        self.flush_all()
+        self.checkpoint()
+        for log in self._logs.values():
+            log.close()
+        for log_dir in self.log_dirs:
+            marker = self.files.open(log_dir / CLEAN_SHUTDOWN_FILE)
+            marker.fsync()
+            marker.close()
+            self.files.fsync_dir(log_dir)
+        self._logs.clear()
+        self._dir_of.clear()
