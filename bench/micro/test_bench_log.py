@@ -1,0 +1,85 @@
+"""Storage micro benchmarks: header-only validation, append, index lookup, fetch read.
+
+Figures are for comparison within one run (ratios), never asserted.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from pytest_benchmark.fixture import BenchmarkFixture
+
+from broker.log.config import LogConfig
+from broker.log.files import OS_FILES
+from broker.log.index import OffsetIndex
+from broker.log.partition_log import PartitionLog
+from client.protocol import records as r
+
+BATCH_BYTES = 16 * 1024
+MIB = 1024 * 1024
+T0 = 1_700_000_000_000
+
+
+def batch_of_about(size_bytes: int, record_bytes: int = 1000) -> bytes:
+    count = max(size_bytes // (record_bytes + 20), 1)
+    return r.build_batch(
+        [r.Record(0, T0 + i, b"key", b"v" * record_bytes, []) for i in range(count)]
+    )
+
+
+def open_log(directory: Path) -> PartitionLog:
+    return PartitionLog.open(
+        directory,
+        LogConfig(segment_bytes=64 * MIB),
+        recovery_point=0,
+        log_start_offset=0,
+        needs_recovery=False,
+    )
+
+
+def test_validate_1mib_of_16kib_batches(benchmark: BenchmarkFixture) -> None:
+    one = batch_of_about(BATCH_BYTES)
+    data = one * (MIB // len(one))
+    result = benchmark(r.validate_batches, data, max_batch_bytes=MIB)
+    assert result.size_bytes == len(data)
+
+
+def test_append_16kib_batch(benchmark: BenchmarkFixture, tmp_path: Path) -> None:
+    log = open_log(tmp_path / "bench-0")
+    data = bytearray(batch_of_about(BATCH_BYTES))
+    batches = r.validate_batches(data, max_batch_bytes=MIB).batches
+
+    def append() -> None:
+        log.append(data, batches, leader_epoch=0, wall_ms=T0)
+
+    benchmark.pedantic(append, rounds=2000, iterations=1, warmup_rounds=10)
+    assert log.log_end_offset > 0
+    log.close()
+
+
+def test_offset_index_lookup(benchmark: BenchmarkFixture, tmp_path: Path) -> None:
+    index = OffsetIndex(OS_FILES.open(tmp_path / "bench.index"), 0, 10 * MIB)
+    for entry in range(1, 100_001):
+        index.append(entry * 16, entry * 4096)
+    targets = [random.Random(7).randrange(1_600_000) for _ in range(1000)]
+
+    def lookups() -> None:
+        for target in targets:
+            index.lookup(target)
+
+    benchmark(lookups)  # 1000 lookups per round
+
+
+def test_fetch_read_1mib(benchmark: BenchmarkFixture, tmp_path: Path) -> None:
+    log = open_log(tmp_path / "bench-0")
+    data = bytearray(batch_of_about(BATCH_BYTES))
+    batches = r.validate_batches(data, max_batch_bytes=MIB).batches
+    for _ in range(8 * MIB // len(data)):
+        log.append(data, batches, leader_epoch=0, wall_ms=T0)
+    middle = log.log_end_offset // 2
+    end = log.log_end_offset
+
+    result = benchmark(log.read, middle, MIB, end, min_one_batch=True)
+    assert MIB - len(data) < len(result) <= MIB
+    log.close()
