@@ -1,0 +1,1210 @@
+"""Broker and topic configuration: Kafka's keys, parsed, validated, defaulted and described.
+
+Pure: no sockets, no event loop; `load_config` reads one file and everything else works on
+strings. Key names, types, defaults and validation follow Kafka (`ServerLogConfigs`,
+`KRaftConfigs`, `SocketServerConfigs`, `ReplicationConfigs`, `TopicConfig`, `LogConfig`);
+where odradek differs, a comment says why. Three kinds of key exist:
+
+- supported: parsed into `BrokerConfig` (attribute = key with '.' -> '_');
+- known to Kafka but not acted on (`_IGNORED_BROKER_KEYS`): accepted with a warning, so an
+  existing Kafka server.properties starts;
+- anything else: a `ConfigError` at start, naming the key and the closest known key.
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, NamedTuple, cast
+
+LONG_MAX = 2**63 - 1
+"""Kafka's Long.MAX_VALUE: "never" for flush intervals and timestamp bounds."""
+
+MAX_CONFIG_FILE_BYTES = 1024 * 1024
+"""A server.properties larger than this is refused rather than read."""
+
+PLAINTEXT = "PLAINTEXT"
+_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+_ROLES = ("broker", "controller")
+
+
+class ConfigError(ValueError):
+    """A key or value the broker refuses; request handlers answer INVALID_CONFIG (40)."""
+
+    def __init__(self, message: str, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+class ConfigType(enum.IntEnum):
+    """DescribeConfigs `ConfigType` numbers (KIP-569)."""
+
+    UNKNOWN = 0
+    BOOLEAN = 1
+    STRING = 2
+    INT = 3
+    SHORT = 4
+    LONG = 5
+    DOUBLE = 6
+    LIST = 7
+    CLASS = 8
+    PASSWORD = 9
+
+
+class ConfigSource(enum.IntEnum):
+    """DescribeConfigs `ConfigSource` numbers (KIP-226)."""
+
+    UNKNOWN = 0
+    DYNAMIC_TOPIC_CONFIG = 1
+    DYNAMIC_BROKER_CONFIG = 2
+    DYNAMIC_DEFAULT_BROKER_CONFIG = 3
+    STATIC_BROKER_CONFIG = 4
+    DEFAULT_CONFIG = 5
+
+
+def _bracket(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+@dataclass(frozen=True, slots=True)
+class Listener:
+    """One `NAME://host:port` of `listeners` or `advertised.listeners`.
+
+    An empty host binds every interface; in an advertised listener it stands for this
+    machine's host name, which the server fills in (Kafka uses the canonical host name).
+    Port 0 binds an ephemeral port, which the server must advertise once bound.
+    """
+
+    name: str
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.name}://{_bracket(self.host)}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class QuorumVoter:
+    """One `id@host:port` of `controller.quorum.voters`."""
+
+    node_id: int
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.node_id}@{_bracket(self.host)}:{self.port}"
+
+
+class BrokerSynonym(NamedTuple):
+    """A broker key standing in for a topic key; `factor` turns its unit into the topic's."""
+
+    name: str
+    factor: int = 1
+
+
+class ConfigSynonym(NamedTuple):
+    """One DescribeConfigs synonym: (name, value, source), highest precedence first."""
+
+    name: str
+    value: str | None
+    source: ConfigSource
+
+
+class _InvalidValueError(Exception):
+    """Raised by value parsers; the text says what was expected."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigKey:
+    """One key: Kafka's name, type and default (as written in a properties file), plus checks.
+
+    `default` None means unset (Kafka's null default). For topic keys `synonyms` lists the
+    broker keys that supply the value when a topic has no override, in Kafka's precedence
+    order, and `acted_on` is False for keys accepted and reported but not yet enforced.
+    """
+
+    name: str
+    config_type: ConfigType
+    default: str | None
+    documentation: str
+    minimum: int | float | None = None
+    maximum: int | float | None = None
+    choices: tuple[str, ...] = ()
+    parser: Callable[[str], object] | None = None
+    synonyms: tuple[BrokerSynonym, ...] = ()
+    acted_on: bool = True
+
+
+# ---------------------------------------------------------------------------------------------
+# Value parsers
+# ---------------------------------------------------------------------------------------------
+
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_INTEGER_RANGES = {
+    ConfigType.SHORT: (-(2**15), 2**15 - 1),
+    ConfigType.INT: (-(2**31), 2**31 - 1),
+    ConfigType.LONG: (-(2**63), 2**63 - 1),
+}
+_NAME = r"[A-Za-z][A-Za-z0-9_-]*"
+_HOST = r"(?:\[(?P<ipv6>[0-9A-Fa-f:.%]+)\]|(?P<host>[A-Za-z0-9._-]*))"
+_LISTENER = re.compile(rf"(?P<name>{_NAME})://{_HOST}:(?P<port>[0-9]{{1,5}})")
+_VOTER = re.compile(rf"(?P<id>[0-9]{{1,10}})@{_HOST}:(?P<port>[0-9]{{1,5}})")
+_PROTOCOL_MAPPING = re.compile(rf"(?P<name>{_NAME}):(?P<protocol>[A-Za-z_]+)")
+_MAX_PORT = 65535
+
+
+def _split_list(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def _parse_integer(key: ConfigKey, text: str) -> int:
+    lowest, highest = _INTEGER_RANGES[key.config_type]
+    lower = lowest if key.minimum is None else int(key.minimum)
+    upper = highest if key.maximum is None else int(key.maximum)
+    number = int(text) if _INTEGER.fullmatch(text) else None
+    if number is not None and lower <= number <= upper:
+        return number
+    if key.maximum is None and (number is None or number <= upper):
+        raise _InvalidValueError("an integer" if key.minimum is None else f"an integer >= {lower}")
+    raise _InvalidValueError(f"an integer between {lower} and {upper}")
+
+
+def _parse_double(key: ConfigKey, text: str) -> float:
+    lower = -math.inf if key.minimum is None else key.minimum
+    upper = math.inf if key.maximum is None else key.maximum
+    try:
+        number = float(text)
+    except ValueError:
+        number = math.nan
+    if not lower <= number <= upper:  # also refuses nan
+        raise _InvalidValueError(f"a number between {lower} and {upper}")
+    return number
+
+
+def _parse_boolean(key: ConfigKey, text: str) -> bool:
+    # Kafka compares case-insensitively (ConfigDef.parseType).
+    if text.lower() not in ("true", "false"):
+        raise _InvalidValueError("true or false")
+    return text.lower() == "true"
+
+
+def _check_choice(key: ConfigKey, item: str) -> str:
+    if key.choices and item not in key.choices:
+        raise _InvalidValueError("one of " + ", ".join(key.choices))
+    return item
+
+
+def _parse_string(key: ConfigKey, text: str) -> str:
+    return _check_choice(key, text)
+
+
+def _parse_list(key: ConfigKey, text: str) -> tuple[str, ...]:
+    items = tuple(_check_choice(key, item) for item in _split_list(text))
+    if key.choices and not items:
+        raise _InvalidValueError("a comma-separated list of " + ", ".join(key.choices))
+    return items
+
+
+_TYPE_PARSERS: dict[ConfigType, Callable[[ConfigKey, str], object]] = {
+    ConfigType.BOOLEAN: _parse_boolean,
+    ConfigType.STRING: _parse_string,
+    ConfigType.INT: _parse_integer,
+    ConfigType.SHORT: _parse_integer,
+    ConfigType.LONG: _parse_integer,
+    ConfigType.DOUBLE: _parse_double,
+    ConfigType.LIST: _parse_list,
+}
+
+
+def _host_and_port(match: re.Match[str], expected: str) -> tuple[str, int]:
+    port = int(match["port"])
+    if port > _MAX_PORT:
+        raise _InvalidValueError(f"{expected} with ports from 0 to {_MAX_PORT}")
+    return match["ipv6"] or match["host"] or "", port
+
+
+def _check_unique(names: list[str], what: str) -> None:
+    for name in names:
+        if names.count(name) > 1:
+            raise _InvalidValueError(f"each {what} once ({name} appears twice)")
+
+
+def _parse_listeners(text: str) -> tuple[Listener, ...]:
+    expected = "a comma-separated list of NAME://host:port"
+    listeners = []
+    for item in _split_list(text):
+        match = _LISTENER.fullmatch(item)
+        if match is None:
+            raise _InvalidValueError(expected)
+        host, port = _host_and_port(match, expected)
+        # Kafka normalises listener names to upper case (ListenerName.normalised).
+        listeners.append(Listener(match["name"].upper(), host, port))
+    if not listeners:
+        raise _InvalidValueError(expected)
+    _check_unique([listener.name for listener in listeners], "listener name")
+    _check_unique([str(listener.port) for listener in listeners if listener.port], "port")
+    return tuple(listeners)
+
+
+def _parse_voters(text: str) -> tuple[QuorumVoter, ...]:
+    expected = "a comma-separated list of id@host:port"
+    voters = []
+    for item in _split_list(text):
+        match = _VOTER.fullmatch(item)
+        if match is None:
+            raise _InvalidValueError(expected)
+        host, port = _host_and_port(match, expected)
+        if not host:
+            raise _InvalidValueError(expected + " with a host for each voter")
+        voters.append(QuorumVoter(int(match["id"]), host, port))
+    # Kafka accepts an empty list with controller.quorum.bootstrap.servers, which we lack.
+    if not voters:
+        raise _InvalidValueError(expected)
+    _check_unique([str(voter.node_id) for voter in voters], "voter id")
+    return tuple(voters)
+
+
+def _parse_protocol_map(text: str) -> tuple[tuple[str, str], ...]:
+    expected = "a comma-separated list of LISTENER_NAME:PROTOCOL with PROTOCOL one of " + (
+        ", ".join(_SECURITY_PROTOCOLS)
+    )
+    mapping = []
+    for item in _split_list(text):
+        match = _PROTOCOL_MAPPING.fullmatch(item)
+        if match is None or match["protocol"].upper() not in _SECURITY_PROTOCOLS:
+            raise _InvalidValueError(expected)
+        mapping.append((match["name"].upper(), match["protocol"].upper()))
+    _check_unique([name for name, _ in mapping], "listener name")
+    return tuple(mapping)
+
+
+def _parse_listener_names(text: str) -> tuple[str, ...]:
+    names = _split_list(text)
+    if not names or not all(re.fullmatch(_NAME, name) for name in names):
+        raise _InvalidValueError("a comma-separated list of listener names")
+    return tuple(name.upper() for name in names)
+
+
+def _parse_listener_name(text: str) -> str:
+    if not re.fullmatch(_NAME, text):
+        raise _InvalidValueError("a listener name")
+    return text.upper()
+
+
+def _parse_directories(text: str) -> tuple[str, ...]:
+    directories = tuple(_split_list(text))
+    if not directories:
+        raise _InvalidValueError("a comma-separated list of directories")
+    return directories
+
+
+def _parse_gzip_level(text: str) -> int:
+    # Kafka: 1 (fastest) to 9 (smallest), or -1 for zlib's default.
+    if text not in ("-1", *(str(level) for level in range(1, 10))):
+        raise _InvalidValueError("an integer between 1 and 9, or -1")
+    return int(text)
+
+
+def _parse_throttled(text: str) -> tuple[str, ...]:
+    items = tuple(_split_list(text))
+    if items == ("*",) or all(re.fullmatch(r"[0-9]+:[0-9]+", item) for item in items):
+        return items
+    raise _InvalidValueError("'*' or a comma-separated list of partition:broker")
+
+
+def _parse_value(key: ConfigKey, text: str) -> object:
+    """Parse `text` as `key` says, or raise the ConfigError that names key and expectation."""
+    text = text.strip()
+    try:
+        if key.parser is not None:
+            return key.parser(text)
+        return _TYPE_PARSERS[key.config_type](key, text)
+    except _InvalidValueError as error:
+        message = f"invalid value {text!r} for {key.name!r}: expected {error}"
+        raise ConfigError(message, key.name) from None
+
+
+def _render(value: object) -> str:
+    """The properties-file text of a parsed value; parsing it gives the value back."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return ",".join(":".join(item) if isinstance(item, tuple) else str(item) for item in value)
+    return str(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Broker keys
+# ---------------------------------------------------------------------------------------------
+
+_K = ConfigKey
+_BOOL, _STR, _INT, _SHORT, _LONG, _DOUBLE, _LIST = (
+    ConfigType.BOOLEAN,
+    ConfigType.STRING,
+    ConfigType.INT,
+    ConfigType.SHORT,
+    ConfigType.LONG,
+    ConfigType.DOUBLE,
+    ConfigType.LIST,
+)
+_CODECS = ("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer")
+_TIMESTAMP_TYPES = ("CreateTime", "LogAppendTime")
+_CLEANUP_POLICIES = ("compact", "delete")
+_PROTOCOL_MAP_DEFAULT = ",".join(f"{protocol}:{protocol}" for protocol in _SECURITY_PROTOCOLS)
+_BROKER_KEYS = (
+    _K("node.id", _INT, "1", "Id of this node; broker.id is a synonym.", minimum=0),
+    _K("process.roles", _LIST, "broker,controller", "broker, controller or both.", choices=_ROLES),
+    # Kafka's default binds every interface (PLAINTEXT://:9092); ours binds loopback so a
+    # development broker is not reachable from the network by accident.
+    _K(
+        "listeners",
+        _STR,
+        "PLAINTEXT://127.0.0.1:9092",
+        "NAME://host:port, ...",
+        parser=_parse_listeners,
+    ),
+    _K(
+        "advertised.listeners",
+        _STR,
+        None,
+        "For clients; unset: listeners.",
+        parser=_parse_listeners,
+    ),
+    _K(
+        "listener.security.protocol.map",
+        _STR,
+        _PROTOCOL_MAP_DEFAULT,
+        "NAME:PROTOCOL, ...",
+        parser=_parse_protocol_map,
+    ),
+    _K(
+        "controller.listener.names",
+        _STR,
+        "CONTROLLER",
+        "Controller listeners.",
+        parser=_parse_listener_names,
+    ),
+    _K(
+        "controller.quorum.voters",
+        _LIST,
+        "1@127.0.0.1:9093",
+        "id@host:port, ...",
+        parser=_parse_voters,
+    ),
+    _K(
+        "inter.broker.listener.name",
+        _STR,
+        None,
+        "Listener between brokers.",
+        parser=_parse_listener_name,
+    ),
+    _K("cluster.id", _STR, None, "Cluster id; unset: generated when the log is formatted."),
+    _K(
+        "log.dirs",
+        _STR,
+        "./odradek-data",
+        "Data directories; log.dir is a synonym.",
+        parser=_parse_directories,
+    ),
+    _K("num.partitions", _INT, "1", "Partitions of an auto-created topic.", minimum=1),
+    _K("default.replication.factor", _INT, "1", "Replicas of an auto-created topic.", minimum=1),
+    _K("log.segment.bytes", _INT, "1073741824", "Largest segment file.", minimum=14),
+    _K("log.roll.ms", _LONG, None, "Roll segments this old; wins over hours.", minimum=1),
+    _K("log.roll.hours", _INT, "168", "Roll segments this old, in hours.", minimum=1),
+    # Kafka maps any negative retention to -1; we accept only -1 so that a typo shows.
+    _K("log.retention.ms", _LONG, None, "Delete segments this old; -1: never.", minimum=-1),
+    _K("log.retention.minutes", _INT, None, "As log.retention.ms, in minutes.", minimum=-1),
+    _K("log.retention.hours", _INT, "168", "As log.retention.ms, in hours.", minimum=-1),
+    _K("log.retention.bytes", _LONG, "-1", "Partition size that triggers deletion; -1: none."),
+    _K("log.retention.check.interval.ms", _LONG, "300000", "Retention check period.", minimum=1),
+    _K("log.cleanup.policy", _LIST, "delete", "Cleanup policies.", choices=_CLEANUP_POLICIES),
+    _K("log.flush.interval.messages", _LONG, str(LONG_MAX), "Fsync after N messages.", minimum=1),
+    _K("log.flush.interval.ms", _LONG, None, "Fsync data this old.", minimum=0),
+    _K("log.flush.scheduler.interval.ms", _LONG, str(LONG_MAX), "Flusher period.", minimum=0),
+    _K("log.index.interval.bytes", _INT, "4096", "Bytes between index entries.", minimum=0),
+    _K("log.index.size.max.bytes", _INT, "10485760", "Largest offset index.", minimum=4),
+    _K(
+        "log.message.timestamp.type",
+        _STR,
+        "CreateTime",
+        "Timestamp type.",
+        choices=_TIMESTAMP_TYPES,
+    ),
+    _K("compression.type", _STR, "producer", "Codec of stored batches.", choices=_CODECS),
+    _K("unclean.leader.election.enable", _BOOL, "false", "Elect outside the ISR, losing data."),
+    _K("auto.create.topics.enable", _BOOL, "true", "Create unknown topics on metadata requests."),
+    _K("delete.topic.enable", _BOOL, "true", "Allow deleting topics."),
+    _K("message.max.bytes", _INT, "1048588", "Largest record batch.", minimum=0),
+    _K("socket.request.max.bytes", _INT, "104857600", "Largest request.", minimum=1),
+    _K("min.insync.replicas", _INT, "1", "Replicas an acks=all write needs.", minimum=1),
+    _K("connections.max.idle.ms", _LONG, "600000", "Close idle connections.", minimum=-1),
+    _K("replica.lag.time.max.ms", _LONG, "30000", "Lag that drops a follower.", minimum=1),
+    _K("broker.session.timeout.ms", _INT, "9000", "Fence a silent broker.", minimum=1),
+    _K("broker.heartbeat.interval.ms", _INT, "2000", "Broker heartbeat period.", minimum=1),
+    _K("offsets.topic.num.partitions", _INT, "50", "Partitions of __consumer_offsets.", minimum=1),
+    _K("offsets.topic.replication.factor", _SHORT, "3", "Its replication factor.", minimum=1),
+    _K("group.initial.rebalance.delay.ms", _INT, "3000", "Delay a first rebalance.", minimum=0),
+    _K("group.min.session.timeout.ms", _INT, "6000", "Smallest session timeout.", minimum=1),
+    _K("group.max.session.timeout.ms", _INT, "1800000", "Largest session timeout.", minimum=1),
+    _K("offsets.retention.minutes", _INT, "10080", "Keep offsets of empty groups.", minimum=1),
+    _K("transactional.id.expiration.ms", _INT, "604800000", "Expire idle ids.", minimum=1),
+    _K("producer.id.expiration.ms", _INT, "86400000", "Expire idle producer ids.", minimum=1),
+)
+BROKER_CONFIGS: Mapping[str, ConfigKey] = {key.name: key for key in _BROKER_KEYS}
+"""Supported broker keys, in `BrokerConfig` field order."""
+
+_BROKER_KEY_SYNONYMS = {"broker.id": "node.id", "log.dir": "log.dirs"}
+"""Old names Kafka still accepts; the second wins when both are set (log.dirs over log.dir)."""
+
+# Broker keys of Kafka 3.x/4.0 that odradek accepts with a warning and does not act on.
+# An entry ending in '*' is a prefix (per-listener overrides are open-ended). A word list
+# reads and diffs better than three hundred quoted strings, hence the split.
+_IGNORED_BROKER_KEYS: tuple[str, ...] = tuple(
+    """
+    alter.config.policy.class.name alter.log.dirs.replication.quota.window.num
+    alter.log.dirs.replication.quota.window.size.seconds
+    authorizer.class.name
+    auto.include.jmx.reporter auto.leader.rebalance.enable
+    background.threads
+    broker.id.generation.enable broker.rack
+    client.quota.callback.class
+    compression.gzip.level compression.lz4.level compression.zstd.level
+    config.providers
+    connection.failed.authentication.delay.ms
+    connections.max.reauth.ms
+    control.plane.listener.name
+    controlled.shutdown.enable controlled.shutdown.max.retries
+    controlled.shutdown.retry.backoff.ms
+    controller.quorum.append.linger.ms controller.quorum.bootstrap.servers
+    controller.quorum.election.backoff.max.ms controller.quorum.election.timeout.ms
+    controller.quorum.fetch.timeout.ms controller.quorum.request.timeout.ms
+    controller.quorum.retry.backoff.ms controller.quota.window.num
+    controller.quota.window.size.seconds controller.socket.timeout.ms
+    create.topic.policy.class.name
+    delegation.token.expiry.check.interval.ms delegation.token.expiry.time.ms
+    delegation.token.max.lifetime.ms delegation.token.secret.key
+    delete.records.purgatory.purge.interval.requests
+    early.start.listeners
+    eligible.leader.replicas.enable
+    fetch.max.bytes fetch.purgatory.purge.interval.requests
+    follower.replication.throttled.rate
+    group.consumer.assignors group.consumer.heartbeat.interval.ms
+    group.consumer.max.heartbeat.interval.ms group.consumer.max.session.timeout.ms
+    group.consumer.max.size group.consumer.migration.policy
+    group.consumer.min.heartbeat.interval.ms group.consumer.min.session.timeout.ms
+    group.consumer.session.timeout.ms group.coordinator.append.linger.ms
+    group.coordinator.new.enable group.coordinator.rebalance.protocols group.coordinator.threads
+    group.max.size group.share.delivery.count.limit group.share.enable
+    group.share.heartbeat.interval.ms group.share.max.groups group.share.max.heartbeat.interval.ms
+    group.share.max.record.lock.duration.ms group.share.max.session.timeout.ms
+    group.share.max.size group.share.min.heartbeat.interval.ms
+    group.share.min.record.lock.duration.ms group.share.min.session.timeout.ms
+    group.share.partition.max.record.locks group.share.record.lock.duration.ms
+    group.share.session.timeout.ms
+    initial.broker.registration.timeout.ms
+    inter.broker.protocol.version
+    kafka.metrics.polling.interval.secs kafka.metrics.reporters
+    leader.imbalance.check.interval.seconds leader.imbalance.per.broker.percentage
+    leader.replication.throttled.rate
+    listener.name.*
+    log.cleaner.backoff.ms log.cleaner.dedupe.buffer.size log.cleaner.delete.retention.ms
+    log.cleaner.enable log.cleaner.io.buffer.load.factor log.cleaner.io.buffer.size
+    log.cleaner.io.max.bytes.per.second log.cleaner.max.compaction.lag.ms
+    log.cleaner.min.cleanable.ratio log.cleaner.min.compaction.lag.ms log.cleaner.threads
+    log.dir.failure.timeout.ms log.flush.offset.checkpoint.interval.ms
+    log.flush.start.offset.checkpoint.interval.ms log.initial.task.delay.ms
+    log.local.retention.bytes log.local.retention.ms log.message.downconversion.enable
+    log.message.format.version log.message.timestamp.after.max.ms
+    log.message.timestamp.before.max.ms log.message.timestamp.difference.max.ms log.preallocate
+    log.roll.jitter.hours log.roll.jitter.ms log.segment.delete.delay.ms
+    max.connection.creation.rate max.connections max.connections.per.ip
+    max.connections.per.ip.overrides max.incremental.fetch.session.cache.slots
+    max.request.partition.size.limit
+    metadata.log.dir metadata.log.max.record.bytes.between.snapshots
+    metadata.log.max.snapshot.interval.ms metadata.log.segment.bytes metadata.log.segment.min.bytes
+    metadata.log.segment.ms metadata.max.idle.interval.ms metadata.max.retention.bytes
+    metadata.max.retention.ms
+    metric.reporters metrics.num.samples metrics.recording.level metrics.sample.window.ms
+    num.io.threads num.network.threads num.recovery.threads.per.data.dir
+    num.replica.alter.log.dirs.threads num.replica.fetchers
+    offset.metadata.max.bytes
+    offsets.commit.timeout.ms offsets.load.buffer.size offsets.retention.check.interval.ms
+    offsets.topic.compression.codec offsets.topic.segment.bytes
+    password.encoder.cipher.algorithm password.encoder.iterations password.encoder.key.length
+    password.encoder.keyfactory.algorithm password.encoder.old.secret password.encoder.secret
+    principal.builder.class
+    producer.id.expiration.check.interval.ms producer.purgatory.purge.interval.requests
+    queued.max.request.bytes queued.max.requests
+    quota.window.num quota.window.size.seconds
+    remote.fetch.max.wait.ms remote.list.offsets.request.timeout.ms
+    remote.log.index.file.cache.total.size.bytes remote.log.manager.copier.thread.pool.size
+    remote.log.manager.copy.max.bytes.per.second remote.log.manager.copy.quota.window.num
+    remote.log.manager.copy.quota.window.size.seconds
+    remote.log.manager.expiration.thread.pool.size remote.log.manager.fetch.max.bytes.per.second
+    remote.log.manager.fetch.quota.window.num remote.log.manager.fetch.quota.window.size.seconds
+    remote.log.manager.task.interval.ms remote.log.manager.task.retry.backoff.max.ms
+    remote.log.manager.task.retry.backoff.ms remote.log.manager.task.retry.jitter
+    remote.log.manager.thread.pool.size remote.log.metadata.consume.wait.ms
+    remote.log.metadata.custom.metadata.max.bytes
+    remote.log.metadata.initialization.retry.interval.ms
+    remote.log.metadata.initialization.retry.max.timeout.ms remote.log.metadata.manager.class.name
+    remote.log.metadata.manager.class.path remote.log.metadata.manager.impl.prefix
+    remote.log.metadata.manager.listener.name remote.log.metadata.topic.num.partitions
+    remote.log.metadata.topic.replication.factor remote.log.metadata.topic.retention.ms
+    remote.log.reader.max.pending.tasks remote.log.reader.threads
+    remote.log.storage.manager.class.name remote.log.storage.manager.class.path
+    remote.log.storage.manager.impl.prefix remote.log.storage.system.enable
+    replica.alter.log.dirs.io.max.bytes.per.second replica.fetch.backoff.ms
+    replica.fetch.max.bytes replica.fetch.min.bytes replica.fetch.response.max.bytes
+    replica.fetch.wait.max.ms replica.high.watermark.checkpoint.interval.ms replica.selector.class
+    replica.socket.receive.buffer.bytes replica.socket.timeout.ms
+    replication.quota.window.num replication.quota.window.size.seconds
+    request.timeout.ms
+    reserved.broker.max.id
+    sasl.client.callback.handler.class sasl.enabled.mechanisms sasl.jaas.config
+    sasl.kerberos.kinit.cmd sasl.kerberos.min.time.before.relogin
+    sasl.kerberos.principal.to.local.rules sasl.kerberos.service.name
+    sasl.kerberos.ticket.renew.jitter sasl.kerberos.ticket.renew.window.factor
+    sasl.login.callback.handler.class sasl.login.class sasl.login.connect.timeout.ms
+    sasl.login.read.timeout.ms sasl.login.refresh.buffer.seconds
+    sasl.login.refresh.min.period.seconds sasl.login.refresh.window.factor
+    sasl.login.refresh.window.jitter sasl.login.retry.backoff.max.ms sasl.login.retry.backoff.ms
+    sasl.mechanism.controller.protocol sasl.mechanism.inter.broker.protocol
+    sasl.oauthbearer.clock.skew.seconds sasl.oauthbearer.expected.audience
+    sasl.oauthbearer.expected.issuer sasl.oauthbearer.jwks.endpoint.refresh.ms
+    sasl.oauthbearer.jwks.endpoint.retry.backoff.max.ms
+    sasl.oauthbearer.jwks.endpoint.retry.backoff.ms sasl.oauthbearer.jwks.endpoint.url
+    sasl.oauthbearer.scope.claim.name sasl.oauthbearer.sub.claim.name
+    sasl.oauthbearer.token.endpoint.url sasl.server.callback.handler.class
+    sasl.server.max.receive.size
+    security.inter.broker.protocol
+    server.max.startup.time.ms
+    share.coordinator.append.linger.ms share.coordinator.load.buffer.size
+    share.coordinator.snapshot.update.records.per.snapshot
+    share.coordinator.state.topic.compression.codec share.coordinator.state.topic.min.isr
+    share.coordinator.state.topic.num.partitions share.coordinator.state.topic.replication.factor
+    share.coordinator.state.topic.segment.bytes share.coordinator.threads
+    share.coordinator.write.timeout.ms share.fetch.max.fetch.records
+    share.fetch.purgatory.purge.interval.requests
+    socket.connection.setup.timeout.max.ms socket.connection.setup.timeout.ms
+    socket.listen.backlog.size socket.receive.buffer.bytes socket.send.buffer.bytes
+    ssl.allow.dn.changes ssl.allow.san.changes ssl.cipher.suites ssl.client.auth
+    ssl.enabled.protocols ssl.endpoint.identification.algorithm ssl.engine.factory.class
+    ssl.key.password ssl.keymanager.algorithm ssl.keystore.certificate.chain ssl.keystore.key
+    ssl.keystore.location ssl.keystore.password ssl.keystore.type ssl.principal.mapping.rules
+    ssl.protocol ssl.provider ssl.secure.random.implementation ssl.trustmanager.algorithm
+    ssl.truststore.certificates ssl.truststore.location ssl.truststore.password
+    ssl.truststore.type
+    telemetry.max.bytes
+    transaction.abort.timed.out.transaction.cleanup.interval.ms transaction.max.timeout.ms
+    transaction.partition.verification.enable
+    transaction.remove.expired.transaction.cleanup.interval.ms
+    transaction.state.log.load.buffer.size transaction.state.log.min.isr
+    transaction.state.log.num.partitions transaction.state.log.replication.factor
+    transaction.state.log.segment.bytes
+    unclean.leader.election.interval.ms
+    unstable.api.versions.enable unstable.feature.versions.enable
+    zookeeper.client.secure zookeeper.connect zookeeper.connection.timeout.ms
+    zookeeper.max.in.flight.requests zookeeper.metadata.migration.enable
+    zookeeper.metadata.migration.min.batch.size zookeeper.session.timeout.ms zookeeper.set.acl
+    zookeeper.ssl.cipher.suites zookeeper.ssl.ciphersuites zookeeper.ssl.client.enable
+    zookeeper.ssl.crl zookeeper.ssl.crl.enable zookeeper.ssl.enabled.protocols
+    zookeeper.ssl.endpoint.identification.algorithm zookeeper.ssl.keystore.location
+    zookeeper.ssl.keystore.password zookeeper.ssl.keystore.type zookeeper.ssl.ocsp
+    zookeeper.ssl.ocsp.enable zookeeper.ssl.protocol zookeeper.ssl.truststore.location
+    zookeeper.ssl.truststore.password zookeeper.ssl.truststore.type
+    """.split()  # noqa: SIM905
+)
+_IGNORED_EXACT = frozenset(key for key in _IGNORED_BROKER_KEYS if not key.endswith("*"))
+_IGNORED_PREFIXES = tuple(key[:-1] for key in _IGNORED_BROKER_KEYS if key.endswith("*"))
+_KNOWN_BROKER_KEYS = sorted({*BROKER_CONFIGS, *_BROKER_KEY_SYNONYMS, *_IGNORED_EXACT})
+
+
+def _attribute(key: str) -> str:
+    return key.replace(".", "_")
+
+
+@dataclass(frozen=True)
+class BrokerConfig:
+    """Effective broker configuration; one attribute per `BROKER_CONFIGS` key ('.' -> '_').
+
+    Optional keys left unset are None, except `advertised_listeners`, which then equals
+    `listeners`. `explicit_keys` names the keys set in the file or by `--set` (canonical
+    names: broker.id counts as node.id); it does not take part in equality.
+    """
+
+    node_id: int
+    process_roles: tuple[str, ...]
+    listeners: tuple[Listener, ...]
+    advertised_listeners: tuple[Listener, ...]
+    listener_security_protocol_map: tuple[tuple[str, str], ...]
+    controller_listener_names: tuple[str, ...]
+    controller_quorum_voters: tuple[QuorumVoter, ...]
+    inter_broker_listener_name: str | None
+    cluster_id: str | None
+    log_dirs: tuple[str, ...]
+    num_partitions: int
+    default_replication_factor: int
+    log_segment_bytes: int
+    log_roll_ms: int | None
+    log_roll_hours: int
+    log_retention_ms: int | None
+    log_retention_minutes: int | None
+    log_retention_hours: int
+    log_retention_bytes: int
+    log_retention_check_interval_ms: int
+    log_cleanup_policy: tuple[str, ...]
+    log_flush_interval_messages: int
+    log_flush_interval_ms: int | None
+    log_flush_scheduler_interval_ms: int
+    log_index_interval_bytes: int
+    log_index_size_max_bytes: int
+    log_message_timestamp_type: str
+    compression_type: str
+    unclean_leader_election_enable: bool
+    auto_create_topics_enable: bool
+    delete_topic_enable: bool
+    message_max_bytes: int
+    socket_request_max_bytes: int
+    min_insync_replicas: int
+    connections_max_idle_ms: int
+    replica_lag_time_max_ms: int
+    broker_session_timeout_ms: int
+    broker_heartbeat_interval_ms: int
+    offsets_topic_num_partitions: int
+    offsets_topic_replication_factor: int
+    group_initial_rebalance_delay_ms: int
+    group_min_session_timeout_ms: int
+    group_max_session_timeout_ms: int
+    offsets_retention_minutes: int
+    transactional_id_expiration_ms: int
+    producer_id_expiration_ms: int
+    explicit_keys: frozenset[str] = field(default=frozenset(), compare=False)
+
+    def value_of(self, key: str) -> object:
+        """The parsed value of a supported broker key, by its Kafka name."""
+        assert key in BROKER_CONFIGS, key
+        return getattr(self, _attribute(key))
+
+    def config_source(self, key: str) -> ConfigSource:
+        """STATIC_BROKER_CONFIG for a key set in the file or by --set, else DEFAULT_CONFIG."""
+        assert key in BROKER_CONFIGS, key
+        if key in self.explicit_keys:
+            return ConfigSource.STATIC_BROKER_CONFIG
+        return ConfigSource.DEFAULT_CONFIG
+
+    def to_properties(self) -> dict[str, str]:
+        """Effective values as properties text; unset optional keys are left out."""
+        properties = {}
+        for key in BROKER_CONFIGS:
+            value = self.value_of(key)
+            if value is not None:
+                properties[key] = _render(value)
+        return properties
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedConfig:
+    """A validated configuration and the warnings to show before starting."""
+
+    config: BrokerConfig
+    warnings: tuple[str, ...]
+
+
+# ---------------------------------------------------------------------------------------------
+# server.properties parsing
+# ---------------------------------------------------------------------------------------------
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_PROPERTY_WHITESPACE = " \t\f"
+_ESCAPES = {"t": "\t", "n": "\n", "r": "\r", "f": "\f"}
+
+
+def _ends_in_escape(text: str) -> bool:
+    """True when `text` ends in an odd number of backslashes, escaping what follows."""
+    return (len(text) - len(text.rstrip("\\"))) % 2 == 1
+
+
+def _logical_lines(text: str) -> Iterable[str]:
+    """java.util.Properties lines: comments and blanks dropped, continuations joined."""
+    lines = iter(_LINE_BREAK.split(text))
+    for line in lines:
+        logical = line.lstrip(_PROPERTY_WHITESPACE)
+        if not logical or logical[0] in "#!":
+            continue
+        while _ends_in_escape(logical):
+            logical = logical[:-1] + next(lines, "").lstrip(_PROPERTY_WHITESPACE)
+        yield logical
+
+
+def _unescape(text: str) -> str:
+    characters = []
+    index = 0
+    while index < len(text):
+        character = text[index]
+        index += 1
+        if character != "\\" or index == len(text):
+            characters.append(character)
+            continue
+        escaped = text[index]
+        index += 1
+        if escaped == "u" and re.fullmatch(r"[0-9A-Fa-f]{4}", text[index : index + 4]):
+            characters.append(chr(int(text[index : index + 4], 16)))
+            index += 4
+        else:
+            characters.append(_ESCAPES.get(escaped, escaped))
+    return "".join(characters)
+
+
+def _split_key_value(line: str) -> tuple[str, str]:
+    """The key ends at the first unescaped '=', ':' or whitespace, as in Java."""
+    index = 0
+    while index < len(line) and line[index] not in "=:" + _PROPERTY_WHITESPACE:
+        index += 2 if line[index] == "\\" else 1
+    key, rest = line[:index], line[index:].lstrip(_PROPERTY_WHITESPACE)
+    if rest[:1] in ("=", ":"):
+        rest = rest[1:].lstrip(_PROPERTY_WHITESPACE)
+    # Java keeps trailing whitespace; Kafka then trims most values anyway, so we trim all,
+    # keeping one escaped trailing blank.
+    value = rest.rstrip(_PROPERTY_WHITESPACE)
+    if len(value) < len(rest) and _ends_in_escape(value):
+        value += rest[len(value)]
+    return _unescape(key), _unescape(value)
+
+
+def parse_properties(text: str) -> list[tuple[str, str]]:
+    """(key, value) pairs of a properties text in file order, duplicates included."""
+    return [_split_key_value(line) for line in _logical_lines(text)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Building and validating a BrokerConfig
+# ---------------------------------------------------------------------------------------------
+
+
+def _unknown_key_message(
+    key: str, known: Iterable[str], kind: str, counterpart: str | None = None
+) -> str:
+    """Name the unknown key and the known one it most likely meant.
+
+    `counterpart` is the same setting under its other name (topic versus broker key), which
+    beats any spelling match.
+    """
+    matches = [counterpart] if counterpart else difflib.get_close_matches(key, list(known), n=1)
+    suggestion = f" (did you mean {matches[0]!r}?)" if matches else ""
+    return f"unknown {kind} {key!r}{suggestion}"
+
+
+def _is_ignored(key: str) -> bool:
+    return key in _IGNORED_EXACT or key.startswith(_IGNORED_PREFIXES)
+
+
+def _resolve(key: ConfigKey, text: str | None) -> object:
+    if text is None:
+        text = key.default
+    # An empty value for a key without default means unset, as Kafka's null default.
+    if text is None or (key.default is None and not text.strip()):
+        return None
+    return _parse_value(key, text)
+
+
+def _apply_synonyms(given: dict[str, str]) -> None:
+    if "broker.id" in given:
+        broker_id = _parse_value(BROKER_CONFIGS["node.id"], given.pop("broker.id"))
+        if "node.id" in given and _parse_value(BROKER_CONFIGS["node.id"], given["node.id"]) != (
+            broker_id
+        ):
+            raise ConfigError("broker.id and node.id are both set and differ", "node.id")
+        given["node.id"] = str(broker_id)
+    if "log.dir" in given:
+        given.setdefault("log.dirs", given["log.dir"])
+        del given["log.dir"]
+
+
+def build_config(entries: Iterable[tuple[str, str]]) -> LoadedConfig:
+    """Validate (key, value) pairs, later ones winning, over the embedded default config."""
+    given: dict[str, str] = {}
+    ignored: set[str] = set()
+    for key, value in entries:
+        if key in BROKER_CONFIGS or key in _BROKER_KEY_SYNONYMS:
+            given[key] = value
+        elif _is_ignored(key):
+            ignored.add(key)
+        else:
+            counterpart = _BROKER_KEY_BY_TOPIC_KEY.get(key)
+            message = _unknown_key_message(key, _KNOWN_BROKER_KEYS, "config key", counterpart)
+            raise ConfigError(message, key)
+    _apply_synonyms(given)
+    values = {
+        _attribute(name): _resolve(key, given.get(name)) for name, key in BROKER_CONFIGS.items()
+    }
+    if values["advertised_listeners"] is None:
+        values["advertised_listeners"] = values["listeners"]
+    config = BrokerConfig(**cast(dict[str, Any], values), explicit_keys=frozenset(given))
+    _check_roles(config)
+    _check_listeners(config)
+    _check_group_session_timeouts(config)
+    warnings = []
+    if ignored:
+        names = ", ".join(sorted(ignored))
+        warnings.append(f"ignoring Kafka config keys that odradek does not support yet: {names}")
+    return LoadedConfig(config, tuple(warnings))
+
+
+def _check_roles(config: BrokerConfig) -> None:
+    roles = config.process_roles
+    if len(set(roles)) != len(roles):
+        raise ConfigError("process.roles lists a role twice", "process.roles")
+    voter_ids = [voter.node_id for voter in config.controller_quorum_voters]
+    if "controller" in roles and config.node_id not in voter_ids:
+        message = (
+            f"node.id {config.node_id} must be one of the controller.quorum.voters "
+            f"({', '.join(map(str, voter_ids))}) when process.roles includes controller"
+        )
+        raise ConfigError(message, "controller.quorum.voters")
+    client_listeners = [
+        listener
+        for listener in config.listeners
+        if listener.name not in config.controller_listener_names
+    ]
+    if "broker" in roles and not client_listeners:
+        message = "process.roles includes broker, so listeners needs a listener that is not in "
+        raise ConfigError(message + "controller.listener.names", "listeners")
+
+
+def _security_protocol(config: BrokerConfig, listener: Listener) -> str:
+    protocols = dict(config.listener_security_protocol_map)
+    if listener.name in protocols:
+        return protocols[listener.name]
+    # Kafka lets a controller listener missing from the map default to PLAINTEXT.
+    if listener.name in config.controller_listener_names:
+        return PLAINTEXT
+    message = f"listener {listener.name!r} has no entry in listener.security.protocol.map"
+    raise ConfigError(message, "listener.security.protocol.map")
+
+
+def _check_listeners(config: BrokerConfig) -> None:
+    for listener in config.listeners:
+        protocol = _security_protocol(config, listener)
+        if protocol != PLAINTEXT:
+            message = (
+                f"listener {listener.name!r} uses security protocol {protocol}, but odradek "
+                "supports only PLAINTEXT (SSL and SASL are not implemented)"
+            )
+            raise ConfigError(message, "listeners")
+    names = [listener.name for listener in config.listeners]
+    for listener in config.advertised_listeners:
+        if listener.name not in names:
+            message = f"advertised listener {listener.name!r} is not one of the listeners"
+            raise ConfigError(message, "advertised.listeners")
+        if listener.host in ("0.0.0.0", "::"):
+            message = (
+                f"advertised.listeners cannot use the non-routable address {listener.host} "
+                f"(listener {listener.name!r}); set advertised.listeners to a routable host"
+            )
+            raise ConfigError(message, "advertised.listeners")
+    inter_broker = config.inter_broker_listener_name
+    advertised = [listener.name for listener in config.advertised_listeners]
+    if inter_broker is not None and (
+        inter_broker not in advertised or inter_broker in config.controller_listener_names
+    ):
+        message = (
+            f"inter.broker.listener.name {inter_broker!r} must be one of the advertised "
+            "listeners and not a controller listener"
+        )
+        raise ConfigError(message, "inter.broker.listener.name")
+
+
+def _check_group_session_timeouts(config: BrokerConfig) -> None:
+    if config.group_min_session_timeout_ms > config.group_max_session_timeout_ms:
+        message = "group.min.session.timeout.ms must not exceed group.max.session.timeout.ms"
+        raise ConfigError(message, "group.min.session.timeout.ms")
+
+
+def _read_text(path: str) -> str:
+    try:
+        with open(path, "rb") as file:
+            data = file.read(MAX_CONFIG_FILE_BYTES + 1)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise ConfigError(f"cannot read config file {path!r}: {reason}") from None
+    if len(data) > MAX_CONFIG_FILE_BYTES:
+        message = f"config file {path!r} is larger than {MAX_CONFIG_FILE_BYTES} bytes"
+        raise ConfigError(message)
+    try:
+        # Java reads ISO-8859-1; UTF-8 agrees on ASCII, all that Kafka keys and values need.
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"cannot read config file {path!r}: not UTF-8 text") from None
+
+
+def _parse_override(text: str) -> tuple[str, str]:
+    key, separator, value = text.partition("=")
+    if not separator or not key.strip():
+        raise ConfigError(f"invalid --set {text!r}: expected key=value")
+    return key.strip(), value.strip()
+
+
+def load_config(path: str | None, overrides: Iterable[str] = ()) -> LoadedConfig:
+    """Load server.properties at `path` (None: the embedded default), then `--set` overrides.
+
+    Raises ConfigError on an unreadable file, an unknown key or an invalid value.
+    """
+    entries: list[tuple[str, str]] = []
+    warnings: list[str] = []
+    if path is not None:
+        entries = parse_properties(_read_text(path))
+        keys = [key for key, _ in entries]
+        for key in sorted({key for key in keys if keys.count(key) > 1}):
+            warnings.append(f"{key!r} is set more than once in {path}; the last value wins")
+    entries.extend(_parse_override(override) for override in overrides)
+    loaded = build_config(entries)
+    return LoadedConfig(loaded.config, (*warnings, *loaded.warnings))
+
+
+# ---------------------------------------------------------------------------------------------
+# Topic keys
+# ---------------------------------------------------------------------------------------------
+
+_HOUR_MS = 3_600_000
+_MINUTE_MS = 60_000
+_S = BrokerSynonym
+
+
+def _topic_key(name: str, *synonyms: BrokerSynonym, default: str | None = None) -> ConfigKey:
+    """A topic key with the type and checks of its first broker synonym."""
+    broker_key = BROKER_CONFIGS[synonyms[0].name]
+    topic_default = default if default is not None else broker_key.default
+    return replace(broker_key, name=name, default=topic_default, synonyms=synonyms)
+
+
+def _inert_key(name: str, config_type: ConfigType, default: str, **checks: Any) -> ConfigKey:
+    """A topic key accepted and reported so that tools setting it work, not acted on yet."""
+    documentation = "Accepted and reported; not acted on by odradek yet."
+    return ConfigKey(name, config_type, default, documentation, acted_on=False, **checks)
+
+
+_TOPIC_KEYS = (
+    # Kafka's topic defaults, used only when no broker synonym has a value.
+    _topic_key("cleanup.policy", _S("log.cleanup.policy")),
+    _topic_key("compression.type", _S("compression.type")),
+    _topic_key("flush.messages", _S("log.flush.interval.messages")),
+    _topic_key(
+        "flush.ms",
+        _S("log.flush.interval.ms"),
+        _S("log.flush.scheduler.interval.ms"),
+        default=str(LONG_MAX),
+    ),
+    _topic_key("index.interval.bytes", _S("log.index.interval.bytes")),
+    _topic_key("max.message.bytes", _S("message.max.bytes")),
+    _topic_key("message.timestamp.type", _S("log.message.timestamp.type")),
+    _topic_key("min.insync.replicas", _S("min.insync.replicas")),
+    _topic_key("retention.bytes", _S("log.retention.bytes")),
+    _topic_key(
+        "retention.ms",
+        _S("log.retention.ms"),
+        _S("log.retention.minutes", _MINUTE_MS),
+        _S("log.retention.hours", _HOUR_MS),
+        default="604800000",
+    ),
+    _topic_key("segment.bytes", _S("log.segment.bytes")),
+    _topic_key("segment.index.bytes", _S("log.index.size.max.bytes")),
+    _topic_key(
+        "segment.ms", _S("log.roll.ms"), _S("log.roll.hours", _HOUR_MS), default="604800000"
+    ),
+    _topic_key("unclean.leader.election.enable", _S("unclean.leader.election.enable")),
+    _inert_key("compression.gzip.level", _INT, "-1", parser=_parse_gzip_level),
+    _inert_key("compression.lz4.level", _INT, "9", minimum=1, maximum=17),
+    _inert_key("compression.zstd.level", _INT, "3", minimum=-131072, maximum=22),
+    _inert_key("delete.retention.ms", _LONG, "86400000", minimum=0),
+    _inert_key("file.delete.delay.ms", _LONG, "60000", minimum=0),
+    _inert_key("follower.replication.throttled.replicas", _LIST, "", parser=_parse_throttled),
+    _inert_key("leader.replication.throttled.replicas", _LIST, "", parser=_parse_throttled),
+    _inert_key("local.retention.bytes", _LONG, "-2", minimum=-2),
+    _inert_key("local.retention.ms", _LONG, "-2", minimum=-2),
+    _inert_key("max.compaction.lag.ms", _LONG, str(LONG_MAX), minimum=1),
+    _inert_key("message.downconversion.enable", _BOOL, "true"),
+    _inert_key("message.format.version", _STR, "3.0-IV1"),
+    _inert_key("message.timestamp.after.max.ms", _LONG, str(LONG_MAX), minimum=0),
+    _inert_key("message.timestamp.before.max.ms", _LONG, str(LONG_MAX), minimum=0),
+    _inert_key("message.timestamp.difference.max.ms", _LONG, str(LONG_MAX), minimum=0),
+    _inert_key("min.cleanable.dirty.ratio", _DOUBLE, "0.5", minimum=0, maximum=1),
+    _inert_key("min.compaction.lag.ms", _LONG, "0", minimum=0),
+    _inert_key("preallocate", _BOOL, "false"),
+    _inert_key("remote.log.copy.disable", _BOOL, "false"),
+    _inert_key("remote.log.delete.on.disable", _BOOL, "false"),
+    _inert_key("remote.storage.enable", _BOOL, "false"),
+    _inert_key("segment.jitter.ms", _LONG, "0", minimum=0),
+)
+TOPIC_CONFIGS: Mapping[str, ConfigKey] = {key.name: key for key in _TOPIC_KEYS}
+"""Topic keys accepted by CreateTopics and AlterConfigs, with their broker synonyms."""
+_BROKER_KEY_BY_TOPIC_KEY = {key.name: key.synonyms[0].name for key in _TOPIC_KEYS if key.synonyms}
+_TOPIC_KEY_BY_BROKER_SYNONYM = {
+    synonym.name: key.name for key in _TOPIC_KEYS for synonym in key.synonyms
+}
+
+
+def validate_topic_configs(configs: Mapping[str, str | None]) -> dict[str, str]:
+    """Check topic overrides; return them trimmed, dropping None (= use the default).
+
+    Raises ConfigError (INVALID_CONFIG) on an unknown key or an invalid value.
+    """
+    validated = {}
+    for name, text in configs.items():
+        key = TOPIC_CONFIGS.get(name)
+        if key is None:
+            counterpart = _TOPIC_KEY_BY_BROKER_SYNONYM.get(name)
+            message = _unknown_key_message(name, TOPIC_CONFIGS, "topic config key", counterpart)
+            raise ConfigError(message, name)
+        if text is not None:
+            _parse_value(key, text)
+            validated[name] = text.strip()
+    return validated
+
+
+def _from_broker(broker: BrokerConfig, key: ConfigKey) -> tuple[object, str | None]:
+    """The value a broker synonym gives `key`, and that synonym's name (None: no synonym set)."""
+    for synonym in key.synonyms:
+        value = broker.value_of(synonym.name)
+        if value is None:
+            continue
+        if synonym.factor == 1:
+            return value, synonym.name
+        assert isinstance(value, int)
+        # Kafka turns any negative retention into -1 (infinite).
+        return (value * synonym.factor if value >= 0 else -1), synonym.name
+    return _parse_value(key, key.default or ""), None
+
+
+def _topic_value(
+    broker: BrokerConfig, overrides: Mapping[str, str], key: ConfigKey
+) -> tuple[object, ConfigSource]:
+    if key.name in overrides:
+        return _parse_value(key, overrides[key.name]), ConfigSource.DYNAMIC_TOPIC_CONFIG
+    value, synonym = _from_broker(broker, key)
+    if synonym is None:
+        return value, ConfigSource.DEFAULT_CONFIG
+    return value, broker.config_source(synonym)
+
+
+_LOG_CONFIG_FIELDS = {
+    "segment_bytes": "segment.bytes",
+    "segment_ms": "segment.ms",
+    "retention_ms": "retention.ms",
+    "retention_bytes": "retention.bytes",
+    "flush_interval_messages": "flush.messages",
+    "flush_interval_ms": "flush.ms",
+    "index_interval_bytes": "index.interval.bytes",
+    "max_index_bytes": "segment.index.bytes",
+    "max_message_bytes": "max.message.bytes",
+    "message_timestamp_type": "message.timestamp.type",
+}
+
+
+def log_config_values(broker: BrokerConfig, overrides: Mapping[str, str]) -> dict[str, int | str]:
+    """Keyword arguments for broker.log.config.LogConfig of one topic."""
+    values: dict[str, int | str] = {}
+    for field_name, topic_key in _LOG_CONFIG_FIELDS.items():
+        value, _ = _topic_value(broker, overrides, TOPIC_CONFIGS[topic_key])
+        assert isinstance(value, int | str) and not isinstance(value, bool), (topic_key, value)
+        values[field_name] = value
+    return values
+
+
+def effective_min_insync_replicas(
+    broker: BrokerConfig, overrides: Mapping[str, str], replication_factor: int
+) -> int:
+    """min(min.insync.replicas, replication factor), as Kafka since KIP-966."""
+    assert replication_factor >= 1, replication_factor
+    value, _ = _topic_value(broker, overrides, TOPIC_CONFIGS["min.insync.replicas"])
+    assert isinstance(value, int) and value >= 1, value
+    return min(value, replication_factor)
+
+
+# ---------------------------------------------------------------------------------------------
+# DescribeConfigs
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigEntry:
+    """One DescribeConfigs result entry; `synonyms` are highest precedence first."""
+
+    name: str
+    value: str | None
+    read_only: bool
+    is_default: bool
+    source: ConfigSource
+    sensitive: bool
+    synonyms: tuple[ConfigSynonym, ...]
+    config_type: ConfigType
+    documentation: str | None
+
+
+def _topic_synonyms(
+    broker: BrokerConfig, overrides: Mapping[str, str], key: ConfigKey
+) -> tuple[ConfigSynonym, ...]:
+    synonyms = []
+    if key.name in overrides:
+        synonyms.append(
+            ConfigSynonym(key.name, overrides[key.name], ConfigSource.DYNAMIC_TOPIC_CONFIG)
+        )
+    for synonym in key.synonyms:
+        if synonym.name in broker.explicit_keys:
+            text = _render(broker.value_of(synonym.name))
+            synonyms.append(ConfigSynonym(synonym.name, text, ConfigSource.STATIC_BROKER_CONFIG))
+    for synonym in key.synonyms:
+        default = BROKER_CONFIGS[synonym.name].default
+        if default is not None:
+            synonyms.append(ConfigSynonym(synonym.name, default, ConfigSource.DEFAULT_CONFIG))
+    return tuple(synonyms)
+
+
+def describe_topic_config(broker: BrokerConfig, overrides: Mapping[str, str]) -> list[ConfigEntry]:
+    """Every topic key with its effective value and source, sorted by name."""
+    entries = []
+    for name in sorted(TOPIC_CONFIGS):
+        key = TOPIC_CONFIGS[name]
+        value, source = _topic_value(broker, overrides, key)
+        text = overrides[name] if name in overrides else _render(value)
+        entry = ConfigEntry(
+            name=name,
+            value=text,
+            read_only=False,
+            is_default=source == ConfigSource.DEFAULT_CONFIG,
+            source=source,
+            sensitive=False,
+            synonyms=_topic_synonyms(broker, overrides, key),
+            config_type=key.config_type,
+            documentation=key.documentation,
+        )
+        entries.append(entry)
+    return entries
+
+
+def describe_broker_config(broker: BrokerConfig) -> list[ConfigEntry]:
+    """Every supported broker key; read-only, as odradek has no dynamic broker configs yet."""
+    properties = broker.to_properties()
+    entries = []
+    for name in sorted(BROKER_CONFIGS):
+        key = BROKER_CONFIGS[name]
+        source = broker.config_source(name)
+        value = properties.get(name)
+        synonyms = () if value is None else (ConfigSynonym(name, value, source),)
+        entry = ConfigEntry(
+            name=name,
+            value=value,
+            read_only=True,
+            is_default=source == ConfigSource.DEFAULT_CONFIG,
+            source=source,
+            sensitive=False,
+            synonyms=synonyms,
+            config_type=key.config_type,
+            documentation=key.documentation,
+        )
+        entries.append(entry)
+    return entries
