@@ -1,0 +1,94 @@
+"""The `odradek` command: parses arguments and configuration, then starts the server.
+
+No logic of its own: configuration lives in `broker.config`, the broker in
+`broker.server.broker`. Usage and configuration errors print one line to stderr and exit 2;
+they never show a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import logging
+import sys
+
+from broker.config import ConfigError, load_config
+
+PROGRAM = "odradek"
+USAGE_ERROR_EXIT_CODE = 2
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version(PROGRAM)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROGRAM, description="A Kafka-compatible broker in Python."
+    )
+    parser.add_argument("--version", action="version", version=f"{PROGRAM} {_version()}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    broker = commands.add_parser("broker", help="run and manage a broker")
+    broker_commands = broker.add_subparsers(dest="broker_command", metavar="COMMAND", required=True)
+    start = broker_commands.add_parser("start", help="start a broker in the foreground")
+    start.add_argument(
+        "--config",
+        metavar="FILE",
+        help="server.properties to load (default: the embedded single-node configuration)",
+    )
+    start.add_argument(
+        "--set",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        dest="overrides",
+        help="override one config key after the file; repeatable",
+    )
+    start.set_defaults(handler=_broker_start)
+    return parser
+
+
+def _broker_start(arguments: argparse.Namespace) -> int:
+    try:
+        loaded = load_config(arguments.config, arguments.overrides)
+    except ConfigError as error:
+        print(f"{PROGRAM}: error: {error}", file=sys.stderr)
+        return USAGE_ERROR_EXIT_CODE
+    for warning in loaded.warnings:
+        print(f"{PROGRAM}: warning: {warning}", file=sys.stderr)
+    # A no-op when logging is already configured (by an embedding program or pytest).
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stderr)
+    source = arguments.config or "the embedded default configuration"
+    logging.getLogger(__name__).info(
+        "node %d starting from %s with %d --set overrides",
+        loaded.config.node_id,
+        source,
+        len(arguments.overrides),
+    )
+    # Imported here so that argument and config errors need none of the server's imports.
+    from broker.server.broker import run
+
+    return run(loaded.config)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the `odradek` command line; returns the process exit code."""
+    parser = _parser()
+    try:
+        arguments = parser.parse_args(argv)
+    except SystemExit as exit_request:
+        # argparse exits after --help, --version or a usage error; report that as a code.
+        code = exit_request.code
+        if code is None or isinstance(code, int):
+            return code or 0
+        return USAGE_ERROR_EXIT_CODE
+    exit_code: int = arguments.handler(arguments)
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
