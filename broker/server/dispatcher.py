@@ -1,0 +1,91 @@
+"""Decode a request frame, run its handler, encode the response (or none, for acks=0).
+
+Only APIs with a handler are advertised in ApiVersions, over the version range their
+declaration covers.  An unsupported ApiVersions version is answered with UNSUPPORTED_VERSION in
+the v0 layout (KIP-511), so the client retries at v0; any other unknown API key or version is
+answered with the response header and an UNSUPPORTED_VERSION error code, not a hang-up.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from construct import Container
+
+from client.protocol import codec, headers
+from client.protocol.errors import ErrorCode, ProtocolError
+from client.protocol.headers import RequestHeader
+from client.protocol.messages import APIS
+
+if TYPE_CHECKING:
+    from broker.server.broker import BrokerServer
+
+log = logging.getLogger("odradek.dispatcher")
+
+Response = dict[str, Any] | None
+Handler = Callable[["BrokerServer", RequestHeader, Container], Awaitable[Response]]
+
+_SIZE = struct.Struct(">i")
+_UNSUPPORTED = struct.Struct(">ih")
+API_VERSIONS = 18
+
+
+class Dispatcher:
+    """Routes frames to handlers; owns the advertised version table."""
+
+    def __init__(self, server: BrokerServer) -> None:
+        from broker.server.handlers import HANDLERS
+
+        self.server = server
+        self.handlers: dict[int, Handler] = dict(HANDLERS)
+        self.advertised: dict[int, tuple[int, int]] = {}
+        for api_key in sorted(self.handlers):
+            request = APIS[api_key][0]
+            self.advertised[api_key] = (request.valid_versions.low, request.valid_versions.high)
+
+    def supports(self, api_key: int, api_version: int) -> bool:
+        versions = self.advertised.get(api_key)
+        return versions is not None and versions[0] <= api_version <= versions[1]
+
+    async def handle(self, frame: bytes) -> bytes | None:
+        header = headers.decode_request_header(frame)
+        if not self.supports(header.api_key, header.api_version):
+            return self.unsupported(header)
+        message = APIS[header.api_key][0]
+        body = codec.decode(message, header.api_version, memoryview(frame)[header.body_offset :])
+        try:
+            response = await self.handlers[header.api_key](self.server, header, body)
+        except ProtocolError:
+            raise
+        except Exception:
+            # A handler bug must not take the broker down: log it, drop this connection.
+            log.exception("handler for api %d v%d failed", header.api_key, header.api_version)
+            raise ProtocolError("internal error while handling the request") from None
+        if response is None:
+            return None
+        return headers.encode_response(
+            header.api_key, header.api_version, header.correlation_id, response
+        )
+
+    def api_versions_body(self, error_code: ErrorCode) -> dict[str, Any]:
+        return {
+            "error_code": error_code,
+            "api_keys": [
+                {"api_key": key, "min_version": low, "max_version": high}
+                for key, (low, high) in sorted(self.advertised.items())
+            ],
+            "throttle_time_ms": 0,
+        }
+
+    def unsupported(self, header: RequestHeader) -> bytes:
+        log.info(
+            "unsupported api %d v%d from %s", header.api_key, header.api_version, header.client_id
+        )
+        if header.api_key == API_VERSIONS:
+            body = self.api_versions_body(ErrorCode.UNSUPPORTED_VERSION)
+            return headers.encode_response(API_VERSIONS, 0, header.correlation_id, body)
+        payload = _UNSUPPORTED.pack(header.correlation_id, ErrorCode.UNSUPPORTED_VERSION)
+        return _SIZE.pack(len(payload)) + payload

@@ -1,0 +1,219 @@
+"""CreateTopics (19), DeleteTopics (20), CreatePartitions (37), DescribeConfigs (32).
+
+The first three are controller commands: validated against the metadata image, persisted as
+records, replayed, and only then answered, so an acknowledged topic survives a crash.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from construct import Container
+
+from broker import config as broker_config
+from broker.core.controller import NewTopic, TopicResult
+from broker.core.metadata import BROKER_RESOURCE, TOPIC_RESOURCE
+from client.protocol.errors import ErrorCode
+from client.protocol.headers import RequestHeader
+
+if TYPE_CHECKING:
+    from broker.server.broker import BrokerServer
+
+ZERO_UUID = uuid.UUID(int=0)
+
+
+def _new_topic(topic: Container) -> NewTopic:
+    return NewTopic(
+        name=topic.name,
+        num_partitions=topic.num_partitions,
+        replication_factor=topic.replication_factor,
+        assignments={item.partition_index: tuple(item.broker_ids) for item in topic.assignments},
+        configs={item.name: item.value for item in topic.configs},
+    )
+
+
+def _created_entry(server: BrokerServer, result: TopicResult) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "name": result.name,
+        "topic_id": result.topic_id or ZERO_UUID,
+        "error_code": result.error_code,
+        "error_message": result.error_message,
+        "num_partitions": result.num_partitions,
+        "replication_factor": result.replication_factor,
+        "configs": None,
+    }
+    if result.error_code is ErrorCode.NONE:
+        described = broker_config.describe_topic_config(server.config, result.configs)
+        entry["configs"] = [
+            {
+                "name": item.name,
+                "value": item.value,
+                "read_only": item.read_only,
+                "config_source": item.source,
+                "is_sensitive": item.sensitive,
+            }
+            for item in described
+        ]
+    return entry
+
+
+async def create_topics(
+    server: BrokerServer, header: RequestHeader, request: Container
+) -> dict[str, Any]:
+    topics = [_new_topic(topic) for topic in request.topics]
+    result = server.controller.create_topics(
+        topics, validate_only=request.get("validate_only", False)
+    )
+    server.commit(result)
+    return {
+        "throttle_time_ms": 0,
+        "topics": [_created_entry(server, item) for item in result.results],
+    }
+
+
+async def delete_topics(
+    server: BrokerServer, header: RequestHeader, request: Container
+) -> dict[str, Any]:
+    if header.api_version >= 6:
+        names: list[str] = []
+        unknown_ids: list[dict[str, Any]] = []
+        for item in request.topics:
+            if item.name is not None:
+                names.append(item.name)
+                continue
+            topic = server.image.topics_by_id.get(item.topic_id)
+            if topic is None:
+                unknown_ids.append(
+                    {
+                        "name": None,
+                        "topic_id": item.topic_id,
+                        "error_code": ErrorCode.UNKNOWN_TOPIC_ID,
+                        "error_message": "This server does not host this topic ID.",
+                    }
+                )
+            else:
+                names.append(topic.name)
+    else:
+        names, unknown_ids = list(request.topic_names), []
+    result = server.controller.delete_topics(names)
+    server.commit(result)
+    responses = [
+        {
+            "name": item.name,
+            "topic_id": item.topic_id or ZERO_UUID,
+            "error_code": item.error_code,
+            "error_message": item.error_message,
+        }
+        for item in result.results
+    ]
+    return {"throttle_time_ms": 0, "responses": responses + unknown_ids}
+
+
+async def create_partitions(
+    server: BrokerServer, header: RequestHeader, request: Container
+) -> dict[str, Any]:
+    results = []
+    for topic in request.topics:
+        if topic.assignments is not None:
+            results.append(
+                {
+                    "name": topic.name,
+                    "error_code": ErrorCode.INVALID_REQUEST,
+                    "error_message": "Manual partition assignment is not supported.",
+                }
+            )
+            continue
+        outcome = server.controller.create_partitions(
+            topic.name, topic.count, request.validate_only
+        )
+        server.commit(outcome)
+        item = outcome.results[0]
+        results.append(
+            {"name": item.name, "error_code": item.error_code, "error_message": item.error_message}
+        )
+    return {"throttle_time_ms": 0, "results": results}
+
+
+def _config_entries(
+    entries: list[broker_config.ConfigEntry],
+    keys: list[str] | None,
+    synonyms: bool,
+    documentation: bool,
+) -> list[dict[str, Any]]:
+    wanted = None if keys is None else set(keys)
+    out = []
+    for item in entries:
+        if wanted is not None and item.name not in wanted:
+            continue
+        out.append(
+            {
+                "name": item.name,
+                "value": item.value,
+                "read_only": item.read_only,
+                "is_default": item.is_default,
+                "config_source": item.source,
+                "is_sensitive": item.sensitive,
+                "synonyms": [
+                    {"name": name, "value": value, "source": source}
+                    for name, value, source in item.synonyms
+                ]
+                if synonyms
+                else [],
+                "config_type": item.config_type,
+                "documentation": item.documentation if documentation else None,
+            }
+        )
+    return out
+
+
+def _describe_resource(
+    server: BrokerServer, resource: Container, synonyms: bool, documentation: bool
+) -> dict[str, Any]:
+    kind = resource.resource_type
+    name = resource.resource_name
+    result: dict[str, Any] = {
+        "error_code": ErrorCode.NONE,
+        "error_message": None,
+        "resource_type": kind,
+        "resource_name": name,
+        "configs": [],
+    }
+    if kind == TOPIC_RESOURCE:
+        topic = server.image.topic(name)
+        if topic is None:
+            result.update(
+                error_code=ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+                error_message=f"Topic '{name}' does not exist.",
+            )
+            return result
+        entries = broker_config.describe_topic_config(server.config, topic.configs)
+    elif kind == BROKER_RESOURCE:
+        if name not in ("", str(server.node_id)):
+            result.update(
+                error_code=ErrorCode.INVALID_REQUEST,
+                error_message=f"Unexpected broker id, expected {server.node_id}.",
+            )
+            return result
+        entries = broker_config.describe_broker_config(server.config)
+    else:
+        result.update(
+            error_code=ErrorCode.INVALID_REQUEST, error_message=f"Unsupported resource type {kind}."
+        )
+        return result
+    result["configs"] = _config_entries(
+        entries, resource.configuration_keys, synonyms, documentation
+    )
+    return result
+
+
+async def describe_configs(
+    server: BrokerServer, header: RequestHeader, request: Container
+) -> dict[str, Any]:
+    synonyms = bool(request.get("include_synonyms", False))
+    documentation = bool(request.get("include_documentation", False))
+    results = [
+        _describe_resource(server, resource, synonyms, documentation)
+        for resource in request.resources
+    ]
+    return {"throttle_time_ms": 0, "results": results}

@@ -1,0 +1,191 @@
+"""Fetch (1): read stored batches up to the high watermark; long-poll via the purgatory.
+
+A fetch that finds fewer than ``min_bytes`` is parked in the purgatory under its partitions
+(``DelayedFetch``) and woken by the next append to any of them once enough bytes arrived, or
+answered at ``max_wait_ms`` with what there is.  Sizes follow KIP-74: ``partition_max_bytes``
+per partition and ``max_bytes`` per response, except that the first non-empty partition always
+returns at least one whole batch so a consumer can never get stuck behind a large one.
+Fetch sessions (KIP-227) are declined (session id 0): every fetch is a full fetch.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Hashable
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from construct import Container
+
+from broker.log.partition_log import OffsetOutOfRangeError
+from client.protocol.errors import ErrorCode
+from client.protocol.headers import RequestHeader
+
+if TYPE_CHECKING:
+    from broker.server.broker import BrokerServer
+
+TopicPartition = tuple[str, int]
+MAX_WAIT_MS_LIMIT = 5 * 60 * 1000
+
+
+class DelayedFetch:
+    """A fetch waiting until its partitions gained ``min_bytes`` since it first read."""
+
+    def __init__(
+        self, server: BrokerServer, keys: list[TopicPartition], needed_bytes: int, deadline_ms: int
+    ) -> None:
+        self.server = server
+        self.deadline_ms = deadline_ms
+        self.completed = False
+        self.needed_bytes = needed_bytes
+        self.start = {key: server.partitions[key].bytes_appended for key in keys}
+        self.event = anyio.Event()
+
+    def try_complete(self, key: Hashable) -> bool:
+        gained = 0
+        for tp, start in self.start.items():
+            partition = self.server.partitions.get(tp)
+            if partition is None:
+                return True
+            gained += partition.bytes_appended - start
+        return gained >= self.needed_bytes
+
+    def on_complete(self) -> None:
+        self.event.set()
+
+
+def _partition_entry(index: int, error: ErrorCode, **values: Any) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "partition_index": index,
+        "error_code": error,
+        "high_watermark": -1,
+        "last_stable_offset": -1,
+        "log_start_offset": -1,
+        "aborted_transactions": None,
+        "preferred_read_replica": -1,
+        "records": b"",
+    }
+    entry.update(values)
+    return entry
+
+
+class _Budget:
+    """The response-level byte budget (``max_bytes``) shared by all partitions."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.remaining = max(max_bytes, 0)
+        self.total = 0
+
+    def take(self, size: int) -> None:
+        self.total += size
+        self.remaining = max(self.remaining - size, 0)
+
+
+def _read_partition(
+    server: BrokerServer, topic: str, request: Container, budget: _Budget
+) -> dict[str, Any]:
+    index = request.partition
+    partition = server.partitions.get((topic, index))
+    if partition is None:
+        return _partition_entry(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+    if not partition.is_leader:
+        return _partition_entry(index, ErrorCode.NOT_LEADER_OR_FOLLOWER)
+    error = partition.check_leader_epoch(request.get("current_leader_epoch", -1))
+    if error is not ErrorCode.NONE:
+        return _partition_entry(index, error)
+    log_ = server.partition_log(topic, index)
+    high_watermark = partition.high_watermark
+    limit = min(max(request.partition_max_bytes, 0), budget.remaining)
+    try:
+        data = log_.read(
+            request.fetch_offset, limit, high_watermark, min_one_batch=budget.total == 0
+        )
+    except OffsetOutOfRangeError:
+        return _partition_entry(
+            index,
+            ErrorCode.OFFSET_OUT_OF_RANGE,
+            high_watermark=high_watermark,
+            last_stable_offset=high_watermark,
+            log_start_offset=log_.log_start_offset,
+        )
+    budget.take(len(data))
+    return _partition_entry(
+        index,
+        ErrorCode.NONE,
+        high_watermark=high_watermark,
+        last_stable_offset=high_watermark,
+        log_start_offset=log_.log_start_offset,
+        records=data,
+    )
+
+
+def _read_all(server: BrokerServer, request: Container, version: int) -> tuple[list[Any], int]:
+    budget = _Budget(request.get("max_bytes", 0x7FFFFFFF))
+    responses = []
+    for topic in request.topics:
+        name = topic.get("topic")
+        topic_id = topic.get("topic_id")
+        if version >= 13:
+            image = server.image.topics_by_id.get(topic_id)
+            name = image.name if image is not None else None
+        if name is None:
+            partitions = [
+                _partition_entry(part.partition, ErrorCode.UNKNOWN_TOPIC_ID)
+                for part in topic.partitions
+            ]
+        else:
+            partitions = [_read_partition(server, name, part, budget) for part in topic.partitions]
+        responses.append(
+            {
+                "topic": name or "",
+                "topic_id": topic_id or uuid.UUID(int=0),
+                "partitions": partitions,
+            }
+        )
+    return responses, budget.total
+
+
+def _watched_keys(server: BrokerServer, request: Container, version: int) -> list[TopicPartition]:
+    keys = []
+    for topic in request.topics:
+        name = topic.get("topic")
+        if version >= 13:
+            image = server.image.topics_by_id.get(topic.get("topic_id"))
+            name = image.name if image is not None else None
+        for part in topic.partitions:
+            if name is not None and (name, part.partition) in server.partitions:
+                keys.append((name, part.partition))
+    return keys
+
+
+def _has_errors(responses: list[Any]) -> bool:
+    return any(p["error_code"] for topic in responses for p in topic["partitions"])
+
+
+async def handle(server: BrokerServer, header: RequestHeader, request: Container) -> dict[str, Any]:
+    version = header.api_version
+    responses, total = _read_all(server, request, version)
+    min_bytes = request.min_bytes
+    max_wait_ms = min(max(request.max_wait_ms, 0), MAX_WAIT_MS_LIMIT)
+    if total < min_bytes and max_wait_ms > 0 and not _has_errors(responses):
+        keys = _watched_keys(server, request, version)
+        if keys:
+            await _wait(server, keys, min_bytes - total, max_wait_ms)
+            responses, total = _read_all(server, request, version)
+    return {
+        "throttle_time_ms": 0,
+        "error_code": ErrorCode.NONE,
+        "session_id": 0,
+        "responses": responses,
+    }
+
+
+async def _wait(
+    server: BrokerServer, keys: list[TopicPartition], needed: int, wait_ms: int
+) -> None:
+    from broker.server.clock import monotonic_ms
+
+    operation = DelayedFetch(server, keys, needed, monotonic_ms() + wait_ms)
+    server.watch_delayed(operation, keys)
+    # Set exactly once: by an append that satisfied it, or by the purgatory's expiry.
+    await operation.event.wait()

@@ -1,0 +1,74 @@
+"""ListOffsets (2): earliest (-2), latest (-1), max timestamp (-3), or by timestamp.
+
+By timestamp follows Kafka: the first offset whose record timestamp is >= the target, below the
+high watermark; offset -1 / timestamp -1 when there is none.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from construct import Container
+
+from client.protocol.errors import ErrorCode
+from client.protocol.headers import RequestHeader
+
+if TYPE_CHECKING:
+    from broker.server.broker import BrokerServer
+
+LATEST = -1
+EARLIEST = -2
+MAX_TIMESTAMP = -3
+
+
+def _entry(
+    index: int, error: ErrorCode, timestamp: int = -1, offset: int = -1, leader_epoch: int = -1
+) -> dict[str, Any]:
+    return {
+        "partition_index": index,
+        "error_code": error,
+        "timestamp": timestamp,
+        "offset": offset,
+        "leader_epoch": leader_epoch,
+    }
+
+
+def _lookup(server: BrokerServer, topic: str, request: Container) -> dict[str, Any]:
+    index = request.partition_index
+    partition = server.partitions.get((topic, index))
+    if partition is None:
+        return _entry(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+    if not partition.is_leader:
+        return _entry(index, ErrorCode.NOT_LEADER_OR_FOLLOWER)
+    error = partition.check_leader_epoch(request.get("current_leader_epoch", -1))
+    if error is not ErrorCode.NONE:
+        return _entry(index, error)
+    log_ = server.partition_log(topic, index)
+    epoch = partition.leader_epoch
+    high_watermark = partition.high_watermark
+    target = request.timestamp
+    if target == EARLIEST:
+        return _entry(index, ErrorCode.NONE, -1, log_.log_start_offset, epoch)
+    if target == LATEST:
+        return _entry(index, ErrorCode.NONE, -1, high_watermark, epoch)
+    if target == MAX_TIMESTAMP:
+        found = log_.max_timestamp_offset()
+    elif target >= 0:
+        found = log_.offset_for_timestamp(target)
+    else:
+        return _entry(index, ErrorCode.INVALID_REQUEST)
+    if found is None or found[0] >= high_watermark:
+        return _entry(index, ErrorCode.NONE, -1, -1, -1)
+    offset, timestamp = found
+    return _entry(index, ErrorCode.NONE, timestamp, offset, epoch)
+
+
+async def handle(server: BrokerServer, header: RequestHeader, request: Container) -> dict[str, Any]:
+    topics = [
+        {
+            "name": topic.name,
+            "partitions": [_lookup(server, topic.name, p) for p in topic.partitions],
+        }
+        for topic in request.topics
+    ]
+    return {"throttle_time_ms": 0, "topics": topics}

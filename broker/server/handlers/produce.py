@@ -1,0 +1,85 @@
+"""Produce (0): validate each partition's batches as bytes, append, answer per partition.
+
+Batches are never decoded record by record: ``validate_batches`` checks the v2 headers and
+CRCs, the log stamps base offsets and the leader epoch in place (outside the CRC), and the bytes
+go to the segment as they came.  ``acks=0`` gets no response at all, as the protocol says.
+On one node the ISR is this broker, so ``acks=all`` is ``acks=1`` plus the
+``min.insync.replicas`` check.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from construct import Container
+
+from broker.core.partition import ACKS_NONE
+from broker.server.clock import wall_ms
+from client.protocol.errors import ErrorCode
+from client.protocol.headers import RequestHeader
+from client.protocol.records import InvalidRecordError, validate_batches
+
+if TYPE_CHECKING:
+    from broker.server.broker import BrokerServer
+
+
+def _partition_response(
+    index: int,
+    error: ErrorCode,
+    message: str | None = None,
+    base_offset: int = -1,
+    log_start_offset: int = -1,
+) -> dict[str, Any]:
+    return {
+        "index": index,
+        "error_code": error,
+        "base_offset": base_offset,
+        "log_append_time_ms": -1,
+        "log_start_offset": log_start_offset,
+        "record_errors": [],
+        "error_message": message,
+    }
+
+
+def append(
+    server: BrokerServer, topic: str, index: int, records: bytes | None, acks: int
+) -> dict[str, Any]:
+    partition = server.partitions.get((topic, index))
+    if partition is None:
+        return _partition_response(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+    error = partition.check_produce(acks)
+    if error is not ErrorCode.NONE:
+        return _partition_response(index, error)
+    log_ = server.partition_log(topic, index)
+    if not records:
+        return _partition_response(index, ErrorCode.CORRUPT_MESSAGE, "empty record set")
+    try:
+        batches = validate_batches(
+            records, max_batch_bytes=log_.config.max_message_bytes, single_batch=True
+        )
+    except InvalidRecordError as problem:
+        return _partition_response(index, problem.error_code, str(problem))
+    buffer = bytearray(records)
+    result = log_.append(
+        buffer, batches.batches, leader_epoch=partition.leader_epoch, wall_ms=wall_ms()
+    )
+    server.on_appended(partition, len(buffer))
+    return _partition_response(
+        index, ErrorCode.NONE, None, result.base_offset, log_.log_start_offset
+    )
+
+
+async def handle(
+    server: BrokerServer, header: RequestHeader, request: Container
+) -> dict[str, Any] | None:
+    acks = request.acks
+    responses = []
+    for topic in request.topic_data:
+        partitions = [
+            append(server, topic.name, data.index, data.records, acks)
+            for data in topic.partition_data
+        ]
+        responses.append({"name": topic.name, "partition_responses": partitions})
+    if acks == ACKS_NONE:
+        return None
+    return {"responses": responses, "throttle_time_ms": 0}
