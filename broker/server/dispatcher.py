@@ -8,6 +8,7 @@ answered with the response header and an UNSUPPORTED_VERSION error code, not a h
 
 from __future__ import annotations
 
+import io
 import logging
 import struct
 from collections.abc import Awaitable, Callable
@@ -55,7 +56,11 @@ class Dispatcher:
         if not self.supports(header.api_key, header.api_version):
             return self.unsupported(header)
         message = APIS[header.api_key][0]
-        body = codec.decode(message, header.api_version, memoryview(frame)[header.body_offset :])
+        # Like Kafka, bytes after the request body are ignored: librdkafka 2.16 writes a null
+        # Metadata topics array as a 4-byte placeholder (librdkafka#5049), which Kafka accepts.
+        stream = io.BytesIO(frame)
+        stream.seek(header.body_offset)
+        body = codec.decode_from(message, header.api_version, stream)
         try:
             response = await self.handlers[header.api_key](self.server, header, body)
         except ProtocolError:
