@@ -4,8 +4,9 @@ An operation that cannot complete yet (a Fetch below ``fetch.min.bytes``, an ``a
 Produce waiting for the ISR) is parked under one or more keys (partitions) with a deadline.
 Whoever changes a key's state (an append, a follower fetch) calls
 :meth:`Purgatory.check_and_complete`, which re-tries only the operations watching that key;
-:meth:`Purgatory.expire` completes the ones whose deadline passed.  Each operation completes exactly once: either because
-``try_complete`` said so, or by expiry.  Nothing here reads a clock: time is an argument.
+:meth:`Purgatory.expire` completes the ones whose deadline passed.  Each operation completes
+exactly once: either because ``try_complete`` said so, or by expiry.  Nothing here reads a
+clock: time is an argument.
 """
 
 from __future__ import annotations

@@ -8,7 +8,6 @@ answered with the response header and an UNSUPPORTED_VERSION error code, not a h
 
 from __future__ import annotations
 
-import io
 import logging
 import struct
 from collections.abc import Awaitable, Callable
@@ -20,6 +19,7 @@ from client.protocol import codec, headers
 from client.protocol.errors import ErrorCode, ProtocolError
 from client.protocol.headers import RequestHeader
 from client.protocol.messages import APIS
+from client.protocol.primitives import Reader
 
 if TYPE_CHECKING:
     from broker.server.broker import BrokerServer
@@ -58,8 +58,7 @@ class Dispatcher:
         message = APIS[header.api_key][0]
         # Like Kafka, bytes after the request body are ignored: librdkafka 2.16 writes a null
         # Metadata topics array as a 4-byte placeholder (librdkafka#5049), which Kafka accepts.
-        stream = io.BytesIO(frame)
-        stream.seek(header.body_offset)
+        stream = Reader(frame, header.body_offset)
         body = codec.decode_from(message, header.api_version, stream)
         try:
             response = await self.handlers[header.api_key](self.server, header, body)

@@ -12,15 +12,15 @@ failure surfaces as :class:`~client.protocol.errors.ProtocolError`.
 from __future__ import annotations
 
 import copy
-import io
 from collections.abc import Mapping
-from typing import IO, Any
+from typing import Any
 
 import construct
 from construct import Construct, Container
 
 from client.protocol import primitives as p
 from client.protocol.errors import ProtocolError
+from client.protocol.primitives import Stream
 from client.protocol.schema import Array, Field, FieldType, Message, Struct
 
 UNKNOWN_TAGS = "_unknown_tagged_fields"
@@ -67,7 +67,7 @@ class KafkaArray(Construct):  # type: ignore[misc]
         self.compact = compact
         self.nullable = nullable
 
-    def _parse(self, stream: IO[bytes], context: Any, path: str) -> list[Any] | None:
+    def _parse(self, stream: Stream, context: Any, path: str) -> list[Any] | None:
         if self.compact:
             count = p.UVarint._parse(stream, context, path) - 1
         else:
@@ -81,7 +81,7 @@ class KafkaArray(Construct):  # type: ignore[misc]
         parse = self.element._parse
         return [parse(stream, context, path) for _ in range(count)]
 
-    def _build(self, obj: Any, stream: IO[bytes], context: Any, path: str) -> Any:
+    def _build(self, obj: Any, stream: Stream, context: Any, path: str) -> Any:
         if obj is None:
             if not self.nullable:
                 raise construct.ValidationError("null in a non-nullable array", path=path)
@@ -108,7 +108,7 @@ class KafkaStruct(Construct):  # type: ignore[misc]
         self.slots = fields
         self.tagged = tagged
 
-    def _parse(self, stream: IO[bytes], context: Any, path: str) -> Container:
+    def _parse(self, stream: Stream, context: Any, path: str) -> Container:
         out = Container()
         for name, codec, _default in self.slots:
             out[name] = codec._parse(stream, context, path)
@@ -116,7 +116,7 @@ class KafkaStruct(Construct):  # type: ignore[misc]
             self._parse_tagged(out, stream, context, path)
         return out
 
-    def _parse_tagged(self, out: Container, stream: IO[bytes], context: Any, path: str) -> None:
+    def _parse_tagged(self, out: Container, stream: Stream, context: Any, path: str) -> None:
         tagged = self.tagged
         assert tagged is not None
         for name, _codec, default in tagged.values():
@@ -140,7 +140,7 @@ class KafkaStruct(Construct):  # type: ignore[misc]
             if slot is None:
                 unknown.append((tag, data))
                 continue
-            inner = io.BytesIO(data)
+            inner = p.Reader(data)
             value = slot[1]._parse(inner, context, path)
             if inner.tell() != size:
                 raise construct.ValidationError(f"tagged field {tag} has trailing bytes", path=path)
@@ -152,7 +152,7 @@ class KafkaStruct(Construct):  # type: ignore[misc]
         if defaults:
             out[DEFAULT_TAGS] = defaults
 
-    def _build(self, obj: Any, stream: IO[bytes], context: Any, path: str) -> Any:
+    def _build(self, obj: Any, stream: Stream, context: Any, path: str) -> Any:
         get = obj.get
         for name, codec, default in self.slots:
             value = get(name, default)
@@ -161,7 +161,7 @@ class KafkaStruct(Construct):  # type: ignore[misc]
             self._build_tagged(obj, stream, context, path)
         return obj
 
-    def _build_tagged(self, obj: Any, stream: IO[bytes], context: Any, path: str) -> None:
+    def _build_tagged(self, obj: Any, stream: Stream, context: Any, path: str) -> None:
         tagged = self.tagged
         assert tagged is not None
         entries: list[tuple[int, bytes]] = list(obj.get(UNKNOWN_TAGS) or ())
@@ -249,14 +249,39 @@ def codec_for(message: Message, version: int) -> KafkaStruct:
     return codec
 
 
+class Parts:
+    """A write-only stream that keeps the written pieces instead of copying them.
+
+    Encoding appends references (a 1 MiB ``records`` field is not copied); the one copy happens
+    when the caller joins the parts, together with the frame's size prefix and header.
+    """
+
+    __slots__ = ("parts", "size")
+
+    def __init__(self) -> None:
+        self.parts: list[bytes | bytearray | memoryview] = []
+        self.size = 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        self.parts.append(data)
+        length = len(data)
+        self.size += length
+        return length
+
+
+def encode_parts(message: Message, version: int, value: Mapping[str, Any]) -> Parts:
+    """Encode ``value`` as ``message`` at ``version`` into uncopied pieces."""
+    parts = Parts()
+    codec_for(message, version)._build(value, parts, None, "")
+    return parts
+
+
 def encode(message: Message, version: int, value: Mapping[str, Any]) -> bytes:
     """Encode ``value`` (a mapping of field names) as ``message`` at ``version``."""
-    stream = io.BytesIO()
-    codec_for(message, version)._build(value, stream, None, "")
-    return stream.getvalue()
+    return b"".join(encode_parts(message, version, value).parts)
 
 
-def decode_from(message: Message, version: int, stream: IO[bytes]) -> Container:
+def decode_from(message: Message, version: int, stream: Stream) -> Container:
     """Decode one ``message`` from ``stream``, leaving the stream after it."""
     try:
         return codec_for(message, version)._parse(stream, None, "")
@@ -268,7 +293,7 @@ def decode_from(message: Message, version: int, stream: IO[bytes]) -> Container:
 
 def decode(message: Message, version: int, data: bytes | memoryview) -> Container:
     """Decode exactly one ``message`` from ``data``; trailing bytes are a ``ProtocolError``."""
-    stream = io.BytesIO(data)
+    stream = p.Reader(data)
     value = decode_from(message, version, stream)
     if stream.tell() != len(data):
         raise ProtocolError(f"{message.name} v{version}: {len(data) - stream.tell()} extra bytes")

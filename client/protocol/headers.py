@@ -8,7 +8,6 @@ broker's versions can read it.
 
 from __future__ import annotations
 
-import io
 import struct
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +17,7 @@ from construct import Container
 from client.protocol import codec
 from client.protocol.errors import ProtocolError
 from client.protocol.messages import APIS
+from client.protocol.primitives import Reader
 from client.protocol.schema import INT16, INT32, STRING, Field, Message
 
 API_VERSIONS_KEY = 18
@@ -87,7 +87,7 @@ def decode_request_header(frame: bytes | memoryview) -> RequestHeader:
         raise ProtocolError("request shorter than its header")
     api_key, api_version, _ = _API_HEADER.unpack_from(frame, 0)
     version = request_header_version(api_key, api_version)
-    stream = io.BytesIO(frame)
+    stream = Reader(frame)
     header = codec.decode_from(REQUEST_HEADER, version, stream)
     return RequestHeader(
         api_key=header.request_api_key,
@@ -134,8 +134,8 @@ def encode_request(
             "client_id": client_id,
         },
     )
-    payload = codec.encode(APIS[api_key][0], api_version, body)
-    return _SIZE.pack(len(header) + len(payload)) + header + payload
+    payload = codec.encode_parts(APIS[api_key][0], api_version, body)
+    return b"".join([_SIZE.pack(len(header) + payload.size), header, *payload.parts])
 
 
 def encode_response_header(api_key: int, api_version: int, correlation_id: int) -> bytes:
@@ -149,15 +149,15 @@ def encode_response(
 ) -> bytes:
     """A complete response frame, size prefix included."""
     header = encode_response_header(api_key, api_version, correlation_id)
-    payload = codec.encode(APIS[api_key][1], api_version, body)
-    return _SIZE.pack(len(header) + len(payload)) + header + payload
+    payload = codec.encode_parts(APIS[api_key][1], api_version, body)
+    return b"".join([_SIZE.pack(len(header) + payload.size), header, *payload.parts])
 
 
 def decode_response(
     api_key: int, api_version: int, frame: bytes | memoryview
 ) -> tuple[int, Container]:
     """Decode a response frame body (after the size prefix): (correlation id, body)."""
-    stream = io.BytesIO(frame)
+    stream = Reader(frame)
     header = codec.decode_from(
         RESPONSE_HEADER, response_header_version(api_key, api_version), stream
     )
