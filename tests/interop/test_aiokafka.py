@@ -1,8 +1,9 @@
 """aiokafka (unmodified) against a real odradek broker.
 
-Admin, produce (acks 0/1/all x every codec), assigned consumption (beginning, seek, end,
-long poll), offset lookups, bad produce inputs, auto-create.  Each test body is a
-coroutine run under ``asyncio.wait_for`` so a stuck client fails the test in bounded time.
+Admin, produce (acks 0/1/all and idempotent x every codec), assigned consumption
+(beginning, seek, end, long poll), offset lookups, bad produce inputs, auto-create.  Each
+test body is a coroutine run under ``asyncio.wait_for`` so a stuck client fails the test in
+bounded time.
 """
 
 from __future__ import annotations
@@ -279,21 +280,33 @@ def test_create_topic_invalid(kafka_broker: Any, topic: str, case: str) -> None:
 # -------------------------------------------------------------------------------- produce
 
 
+# Producer settings per case; idempotence adds InitProducerId and sequenced batches.
+DELIVERY = {
+    "acks0": {"acks": 0},
+    "acks1": {"acks": 1},
+    "acksall": {"acks": "all"},
+    "acksall-idempotent": {"acks": "all", "enable_idempotence": True},
+}
+
+
 @pytest.mark.parametrize("codec", CODECS, ids=lambda codec: codec or "none")
-@pytest.mark.parametrize("acks", [0, 1, "all"], ids=["acks0", "acks1", "acksall"])
+@pytest.mark.parametrize("delivery", DELIVERY)
 def test_produce_and_consume_back(
-    kafka_broker: Any, topic: str, samples: Callable[..., list[Any]], acks: Any, codec: str | None
+    kafka_broker: Any,
+    topic: str,
+    samples: Callable[..., list[Any]],
+    delivery: str,
+    codec: str | None,
 ) -> None:
     bootstrap = kafka_broker.bootstrap
     records = samples(60)
     expected = expected_tuples(records, partitions=2)
+    settings = {**DELIVERY[delivery], "compression_type": codec}
 
     async def body() -> None:
         await create_topic(bootstrap, topic, partitions=2)
-        sent = await produce(
-            bootstrap, topic, records, partitions=2, acks=acks, compression_type=codec
-        )
-        if acks != 0:  # acks=0 has no response, so no offsets to report
+        sent = await produce(bootstrap, topic, records, partitions=2, **settings)
+        if settings["acks"] != 0:  # acks=0 has no response, so no offsets to report
             # Offsets only: aiokafka 0.14 stamps every record of a CreateTime batch with the
             # first record's timestamp (MessageBatch.done reassigns its ``timestamp``), so
             # timestamps are checked on the consumed records instead.

@@ -1,7 +1,8 @@
 """confluent-kafka / librdkafka (unmodified) against a real odradek broker.
 
-Admin, produce (acks 0/1/all x every codec), assigned consumption (beginning, offset, seek,
-end, long poll), watermarks and ListOffsets, bad produce inputs, auto-create.  The Python
+Admin, produce (acks 0/1/all and idempotent x every codec), assigned consumption
+(beginning, offset, seek, end, long poll), watermarks and ListOffsets, bad produce inputs,
+auto-create.  The Python
 binding requires a ``group.id`` even for ``assign()``; nothing is committed.
 
 Set ``ODRADEK_INTEROP_DEBUG`` to librdkafka debug contexts (e.g. ``protocol,broker,fetch``)
@@ -46,14 +47,20 @@ CODECS = ["none", "gzip", "snappy", "lz4", "zstd"]
 # A parked Fetch may wait this long; a record produced meanwhile must arrive well before.
 LONG_POLL_MAX_WAIT_MS = 20_000
 LONG_POLL_DEADLINE_S = 8.0
+PARKED_FOR_MS = 500
 DEBUG_CONTEXTS = os.environ.get("ODRADEK_INTEROP_DEBUG", "")
 LOG = logging.getLogger("librdkafka")
 
 
 def client_config(bootstrap: str, **config: Any) -> dict[str, Any]:
-    settings: dict[str, Any] = {"bootstrap.servers": bootstrap, "socket.timeout.ms": 10_000}
+    # librdkafka's own log lines go through ``logging`` so pytest captures them.
+    settings: dict[str, Any] = {
+        "bootstrap.servers": bootstrap,
+        "socket.timeout.ms": 10_000,
+        "logger": LOG,
+    }
     if DEBUG_CONTEXTS:
-        settings.update({"debug": DEBUG_CONTEXTS, "logger": LOG})
+        settings["debug"] = DEBUG_CONTEXTS
     settings.update(config)
     return settings
 
@@ -103,41 +110,47 @@ def create_topic(
     futures[name].result(timeout=TIMEOUT_S)
 
 
-def produce(bootstrap: str, topic: str, records: list[Any], **config: Any) -> list[Any]:
-    """Send ``records`` (to partition ``index % partitions``); return (error, msg) reports."""
-    partitions = config.pop("partitions", 1)
+def send_all(bootstrap: str, sends: list[dict[str, Any]], **config: Any) -> list[Any]:
+    """One producer sends each ``Producer.produce`` kwargs of ``sends``; (error, msg) reports.
+
+    The handle is dropped even when flush raises (a fatal error): a handle kept alive by the
+    traceback would go on reconnecting to the stopped broker for the rest of the session.
+    """
     client = Producer(client_config(bootstrap, **{"linger.ms": 20, **config}))
     reports: list[tuple[Any, Any]] = []
-    for index, record in enumerate(records):
-        client.produce(
-            topic,
-            key=record.key,
-            value=record.value,
-            headers=list(record.headers),
-            partition=index % partitions,
-            timestamp=record.timestamp_ms,
-            on_delivery=lambda error, message: reports.append((error, message)),
-        )
-    assert client.flush(TIMEOUT_S) == 0, "records still undelivered after the flush timeout"
-    assert len(reports) == len(records)
+    try:
+        for send in sends:
+            client.produce(**send, on_delivery=lambda e, m: reports.append((e, m)))
+        assert client.flush(TIMEOUT_S + 5) == 0, "records still undelivered after the flush"
+    finally:
+        del client
+    assert len(reports) == len(sends)
     return reports
+
+
+def produce(bootstrap: str, topic: str, records: list[Any], **config: Any) -> list[Any]:
+    """Send ``records`` (to partition ``index % partitions``); return their reports."""
+    partitions = config.pop("partitions", 1)
+    sends = [
+        {
+            "topic": topic,
+            "key": record.key,
+            "value": record.value,
+            "headers": list(record.headers),
+            "partition": index % partitions,
+            "timestamp": record.timestamp_ms,
+        }
+        for index, record in enumerate(records)
+    ]
+    return send_all(bootstrap, sends, **config)
 
 
 def produce_one(
     bootstrap: str, topic: str, value: bytes, partition: int = 0, **config: Any
 ) -> list[Any]:
-    """Produce one record (key ``k``) and return its delivery report(s)."""
-    client = Producer(client_config(bootstrap, **config))
-    reports: list[tuple[Any, Any]] = []
-    client.produce(
-        topic,
-        key=b"k",
-        value=value,
-        partition=partition,
-        on_delivery=lambda error, message: reports.append((error, message)),
-    )
-    assert client.flush(TIMEOUT_S + 5) == 0
-    return reports
+    """Produce one record (key ``k``) and return its delivery report."""
+    send = {"topic": topic, "key": b"k", "value": value, "partition": partition}
+    return send_all(bootstrap, [send], **config)
 
 
 def delivered(reports: list[tuple[Any, Any]]) -> list[tuple[int, int, int]]:
@@ -333,19 +346,27 @@ def test_create_topic_invalid(kafka_broker: Any, topic: str, case: str) -> None:
 # -------------------------------------------------------------------------------- produce
 
 
+# Producer settings per case; idempotence adds InitProducerId and sequenced batches.
+DELIVERY = {
+    "acks0": {"acks": "0"},
+    "acks1": {"acks": "1"},
+    "acksall": {"acks": "all"},
+    "acksall-idempotent": {"acks": "all", "enable.idempotence": True},
+}
+
+
 @pytest.mark.parametrize("codec", CODECS)
-@pytest.mark.parametrize("acks", ["0", "1", "all"], ids=["acks0", "acks1", "acksall"])
+@pytest.mark.parametrize("delivery", DELIVERY)
 def test_produce_and_consume_back(
-    kafka_broker: Any, topic: str, samples: Callable[..., list[Any]], acks: str, codec: str
+    kafka_broker: Any, topic: str, samples: Callable[..., list[Any]], delivery: str, codec: str
 ) -> None:
     bootstrap = kafka_broker.bootstrap
     create_topic(bootstrap, topic, partitions=2)
     records = samples(60)
-    reports = produce(
-        bootstrap, topic, records, partitions=2, **{"acks": acks, "compression.type": codec}
-    )
+    settings = {**DELIVERY[delivery], "compression.type": codec}
+    reports = produce(bootstrap, topic, records, partitions=2, **settings)
     expected = expected_tuples(records, partitions=2)
-    if acks == "0":  # no response, so librdkafka reports success without offsets
+    if settings["acks"] == "0":  # no response, so librdkafka reports success without offsets
         assert [error for error, _ in reports] == [None] * len(records)
     else:
         assert delivered(reports) == [(p, o, ts) for p, o, _, _, _, ts, _ in expected]
@@ -401,7 +422,9 @@ def test_long_poll_wakes_on_produce(
     """A Fetch parked at the log end answers as soon as a record lands, not at max wait.
 
     The parked Fetch waits up to 20 s; the record must arrive within 8 s of being produced,
-    which only a broker that completes the parked Fetch on append achieves.
+    which only a broker that completes the parked Fetch on append achieves.  librdkafka's
+    round-trip statistics show the Fetch really was parked (a broker answering empty
+    Fetches at once would also deliver the record quickly).
     """
     create_topic(kafka_broker.bootstrap, topic)
     [record] = samples(1)
@@ -411,9 +434,12 @@ def test_long_poll_wakes_on_produce(
     ) as client:
         client.assign([TopicPartition(topic, 0, OFFSET_END)])
         wait_until_fetching(client, stats, topic, offset=0)
+        assert client.consume(num_messages=1, timeout=PARKED_FOR_MS / 1000) == []
         produce(kafka_broker.bootstrap, topic, [record])
         received = consume_exactly(client, 1, timeout_s=LONG_POLL_DEADLINE_S)
     assert as_tuples(received) == expected_tuples([record])
+    max_rtt_ms = max(b["rtt"]["max"] for s in stats for b in s["brokers"].values()) / 1000
+    assert max_rtt_ms >= PARKED_FOR_MS * 0.8
 
 
 # -------------------------------------------------------------------------------- offsets
@@ -421,10 +447,11 @@ def test_long_poll_wakes_on_produce(
 
 def _produce_0_5_10(bootstrap: str, topic: str, records: list[Any]) -> None:
     """0, 5 and 10 of ``records`` into partitions 0, 1, 2."""
-    client = Producer(client_config(bootstrap))
-    for index, record in enumerate(records):
-        client.produce(topic, key=record.key, value=record.value, partition=1 if index < 5 else 2)
-    assert client.flush(TIMEOUT_S) == 0
+    sends = [
+        {"topic": topic, "key": r.key, "value": r.value, "partition": 1 if index < 5 else 2}
+        for index, r in enumerate(records)
+    ]
+    assert [error for error, _ in send_all(bootstrap, sends)] == [None] * len(records)
 
 
 def test_watermark_offsets(

@@ -25,6 +25,7 @@ CODECS = [None, "gzip", "snappy", "lz4", "zstd"]
 # A parked Fetch may wait this long; a record produced meanwhile must arrive well before.
 LONG_POLL_MAX_WAIT_MS = 20_000
 LONG_POLL_DEADLINE_S = 8.0
+PARKED_FOR_MS = 500
 
 
 @contextlib.contextmanager
@@ -330,7 +331,9 @@ def test_long_poll_wakes_on_produce(
     """A Fetch parked at the log end answers as soon as a record lands, not at max wait.
 
     The parked Fetch waits up to 20 s; the record must arrive within 8 s of being produced,
-    which only a broker that completes the parked Fetch on append achieves.
+    which only a broker that completes the parked Fetch on append achieves.  The client's
+    fetch latency shows the Fetch really was parked (a broker answering empty Fetches at
+    once would also deliver the record quickly).
     """
     create_topic(kafka_broker.bootstrap, topic)
     [record] = samples(1)
@@ -339,10 +342,12 @@ def test_long_poll_wakes_on_produce(
     ) as client:
         client.assign([TopicPartition(topic, 0)])
         # This poll sends the Fetch, which the broker parks; nothing is there yet.
-        assert client.poll(timeout_ms=500) == {}
+        assert client.poll(timeout_ms=PARKED_FOR_MS) == {}
         produce(kafka_broker.bootstrap, topic, [record])
         received = poll_exactly(client, 1, timeout_s=LONG_POLL_DEADLINE_S)
+        fetch_metrics = client.metrics()["consumer-fetch-manager-metrics"]
     assert as_tuples(received) == expected_tuples([record])
+    assert fetch_metrics["fetch-latency-max"] >= PARKED_FOR_MS * 0.8, fetch_metrics
 
 
 # -------------------------------------------------------------------------------- offsets
