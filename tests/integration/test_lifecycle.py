@@ -1,0 +1,107 @@
+"""Process lifecycle: SIGTERM shuts down cleanly, idle connections are closed, restarts keep data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from broker.testing import BrokerFactory, ProcessBroker
+from client.protocol.errors import ErrorCode
+from client.protocol.records import build_batch
+from tests.integration.wire import RawConnection
+
+
+def _create_and_produce(bootstrap: str, topic: str, values: list[bytes]) -> int:
+    with RawConnection(bootstrap) as conn:
+        body: dict[str, Any] = {
+            "topics": [
+                {
+                    "name": topic,
+                    "num_partitions": 2,
+                    "replication_factor": 1,
+                    "assignments": [],
+                    "configs": [{"name": "retention.ms", "value": "-1"}],
+                }
+            ],
+            "timeout_ms": 1000,
+        }
+        assert conn.request(19, 4, body).topics[0].error_code == ErrorCode.NONE
+        produce = {
+            "transactional_id": None,
+            "acks": -1,
+            "timeout_ms": 1000,
+            "topic_data": [
+                {"name": topic, "partition_data": [{"index": 1, "records": build_batch(values)}]}
+            ],
+        }
+        result = conn.request(0, 8, produce).responses[0].partition_responses[0]
+        assert result.error_code == ErrorCode.NONE
+        return int(result.base_offset)
+
+
+def _latest(bootstrap: str, topic: str) -> int:
+    with RawConnection(bootstrap) as conn:
+        body = {
+            "replica_id": -1,
+            "isolation_level": 0,
+            "topics": [{"name": topic, "partitions": [{"partition_index": 1, "timestamp": -1}]}],
+        }
+        return int(conn.request(2, 5, body).topics[0].partitions[0].offset)
+
+
+def test_sigterm_is_clean_and_restart_keeps_topics_and_data(
+    kafka_broker_factory: BrokerFactory,
+) -> None:
+    broker = kafka_broker_factory.start(subprocess=True)
+    assert isinstance(broker, ProcessBroker)
+    assert _create_and_produce(broker.bootstrap, "kept", [b"a", b"b", b"c"]) == 0
+    assert broker.terminate() == 0
+    output = b"".join(broker.output)
+    assert b"stopped cleanly" in output
+    assert (broker.data_dir / ".kafka_cleanshutdown").exists()
+    assert (broker.data_dir / "kept-1" / "00000000000000000000.log").exists()
+    again = kafka_broker_factory.start(subprocess=True, data_dir=broker.data_dir)
+    assert _latest(again.bootstrap, "kept") == 3
+    with RawConnection(again.bootstrap) as conn:
+        metadata = conn.request(3, 8, {"topics": None, "allow_auto_topic_creation": False})
+        topics = {topic.name: len(topic.partitions) for topic in metadata.topics}
+        assert topics == {"kept": 2}
+        config = conn.request(
+            32,
+            2,
+            {
+                "resources": [
+                    {
+                        "resource_type": 2,
+                        "resource_name": "kept",
+                        "configuration_keys": ["retention.ms"],
+                    }
+                ],
+                "include_synonyms": False,
+            },
+        )
+        entry = config.results[0].configs[0]
+        assert (entry.name, entry.value) == ("retention.ms", "-1")
+
+
+def test_idle_connections_are_closed(kafka_broker_factory: BrokerFactory) -> None:
+    broker = kafka_broker_factory.start({"connections.max.idle.ms": "200"})
+    with RawConnection(broker.bootstrap) as conn:
+        assert conn.request(18, 0, {}).error_code == ErrorCode.NONE
+        # The broker's own idle timer closes it; the socket timeout (10 s) bounds the wait.
+        assert conn.is_closed_by_peer()
+
+
+def test_deleted_topic_is_gone_after_restart(kafka_broker_factory: BrokerFactory) -> None:
+    broker = kafka_broker_factory.start(subprocess=True)
+    _create_and_produce(broker.bootstrap, "doomed", [b"x"])
+    with RawConnection(broker.bootstrap) as conn:
+        result = conn.request(20, 4, {"topic_names": ["doomed"], "timeout_ms": 1000})
+        assert result.responses[0].error_code == ErrorCode.NONE
+    broker.kill()  # type: ignore[union-attr]
+    again = kafka_broker_factory.start(subprocess=True, data_dir=broker.data_dir)
+    with RawConnection(again.bootstrap) as conn:
+        metadata = conn.request(
+            3, 8, {"topics": [{"name": "doomed"}], "allow_auto_topic_creation": False}
+        )
+        assert metadata.topics[0].error_code == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+    assert not any(path.name.startswith("doomed-") for path in broker.data_dir.iterdir())
