@@ -31,6 +31,7 @@ from broker.core.metadata import (
     MetadataImage,
     MetadataRecord,
     PartitionRecord,
+    ProducerIdsRecord,
     RegisterBrokerRecord,
     RemoveTopicRecord,
     TopicImage,
@@ -38,6 +39,7 @@ from broker.core.metadata import (
     record_to_dict,
 )
 from broker.core.partition import Partition
+from broker.core.producer_state import NeedBlock, ProducerIdAllocator
 from broker.core.purgatory import Purgatory
 from broker.log.config import LogConfig
 from broker.log.log_manager import LogManager
@@ -87,6 +89,7 @@ class BrokerServer:
         self.advertised_host = advertised.host or "127.0.0.1"
         self.advertised_port = advertised.port
         self.dispatcher = Dispatcher(self)
+        self.producer_ids = ProducerIdAllocator(self.image.next_producer_id)
         self._sync_partitions()
 
     # -- configuration --------------------------------------------------------------------
@@ -131,6 +134,17 @@ class BrokerServer:
             self.node_id, uuid.uuid4().hex, epoch, self.advertised_host, self.advertised_port
         )
         self.commit(ControllerResult([record], []))
+
+    def allocate_producer_id(self) -> int:
+        """A producer id never handed out before, reserving (and persisting) a block if needed."""
+        allocated = self.producer_ids.next_id()
+        if isinstance(allocated, NeedBlock):
+            record = ProducerIdsRecord(self.node_id, allocated.next_producer_id)
+            self.commit(ControllerResult([record], []))
+            self.producer_ids.on_block(allocated.first_id, allocated.size)
+            allocated = self.producer_ids.next_id()
+        assert isinstance(allocated, int)
+        return allocated
 
     def _sync_partitions(self) -> None:
         """Create a Partition (and its log) for every local replica the image names."""

@@ -105,3 +105,28 @@ def test_deleted_topic_is_gone_after_restart(kafka_broker_factory: BrokerFactory
         )
         assert metadata.topics[0].error_code == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
     assert not any(path.name.startswith("doomed-") for path in broker.data_dir.iterdir())
+
+
+def _init_producer_id(bootstrap: str, version: int = 1, transactional_id: str | None = None) -> Any:
+    with RawConnection(bootstrap) as conn:
+        body = {"transactional_id": transactional_id, "transaction_timeout_ms": 60000}
+        return conn.request(22, version, body)
+
+
+def test_producer_ids_are_never_reused_across_kill9(kafka_broker_factory: BrokerFactory) -> None:
+    broker = kafka_broker_factory.start(subprocess=True)
+    first = [_init_producer_id(broker.bootstrap, version) for version in (0, 1, 4)]
+    assert [r.error_code for r in first] == [ErrorCode.NONE] * 3
+    assert [r.producer_epoch for r in first] == [0, 0, 0]
+    ids = [r.producer_id for r in first]
+    assert len(set(ids)) == 3
+    broker.kill()  # type: ignore[union-attr]
+    again = kafka_broker_factory.start(subprocess=True, data_dir=broker.data_dir)
+    after = _init_producer_id(again.bootstrap).producer_id
+    assert after > max(ids)
+
+
+def test_transactional_init_producer_id_is_refused(kafka_broker_factory: BrokerFactory) -> None:
+    broker = kafka_broker_factory.start()
+    response = _init_producer_id(broker.bootstrap, 1, "txn-1")
+    assert response.error_code == ErrorCode.UNSUPPORTED_VERSION

@@ -12,6 +12,7 @@ from broker.server.handlers import (
     list_offsets,
     metadata,
     produce,
+    producer_id,
 )
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ HANDLERS: dict[int, Handler] = {
     18: api_versions.handle,
     19: admin.create_topics,
     20: admin.delete_topics,
+    22: producer_id.handle,
     32: admin.describe_configs,
     37: admin.create_partitions,
     60: metadata.describe_cluster,
