@@ -1,4 +1,4 @@
-"""Process lifecycle: SIGTERM shuts down cleanly, idle connections are closed, restarts keep data."""
+"""Process lifecycle: clean SIGTERM shutdown, idle connections closed, restarts keep data."""
 
 from __future__ import annotations
 
