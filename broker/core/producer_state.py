@@ -12,8 +12,8 @@ headers (from the newest snapshot on).  The rules, all current Kafka:
 - ``base_sequence < 0`` with a producer id: ``INVALID_RECORD`` (Kafka's ``LogValidator``).
 - Same epoch and exactly the sequence range of a cached batch: a duplicate, answered with the
   cached offsets and no error (current Kafka never sends ``DUPLICATE_SEQUENCE_NUMBER``).
-- Epoch below the current one: ``INVALID_PRODUCER_EPOCH`` (``PRODUCER_FENCED`` since 2.7 is
-  only for transactional APIs).  A higher epoch must start at sequence 0, else
+- Epoch below the current one: ``INVALID_PRODUCER_EPOCH`` (Kafka 2.7+ answers produce so;
+  ``PRODUCER_FENCED`` stays with the transaction coordinator).  A higher epoch must start at sequence 0, else
   ``OUT_OF_ORDER_SEQUENCE_NUMBER``; the same epoch must continue at ``last_sequence + 1``
   (with wrap-around), else ``OUT_OF_ORDER_SEQUENCE_NUMBER``.
 - No state for the producer: any sequence is accepted.  Kafka did answer
@@ -44,7 +44,7 @@ MAX_SEQUENCE = 2**31 - 1
 MAX_PRODUCER_ID = 2**63 - 1
 NUM_BATCHES_TO_RETAIN = 5
 # Kafka has no such bound; we keep one so a flood of producer ids cannot exhaust memory.
-# 10,000 entries are ~7 MB in memory and ~2 MB of snapshot; far above any real number of
+# 10,000 full entries are ~12 MB in memory and ~2 MB of snapshot; far above any real number of
 # producers writing one partition at once.  Beyond it the producer idle longest in log
 # order is forgotten (its next batch is then treated as from an unknown producer).
 MAX_PRODUCERS_PER_PARTITION = 10_000
