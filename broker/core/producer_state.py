@@ -13,9 +13,9 @@ headers (from the newest snapshot on).  The rules, all current Kafka:
 - Same epoch and exactly the sequence range of a cached batch: a duplicate, answered with the
   cached offsets and no error (current Kafka never sends ``DUPLICATE_SEQUENCE_NUMBER``).
 - Epoch below the current one: ``INVALID_PRODUCER_EPOCH`` (Kafka 2.7+ answers produce so;
-  ``PRODUCER_FENCED`` stays with the transaction coordinator).  A higher epoch must start at sequence 0, else
-  ``OUT_OF_ORDER_SEQUENCE_NUMBER``; the same epoch must continue at ``last_sequence + 1``
-  (with wrap-around), else ``OUT_OF_ORDER_SEQUENCE_NUMBER``.
+  ``PRODUCER_FENCED`` stays with the transaction coordinator).  A higher epoch must start at
+  sequence 0, else ``OUT_OF_ORDER_SEQUENCE_NUMBER``; the same epoch must continue at
+  ``last_sequence + 1`` (with wrap-around), else ``OUT_OF_ORDER_SEQUENCE_NUMBER``.
 - No state for the producer: any sequence is accepted.  Kafka did answer
   ``UNKNOWN_PRODUCER_ID`` for a nonzero first sequence before 2.5; KIP-360 removed that, and
   the client now bumps its epoch itself on an unresolvable sequence.
