@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from broker.core.producer_state import BatchInfo, ProducerStateManager, increment_sequence
 from broker.log.config import LogConfig
 from broker.log.files import OS_FILES, Files
 from broker.log.segment import (
@@ -88,6 +89,12 @@ class PartitionLog:
         self._last_flush_ms: int | None = None
         self._needs_dir_fsync = False
         assert self.log_start_offset <= self.log_end_offset
+        # Producer state belongs to the log (not to the leader): it is a fold of the batch
+        # headers, so a follower or a restarted broker rebuilds exactly what the leader had.
+        self.producer_state = ProducerStateManager()
+        for segment in self._segments:
+            for _, header in segment.headers_from(0):
+                _track_producer(self.producer_state, header, header.base_offset)
 
     # ---- loading ----------------------------------------------------------------------
 
@@ -197,6 +204,10 @@ class PartitionLog:
         assert next_offset == last_offset + 1
         self.active_segment.append(data, placements)
         assert self.log_end_offset == next_offset
+        first_offset = base_offset
+        for _, header in batches:
+            _track_producer(self.producer_state, header, first_offset)
+            first_offset += header.last_offset_delta + 1
         self._unflushed_messages += record_count
         flushed = self._maybe_flush(wall_ms)
         return AppendResult(
@@ -413,6 +424,7 @@ class PartitionLog:
             self._base_offsets.pop()
         self.active_segment.truncate_to(offset)
         self._recovery_point = min(self._recovery_point, self.log_end_offset)
+        self.producer_state.truncate_to(self.log_end_offset)
 
     def truncate_fully_and_start_at(self, offset: int) -> None:
         """Delete every segment and start empty at ``offset``."""
@@ -426,6 +438,7 @@ class PartitionLog:
         self._log_start_offset = offset
         self._recovery_point = offset
         self._needs_dir_fsync = True
+        self.producer_state = ProducerStateManager()
 
     # ---- lifecycle --------------------------------------------------------------------
 
@@ -439,6 +452,22 @@ class PartitionLog:
             segment.delete()
         self._segments.clear()
         self.files.remove_tree(self.directory)
+
+
+def _track_producer(state: ProducerStateManager, header: BatchHeader, first_offset: int) -> None:
+    """Fold one appended batch (its header, at its assigned offsets) into the producer state."""
+    if header.producer_id < 0 or header.is_control:
+        return
+    batch = BatchInfo(
+        header.producer_id,
+        header.producer_epoch,
+        header.base_sequence,
+        increment_sequence(header.base_sequence, header.last_offset_delta),
+        header.record_count,
+        header.is_transactional,
+    )
+    last_offset = first_offset + header.last_offset_delta
+    state.update(batch, first_offset, last_offset, header.max_timestamp)
 
 
 def _placements(

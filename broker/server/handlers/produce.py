@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 from construct import Container
 
 from broker.core.partition import ACKS_NONE
+from broker.core.producer_state import BatchInfo, Duplicate, ProducerStateManager, Reject
 from broker.server.clock import wall_ms
 from client.protocol.errors import ErrorCode
 from client.protocol.headers import RequestHeader
-from client.protocol.records import InvalidRecordError, validate_batches
+from client.protocol.records import BatchHeader, InvalidRecordError, validate_batches
 
 if TYPE_CHECKING:
     from broker.server.broker import BrokerServer
@@ -41,6 +42,28 @@ def _partition_response(
     }
 
 
+def _check_producer(
+    state: ProducerStateManager, header: BatchHeader, index: int
+) -> dict[str, Any] | None:
+    """Idempotence: a retried batch gets its original offsets, a bad sequence an error."""
+    if header.producer_id < 0:
+        return None
+    verdict = state.check(
+        BatchInfo.of(
+            header.producer_id,
+            header.producer_epoch,
+            header.base_sequence,
+            header.record_count,
+            header.is_transactional,
+        )
+    )
+    if isinstance(verdict, Duplicate):
+        return _partition_response(index, ErrorCode.NONE, None, verdict.first_offset)
+    if isinstance(verdict, Reject):
+        return _partition_response(index, verdict.error_code, verdict.message)
+    return None
+
+
 def append(
     server: BrokerServer, topic: str, index: int, records: bytes | None, acks: int
 ) -> dict[str, Any]:
@@ -59,6 +82,10 @@ def append(
         )
     except InvalidRecordError as problem:
         return _partition_response(index, problem.error_code, str(problem))
+    duplicate_or_error = _check_producer(log_.producer_state, batches.batches[0][1], index)
+    if duplicate_or_error is not None:
+        duplicate_or_error["log_start_offset"] = log_.log_start_offset
+        return duplicate_or_error
     buffer = bytearray(records)
     result = log_.append(
         buffer, batches.batches, leader_epoch=partition.leader_epoch, wall_ms=wall_ms()
