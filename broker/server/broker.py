@@ -9,6 +9,7 @@ checkpoints and the clean-shutdown marker, and return 0.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import signal
 import uuid
@@ -279,6 +280,9 @@ async def _serve_until_signalled(server: BrokerServer) -> None:
 
 
 def _backend_options() -> dict[str, Any]:
+    """uvloop when installed (measured faster here), unless ODRADEK_EVENT_LOOP=asyncio."""
+    if os.environ.get("ODRADEK_EVENT_LOOP", "uvloop") == "asyncio":
+        return {}
     try:
         import uvloop  # noqa: F401
     except ImportError:

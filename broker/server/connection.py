@@ -53,7 +53,8 @@ async def _serve(server: BrokerServer, stream: SocketStream, peer: str) -> None:
             while (frame := reader.next_frame()) is not None:
                 response = await dispatcher.handle(frame)
                 if response is not None:
-                    await stream.send(response)
+                    for piece in response:
+                        await stream.send(piece if isinstance(piece, bytes) else bytes(piece))
         except FrameTooLarge as error:
             log.warning("closing connection from %s: %s (socket.request.max.bytes)", peer, error)
             return

@@ -51,7 +51,7 @@ class Dispatcher:
         versions = self.advertised.get(api_key)
         return versions is not None and versions[0] <= api_version <= versions[1]
 
-    async def handle(self, frame: bytes) -> bytes | None:
+    async def handle(self, frame: bytes) -> list[bytes | bytearray | memoryview] | None:
         header = headers.decode_request_header(frame)
         if not self.supports(header.api_key, header.api_version):
             return self.unsupported(header)
@@ -70,7 +70,7 @@ class Dispatcher:
             raise ProtocolError("internal error while handling the request") from None
         if response is None:
             return None
-        return headers.encode_response(
+        return headers.encode_response_parts(
             header.api_key, header.api_version, header.correlation_id, response
         )
 
@@ -84,12 +84,12 @@ class Dispatcher:
             "throttle_time_ms": 0,
         }
 
-    def unsupported(self, header: RequestHeader) -> bytes:
+    def unsupported(self, header: RequestHeader) -> list[bytes | bytearray | memoryview]:
         log.info(
             "unsupported api %d v%d from %s", header.api_key, header.api_version, header.client_id
         )
         if header.api_key == API_VERSIONS:
             body = self.api_versions_body(ErrorCode.UNSUPPORTED_VERSION)
-            return headers.encode_response(API_VERSIONS, 0, header.correlation_id, body)
+            return headers.encode_response_parts(API_VERSIONS, 0, header.correlation_id, body)
         payload = _UNSUPPORTED.pack(header.correlation_id, ErrorCode.UNSUPPORTED_VERSION)
-        return _SIZE.pack(len(payload)) + payload
+        return [_SIZE.pack(len(payload)) + payload]

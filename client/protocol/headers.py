@@ -148,9 +148,32 @@ def encode_response(
     api_key: int, api_version: int, correlation_id: int, body: dict[str, Any] | Container
 ) -> bytes:
     """A complete response frame, size prefix included."""
+    return b"".join(encode_response_parts(api_key, api_version, correlation_id, body))
+
+
+# Pieces at least this large are sent as they are (records read from a segment); smaller ones
+# are joined, so a response is a few writes, never one per field.
+LARGE_PART_BYTES = 64 * 1024
+
+
+def encode_response_parts(
+    api_key: int, api_version: int, correlation_id: int, body: dict[str, Any] | Container
+) -> list[bytes | bytearray | memoryview]:
+    """A complete response frame as a few pieces to write in order, large records uncopied."""
     header = encode_response_header(api_key, api_version, correlation_id)
     payload = codec.encode_parts(APIS[api_key][1], api_version, body)
-    return b"".join([_SIZE.pack(len(header) + payload.size), header, *payload.parts])
+    pieces: list[bytes | bytearray | memoryview] = []
+    pending: list[bytes | bytearray | memoryview] = [_SIZE.pack(len(header) + payload.size), header]
+    for part in payload.parts:
+        if len(part) >= LARGE_PART_BYTES:
+            pieces.append(b"".join(pending))
+            pieces.append(part)
+            pending = []
+        else:
+            pending.append(part)
+    if pending:
+        pieces.append(b"".join(pending))
+    return pieces
 
 
 def decode_response(
