@@ -1,0 +1,83 @@
+"""odradek's Kafka client: async (anyio) first.
+
+Foundation (this package's public surface so far):
+
+- :mod:`client.errors` — typed exceptions, one per Kafka error code, plus client-side ones.
+- :mod:`client.config` — Kafka client keys with Kafka's defaults, per role.
+- :mod:`client.connection` — one broker connection: ApiVersions, pipelining, deadlines.
+- :mod:`client.metadata` / :mod:`client.cluster` — metadata cache and connection pool.
+- :mod:`client.admin` — topics, configs, offsets.
+"""
+
+from client.admin import (
+    AdminClient,
+    ConfigEntry,
+    ConfigResource,
+    ConfigResourceType,
+    ConfigSource,
+    ListedOffset,
+    NewTopic,
+    OffsetSpec,
+    PartitionDescription,
+    TopicDescription,
+    list_offsets,
+)
+from client.cluster import Cluster
+from client.config import AdminConfig, CommonConfig, ConsumerConfig, ProducerConfig
+from client.connection import Connection
+from client.errors import (
+    BrokerResponseError,
+    DefinitelyFailedError,
+    DeliveryError,
+    IllegalConfigError,
+    KafkaClosedError,
+    KafkaConnectionError,
+    KafkaError,
+    KafkaProtocolError,
+    KafkaTimeoutError,
+    MaybeWrittenError,
+    error_for,
+)
+from client.metadata import (
+    BrokerMetadata,
+    ClusterMetadata,
+    PartitionMetadata,
+    TopicMetadata,
+    TopicPartition,
+)
+
+__all__ = [
+    "AdminClient",
+    "AdminConfig",
+    "BrokerMetadata",
+    "BrokerResponseError",
+    "Cluster",
+    "ClusterMetadata",
+    "CommonConfig",
+    "ConfigEntry",
+    "ConfigResource",
+    "ConfigResourceType",
+    "ConfigSource",
+    "Connection",
+    "ConsumerConfig",
+    "DefinitelyFailedError",
+    "DeliveryError",
+    "IllegalConfigError",
+    "KafkaClosedError",
+    "KafkaConnectionError",
+    "KafkaError",
+    "KafkaProtocolError",
+    "KafkaTimeoutError",
+    "ListedOffset",
+    "MaybeWrittenError",
+    "NewTopic",
+    "OffsetSpec",
+    "PartitionDescription",
+    "PartitionMetadata",
+    "ProducerConfig",
+    "TopicDescription",
+    "TopicMetadata",
+    "TopicPartition",
+    "error_for",
+    "list_offsets",
+]

@@ -433,7 +433,9 @@ class Connection:
     async def _read_responses(self) -> None:
         try:
             while True:
-                wanted = min(RECEIVE_MAX_BYTES, max(RECEIVE_CHUNK_BYTES, self._frames.needed_bytes()))
+                wanted = min(
+                    RECEIVE_MAX_BYTES, max(RECEIVE_CHUNK_BYTES, self._frames.needed_bytes())
+                )
                 self._frames.feed(await self._stream.receive(wanted))
                 while (frame := self._frames.next_frame()) is not None:
                     self._deliver(frame)
@@ -448,7 +450,9 @@ class Connection:
         (correlation_id,) = _CORRELATION_ID.unpack_from(frame)
         if not self._pending or self._pending[0].correlation_id != correlation_id:
             expected = self._pending[0].correlation_id if self._pending else None
-            raise ProtocolError(f"response for correlation id {correlation_id}, expected {expected}")
+            raise ProtocolError(
+                f"response for correlation id {correlation_id}, expected {expected}"
+            )
         pending = self._pending.popleft()
         pending.frame = frame
         pending.event.set()

@@ -1,0 +1,514 @@
+"""The admin client: topics, partitions, configs and offsets.
+
+``async with AdminClient({"bootstrap.servers": "host:9092"}) as admin:``
+
+Routing follows Kafka's clients: CreateTopics, DeleteTopics and CreatePartitions go to the
+controller named in Metadata; DescribeConfigs for a broker goes to that broker, for a topic to
+the controller; ListOffsets goes to each partition's leader; Metadata to any broker.  Retriable
+failures (NOT_CONTROLLER, a broken connection, NOT_LEADER_OR_FOLLOWER, ...) refresh metadata and
+are retried with ``retry.backoff.ms`` until ``default.api.timeout.ms``.
+
+Errors, per item: the calls that change topics take ``raise_errors``.  With ``True`` (the
+default) the whole request completes, then the error of the first failed topic (in request
+order) is raised, typed (``TopicAlreadyExistsError``, ``UnknownTopicOrPartitionError``, ...);
+other topics may have succeeded.  With ``False`` they return a dict topic → ``None`` (success)
+or the exception, so each outcome can be inspected.  Describe and list calls raise the first
+error.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, NamedTuple, Self
+
+import anyio
+from construct import Container
+
+from client.cluster import Cluster
+from client.config import AdminConfig
+from client.errors import KafkaError, NotControllerError, error_for
+from client.metadata import ZERO_UUID, TopicPartition
+from client.protocol.errors import ErrorCode
+
+CREATE_TOPICS = 19
+DELETE_TOPICS = 20
+CREATE_PARTITIONS = 37
+DESCRIBE_CONFIGS = 32
+LIST_OFFSETS = 2
+# Kafka: replica_id -1 marks a consumer (not a follower) in ListOffsets.
+CONSUMER_REPLICA_ID = -1
+# ListOffsets v7 is the first to accept MAX_TIMESTAMP (KIP-734).
+MAX_TIMESTAMP_MIN_VERSION = 7
+
+TopicResults = dict[str, KafkaError | None]
+# Per-topic answers of a controller request that are retried, as Kafka's admin client does;
+# any other error (UNKNOWN_TOPIC_OR_PARTITION for a delete, ...) is that topic's final answer.
+_CONTROLLER_RETRIABLE = frozenset({ErrorCode.NOT_CONTROLLER, ErrorCode.THROTTLING_QUOTA_EXCEEDED})
+
+
+class OffsetSpec(enum.IntEnum):
+    """ListOffsets' special timestamps; any value >= 0 is a timestamp in ms."""
+
+    EARLIEST = -2
+    LATEST = -1
+    MAX_TIMESTAMP = -3
+
+
+class ConfigResourceType(enum.IntEnum):
+    """DescribeConfigs resource types (the protocol's numbers)."""
+
+    TOPIC = 2
+    BROKER = 4
+    BROKER_LOGGER = 8
+
+
+class ConfigSource(enum.IntEnum):
+    """Where a config value comes from (DescribeConfigs v1+, KIP-226)."""
+
+    UNKNOWN = 0
+    DYNAMIC_TOPIC_CONFIG = 1
+    DYNAMIC_BROKER_CONFIG = 2
+    DYNAMIC_DEFAULT_BROKER_CONFIG = 3
+    STATIC_BROKER_CONFIG = 4
+    DEFAULT_CONFIG = 5
+    DYNAMIC_BROKER_LOGGER_CONFIG = 6
+
+
+@dataclass(frozen=True, slots=True)
+class NewTopic:
+    """A topic to create.  -1 partitions / replication factor = the broker's defaults.
+
+    ``replica_assignment`` (partition → broker ids) replaces both counts when given.
+    """
+
+    name: str
+    num_partitions: int = -1
+    replication_factor: int = -1
+    configs: Mapping[str, str] = field(default_factory=dict)
+    replica_assignment: Mapping[int, Sequence[int]] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionDescription:
+    """One partition: leader (-1 if none), leader epoch, replicas, ISR and offline replicas."""
+
+    partition: int
+    leader: int
+    leader_epoch: int
+    replicas: tuple[int, ...]
+    isr: tuple[int, ...]
+    offline_replicas: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TopicDescription:
+    """A topic: id (None if the broker sent none), internal flag, partitions by index."""
+
+    name: str
+    topic_id: uuid.UUID | None
+    is_internal: bool
+    partitions: tuple[PartitionDescription, ...]
+
+
+class ConfigResource(NamedTuple):
+    """A DescribeConfigs resource: a topic by name, or a broker by node id (as a string)."""
+
+    type: ConfigResourceType
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigEntry:
+    """One config value as described by a broker."""
+
+    name: str
+    value: str | None
+    read_only: bool
+    is_default: bool
+    is_sensitive: bool
+    source: ConfigSource
+
+
+@dataclass(frozen=True, slots=True)
+class ListedOffset:
+    """A ListOffsets answer: the offset (-1 if none matched), its timestamp and leader epoch."""
+
+    offset: int
+    timestamp: int
+    leader_epoch: int
+
+
+class AdminClient:
+    """Topics, configs and offsets over one :class:`~client.cluster.Cluster`.
+
+    ``AdminClient(settings, **kwargs)`` parses an :class:`~client.config.AdminConfig`
+    (Kafka keys or Python keywords); use it as an async context manager.
+    """
+
+    def __init__(self, settings: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+        self.config = AdminConfig.from_settings(settings, **kwargs)
+        self.cluster = Cluster(self.config)
+
+    async def __aenter__(self) -> Self:
+        """Bootstrap the cluster connection."""
+        await self.cluster.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool | None:
+        """Close every connection."""
+        return await self.cluster.__aexit__(exc_type, exc, traceback)
+
+    # -- topics ------------------------------------------------------------------------------
+
+    async def create_topics(
+        self,
+        topics: Sequence[NewTopic],
+        *,
+        timeout_ms: int | None = None,
+        validate_only: bool = False,
+        raise_errors: bool = True,
+    ) -> TopicResults:
+        """Create topics (CreateTopics, to the controller).  See the module docstring for errors.
+
+        ``timeout_ms`` is how long the controller may take (default ``request.timeout.ms``).
+        """
+        by_name = {topic.name: topic for topic in topics}
+
+        def body(names: list[str], version: int) -> dict[str, Any]:
+            return {
+                "topics": [_creatable(by_name[name]) for name in names],
+                "timeout_ms": self._timeout(timeout_ms),
+                "validate_only": validate_only,
+            }
+
+        return await self._controller_call(
+            CREATE_TOPICS, list(by_name), body, _results("topics"), raise_errors
+        )
+
+    async def delete_topics(
+        self, names: Iterable[str], *, timeout_ms: int | None = None, raise_errors: bool = True
+    ) -> TopicResults:
+        """Delete topics by name (DeleteTopics, to the controller)."""
+
+        def body(pending: list[str], version: int) -> dict[str, Any]:
+            return {
+                "topic_names": pending,
+                "topics": [{"name": name, "topic_id": ZERO_UUID} for name in pending],
+                "timeout_ms": self._timeout(timeout_ms),
+            }
+
+        return await self._controller_call(
+            DELETE_TOPICS, list(dict.fromkeys(names)), body, _results("responses"), raise_errors
+        )
+
+    async def create_partitions(
+        self,
+        new_totals: Mapping[str, int],
+        *,
+        timeout_ms: int | None = None,
+        validate_only: bool = False,
+        raise_errors: bool = True,
+    ) -> TopicResults:
+        """Grow topics to ``new_totals[topic]`` partitions (CreatePartitions, to the controller)."""
+
+        def body(names: list[str], version: int) -> dict[str, Any]:
+            return {
+                "topics": [
+                    {"name": name, "count": new_totals[name], "assignments": None} for name in names
+                ],
+                "timeout_ms": self._timeout(timeout_ms),
+                "validate_only": validate_only,
+            }
+
+        return await self._controller_call(
+            CREATE_PARTITIONS, list(new_totals), body, _results("results"), raise_errors
+        )
+
+    async def list_topics(self, *, include_internal: bool = False) -> list[str]:
+        """Every topic's name, sorted (Metadata for all topics)."""
+        metadata = await self.cluster.refresh_metadata(all_topics=True)
+        return sorted(
+            name
+            for name, topic in metadata.topics.items()
+            if include_internal or not topic.is_internal
+        )
+
+    async def describe_topics(
+        self, names: Iterable[str] | None = None
+    ) -> dict[str, TopicDescription]:
+        """Partitions (leader, replicas, ISR) of ``names``, or of every topic if None.
+
+        Raises the error of the first topic Metadata reports one for (e.g.
+        UnknownTopicOrPartitionError).
+        """
+        wanted = None if names is None else list(dict.fromkeys(names))
+        metadata = await self.cluster.refresh_metadata(wanted, all_topics=wanted is None)
+        described: dict[str, TopicDescription] = {}
+        for name in wanted if wanted is not None else sorted(metadata.topics):
+            topic = metadata.topics.get(name)
+            if topic is None:
+                code = metadata.topic_errors.get(name, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+                raise error_for(code, f"topic {name!r}")
+            described[name] = TopicDescription(
+                name=name,
+                topic_id=metadata.topic_id(name),
+                is_internal=topic.is_internal,
+                partitions=tuple(
+                    PartitionDescription(
+                        partition=state.partition,
+                        leader=state.leader,
+                        leader_epoch=state.leader_epoch,
+                        replicas=state.replicas,
+                        isr=state.isr,
+                        offline_replicas=state.offline_replicas,
+                    )
+                    for state in (topic.partitions[index] for index in topic.partition_ids())
+                ),
+            )
+        return described
+
+    # -- configs -----------------------------------------------------------------------------
+
+    async def describe_configs(
+        self, resources: Iterable[ConfigResource], *, keys: Sequence[str] | None = None
+    ) -> dict[ConfigResource, dict[str, ConfigEntry]]:
+        """Configs of topics and brokers (DescribeConfigs); ``keys`` limits them.
+
+        A broker resource goes to that broker, others to the controller.  Raises the first
+        resource's error.
+        """
+        described: dict[ConfigResource, dict[str, ConfigEntry]] = {}
+        for resource in dict.fromkeys(resources):
+            described[resource] = await self.cluster.retrying(
+                functools.partial(self._describe_config, resource, keys),
+                timeout_ms=self.config.default_api_timeout_ms,
+            )
+        return described
+
+    async def _describe_config(
+        self, resource: ConfigResource, keys: Sequence[str] | None
+    ) -> dict[str, ConfigEntry]:
+        if resource.type == ConfigResourceType.BROKER and resource.name.isdigit():
+            connection = await self.cluster.connection_to(int(resource.name))
+        else:
+            connection = await self.cluster.controller_connection()
+        version = connection.pick_version(DESCRIBE_CONFIGS)
+        body = {
+            "resources": [
+                {
+                    "resource_type": int(resource.type),
+                    "resource_name": resource.name,
+                    "configuration_keys": None if keys is None else list(keys),
+                }
+            ],
+            "include_synonyms": False,
+            "include_documentation": False,
+        }
+        response = await connection.send(DESCRIBE_CONFIGS, body, version=version)
+        (result,) = response.results
+        if result.error_code != ErrorCode.NONE:
+            raise error_for(result.error_code, result.error_message or f"{resource}")
+        return {entry.name: _config_entry(entry) for entry in result.configs}
+
+    # -- offsets -----------------------------------------------------------------------------
+
+    async def list_offsets(
+        self, specs: Mapping[TopicPartition, int], *, isolation_level: int = 0
+    ) -> dict[TopicPartition, ListedOffset]:
+        """See :func:`list_offsets`; retried until ``default.api.timeout.ms``."""
+        return await list_offsets(
+            self.cluster,
+            specs,
+            isolation_level=isolation_level,
+            timeout_ms=self.config.default_api_timeout_ms,
+        )
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _timeout(self, timeout_ms: int | None) -> int:
+        return self.config.request_timeout_ms if timeout_ms is None else timeout_ms
+
+    async def _controller_call(
+        self,
+        api_key: int,
+        names: list[str],
+        body: Callable[[list[str], int], dict[str, Any]],
+        results_of: Callable[[Container], Iterable[tuple[str, int, str | None]]],
+        raise_errors: bool,
+    ) -> TopicResults:
+        """Send a per-topic request to the controller; retry the topics that failed retriably."""
+        results: TopicResults = {}
+        pending = list(names)
+
+        async def attempt() -> None:
+            connection = await self.cluster.controller_connection()
+            version = connection.pick_version(api_key)
+            response = await connection.send(api_key, body(pending, version), version=version)
+            retry: KafkaError | None = None
+            for name, code, message in results_of(response):
+                if name not in pending:
+                    continue
+                error = None if code == ErrorCode.NONE else error_for(code, message)
+                if code in _CONTROLLER_RETRIABLE:
+                    retry = error
+                    continue
+                results[name] = error
+                pending.remove(name)
+            if retry is not None:
+                raise retry
+            if pending:
+                raise NotControllerError(f"no answer for {pending} from {connection.address}")
+
+        if pending:
+            try:
+                await self.cluster.retrying(attempt, timeout_ms=self.config.default_api_timeout_ms)
+            except KafkaError as final:
+                results.update((name, final) for name in pending)
+        ordered = {name: results[name] for name in names}
+        failed = [outcome for outcome in ordered.values() if outcome is not None]
+        if raise_errors and failed:
+            raise failed[0]
+        return ordered
+
+
+async def list_offsets(
+    cluster: Cluster,
+    specs: Mapping[TopicPartition, int],
+    *,
+    isolation_level: int = 0,
+    timeout_ms: int,
+) -> dict[TopicPartition, ListedOffset]:
+    """Offsets by :class:`OffsetSpec` or timestamp (ms), asking each partition's leader.
+
+    Kafka's semantics: EARLIEST is the log start offset, LATEST the log end offset (the last
+    stable offset with ``isolation_level=1``), a timestamp the first offset whose timestamp is
+    >= it (offset -1 if none), MAX_TIMESTAMP the record with the largest timestamp (v7+).
+    Leaders are asked concurrently; partitions failing retriably (NOT_LEADER_OR_FOLLOWER, ...)
+    are retried after a metadata refresh until ``timeout_ms``; the first non-retriable error is
+    raised.  Also used by the consumer to resolve ``auto.offset.reset``.
+    """
+    results: dict[TopicPartition, ListedOffset] = {}
+    pending = dict(specs)
+
+    async def attempt() -> None:
+        by_leader: dict[int, list[TopicPartition]] = {}
+        for tp in pending:
+            leader = await cluster.leader_for(tp.topic, tp.partition)
+            by_leader.setdefault(leader.node_id, []).append(tp)
+        errors: list[KafkaError] = []
+        async with anyio.create_task_group() as task_group:
+            for node_id, partitions in by_leader.items():
+                task_group.start_soon(_list_offsets_at, cluster, node_id, partitions, errors)
+        if errors:
+            # A non-retriable error wins: retrying cannot fix it.
+            raise min(errors, key=lambda error: error.retriable)
+
+    async def _list_offsets_at(
+        cluster: Cluster, node_id: int, partitions: list[TopicPartition], errors: list[KafkaError]
+    ) -> None:
+        try:
+            answered = await _list_offsets_request(
+                cluster, node_id, {tp: pending[tp] for tp in partitions}, isolation_level
+            )
+        except KafkaError as error:
+            errors.append(error)
+            return
+        for tp, outcome in answered.items():
+            if isinstance(outcome, KafkaError):
+                errors.append(outcome)
+            else:
+                results[tp] = outcome
+                pending.pop(tp, None)
+
+    if pending:
+        await cluster.retrying(attempt, timeout_ms=timeout_ms)
+    return {tp: results[tp] for tp in specs}
+
+
+async def _list_offsets_request(
+    cluster: Cluster, node_id: int, specs: Mapping[TopicPartition, int], isolation_level: int
+) -> dict[TopicPartition, ListedOffset | KafkaError]:
+    connection = await cluster.connection_to(node_id)
+    needs_max = any(spec == OffsetSpec.MAX_TIMESTAMP for spec in specs.values())
+    version = connection.pick_version(
+        LIST_OFFSETS, MAX_TIMESTAMP_MIN_VERSION if needs_max else None
+    )
+    topics: dict[str, list[dict[str, int]]] = {}
+    for tp, spec in specs.items():
+        state = cluster.metadata.partition(tp.topic, tp.partition)
+        epoch = -1 if state is None else state.leader_epoch
+        topics.setdefault(tp.topic, []).append(
+            {"partition_index": tp.partition, "current_leader_epoch": epoch, "timestamp": int(spec)}
+        )
+    body = {
+        "replica_id": CONSUMER_REPLICA_ID,
+        "isolation_level": isolation_level,
+        "topics": [{"name": name, "partitions": parts} for name, parts in topics.items()],
+    }
+    response = await connection.send(LIST_OFFSETS, body, version=version)
+    answered: dict[TopicPartition, ListedOffset | KafkaError] = {}
+    for topic in response.topics:
+        for partition in topic.partitions:
+            tp = TopicPartition(topic.name, partition.partition_index)
+            if partition.error_code != ErrorCode.NONE:
+                answered[tp] = error_for(partition.error_code, f"ListOffsets {tp}")
+                continue
+            answered[tp] = ListedOffset(
+                offset=partition.offset,
+                timestamp=partition.timestamp,
+                leader_epoch=partition.leader_epoch,
+            )
+    return answered
+
+
+def _creatable(topic: NewTopic) -> dict[str, Any]:
+    assignment = topic.replica_assignment
+    return {
+        "name": topic.name,
+        "num_partitions": -1 if assignment else topic.num_partitions,
+        "replication_factor": -1 if assignment else topic.replication_factor,
+        "assignments": [
+            {"partition_index": index, "broker_ids": list(brokers)}
+            for index, brokers in sorted((assignment or {}).items())
+        ],
+        "configs": [{"name": name, "value": value} for name, value in topic.configs.items()],
+    }
+
+
+def _results(field_name: str) -> Callable[[Container], Iterable[tuple[str, int, str | None]]]:
+    """Reads (name, error code, error message) from a per-topic response array."""
+
+    def read(response: Container) -> Iterable[tuple[str, int, str | None]]:
+        for result in response[field_name]:
+            yield result.name, result.error_code, result.get("error_message")
+
+    return read
+
+
+def _config_entry(entry: Container) -> ConfigEntry:
+    raw_source = entry.get("config_source", -1)
+    if raw_source == -1:  # v0: only is_default
+        is_default = bool(entry.get("is_default", False))
+        source = ConfigSource.DEFAULT_CONFIG if is_default else ConfigSource.UNKNOWN
+    else:
+        known = raw_source in ConfigSource.__members__.values()
+        source = ConfigSource(raw_source) if known else ConfigSource.UNKNOWN
+        is_default = source == ConfigSource.DEFAULT_CONFIG
+    return ConfigEntry(
+        name=entry.name,
+        value=entry.value,
+        read_only=entry.read_only,
+        is_default=is_default,
+        is_sensitive=entry.is_sensitive,
+        source=source,
+    )
