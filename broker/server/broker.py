@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from anyio.abc import SocketAttribute, TaskStatus
+from anyio.abc import TaskStatus
 
 from broker import config as broker_config
 from broker.config import BrokerConfig
@@ -48,7 +48,7 @@ from broker.log.metadata_log import MetadataLog
 from broker.log.partition_log import PartitionLog
 from broker.server import meta_properties
 from broker.server.clock import monotonic_ms, wall_ms
-from broker.server.connection import serve_connection
+from broker.server.connection import open_listener, serve_listener
 from broker.server.dispatcher import Dispatcher
 from broker.server.handlers.fetch import DelayedFetch
 
@@ -225,10 +225,8 @@ class BrokerServer:
     # -- lifecycle ------------------------------------------------------------------------
 
     async def serve(self, *, task_status: TaskStatus[int] = anyio.TASK_STATUS_IGNORED) -> None:
-        listener = await anyio.create_tcp_listener(
-            local_host=self.bind_host, local_port=self.bind_port
-        )
-        port = int(listener.extra(SocketAttribute.local_port))
+        listener = open_listener(self.bind_host, self.bind_port)
+        port = int(listener.getsockname()[1])
         if self.advertised_port == 0:
             self.advertised_port = port
         self.register_self()
@@ -239,11 +237,12 @@ class BrokerServer:
             port,
             ", ".join(str(directory) for directory in self.log_dirs),
         )
-        async with listener, anyio.create_task_group() as group:
-            group.start_soon(self._housekeeping)
-            group.start_soon(self._expire_delayed)
-            task_status.started(port)
-            await listener.serve(lambda stream: serve_connection(self, stream), task_group=group)
+        with listener:
+            async with anyio.create_task_group() as group:
+                group.start_soon(self._housekeeping)
+                group.start_soon(self._expire_delayed)
+                task_status.started(port)
+                await serve_listener(self, listener)
 
     async def _housekeeping(self) -> None:
         """Retention and time-based flushes, on Kafka's check intervals."""

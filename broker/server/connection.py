@@ -1,71 +1,177 @@
-"""One client connection: frames in, responses out, in request order.
+"""The listener and one client connection: frames in, responses out, in request order.
 
 Like Kafka's network layer, a connection has one request in progress at a time (Kafka mutes the
-channel until the response is sent), which preserves order and bounds what one client can make
-the broker buffer: at most one receive chunk plus one request of ``socket.request.max.bytes``.
+channel until the response is sent), which preserves order.  Back-pressure is real: the socket
+is read only when the connection wants its next frame, so a client that floods requests (or
+never reads its responses) is held back by TCP, and the broker buffers at most one request of
+``socket.request.max.bytes`` plus one receive chunk per connection.  (anyio's stream wrapper
+keeps reading while its queue is non-empty, so a flood grew the broker by gigabytes; this
+shell therefore drives non-blocking sockets directly with ``anyio.wait_readable`` /
+``wait_writable``.)  Responses go out with ``sendmsg`` (one gather write, records uncopied).
 Connections idle for ``connections.max.idle.ms`` are closed.
 """
 
 from __future__ import annotations
 
 import logging
+import socket
+import struct
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import anyio
-from anyio.abc import SocketStream
+import anyio.lowlevel
 
 from client.protocol.errors import ProtocolError
-from client.protocol.framing import FrameReader, FrameTooLarge
+from client.protocol.framing import FrameTooLarge
 
 if TYPE_CHECKING:
     from broker.server.broker import BrokerServer
 
 log = logging.getLogger("odradek.connection")
 
-RECEIVE_MIN_BYTES = 64 * 1024
-RECEIVE_MAX_BYTES = 4 * 1024 * 1024
+RECEIVE_CHUNK_BYTES = 64 * 1024
+LISTEN_BACKLOG = 1024
+MAX_GATHER_BUFFERS = 512
+_SIZE = struct.Struct(">i")
+
+Buffer = bytes | bytearray | memoryview
 
 
-async def serve_connection(server: BrokerServer, stream: SocketStream) -> None:
-    peer = _peer(stream)
+class PeerClosed(Exception):
+    """The peer closed or reset the connection."""
+
+
+class FrameSocket:
+    """Size-prefixed frames over a non-blocking socket, read only on demand."""
+
+    def __init__(self, sock: socket.socket, max_frame_bytes: int) -> None:
+        sock.setblocking(False)
+        self.sock = sock
+        self.max_frame_bytes = max_frame_bytes
+        self._pending = bytearray()
+
+    async def _recv_some(self, limit: int) -> bytes:
+        while True:
+            try:
+                data = self.sock.recv(limit)
+            except BlockingIOError:
+                await anyio.wait_readable(self.sock)
+                continue
+            except (ConnectionResetError, BrokenPipeError) as error:
+                raise PeerClosed(str(error)) from error
+            if not data:
+                raise PeerClosed("end of stream")
+            return data
+
+    async def _recv_into(self, view: memoryview) -> None:
+        while view:
+            try:
+                count = self.sock.recv_into(view)
+            except BlockingIOError:
+                await anyio.wait_readable(self.sock)
+                continue
+            except (ConnectionResetError, BrokenPipeError) as error:
+                raise PeerClosed(str(error)) from error
+            if count == 0:
+                raise PeerClosed("end of stream")
+            view = view[count:]
+
+    async def read_frame(self) -> bytes | bytearray:
+        """The next frame body; ``FrameTooLarge`` on a size prefix over the limit."""
+        pending = self._pending
+        while len(pending) < 4:
+            pending += await self._recv_some(RECEIVE_CHUNK_BYTES)
+        (size,) = _SIZE.unpack_from(pending, 0)
+        if size < 0 or size > self.max_frame_bytes:
+            raise FrameTooLarge(size, self.max_frame_bytes)
+        end = 4 + size
+        if len(pending) >= end:
+            frame = bytes(pending[4:end])
+            del pending[:end]
+            return frame
+        # A large frame: read the rest straight into its own buffer (one copy from the kernel).
+        frame_buffer = bytearray(size)
+        have = len(pending) - 4
+        frame_buffer[:have] = pending[4:]
+        pending.clear()
+        await self._recv_into(memoryview(frame_buffer)[have:])
+        return frame_buffer
+
+    async def send_all(self, pieces: Sequence[Buffer]) -> None:
+        """Write every piece, in order, with gather writes; waits while the socket is full."""
+        views = [memoryview(piece).cast("B") for piece in pieces if len(piece)]
+        while views:
+            try:
+                sent = self.sock.sendmsg(views[:MAX_GATHER_BUFFERS])
+            except BlockingIOError:
+                await anyio.wait_writable(self.sock)
+                continue
+            except (ConnectionResetError, BrokenPipeError) as error:
+                raise PeerClosed(str(error)) from error
+            while sent:
+                head = views[0]
+                if sent >= len(head):
+                    sent -= len(head)
+                    views.pop(0)
+                else:
+                    views[0] = head[sent:]
+                    sent = 0
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+async def serve_listener(server: BrokerServer, listener: socket.socket) -> None:
+    """Accept connections until cancelled; each is served in its own task."""
+    listener.setblocking(False)
+    async with anyio.create_task_group() as group:
+        while True:
+            await anyio.wait_readable(listener)
+            try:
+                sock, address = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError as error:  # e.g. EMFILE: keep serving the connections we have
+                log.warning("accept failed: %s", error)
+                await anyio.sleep(0.1)
+                continue
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            group.start_soon(serve_connection, server, sock, f"{address[0]}:{address[1]}")
+
+
+def open_listener(host: str, port: int) -> socket.socket:
+    """A listening TCP socket (SO_REUSEADDR, as Kafka) on host:port; port 0 picks a free one."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family, backlog=LISTEN_BACKLOG)
+
+
+async def serve_connection(server: BrokerServer, sock: socket.socket, peer: str) -> None:
+    connection = FrameSocket(sock, server.config.socket_request_max_bytes)
     try:
-        async with stream:
-            await _serve(server, stream, peer)
-    except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError):
+        await _serve(server, connection, peer)
+    except PeerClosed:
         pass
-    except ConnectionError as error:
-        log.debug("connection from %s: %s", peer, error)
+    except FrameTooLarge as error:
+        log.warning("closing connection from %s: %s (socket.request.max.bytes)", peer, error)
+    except ProtocolError as error:
+        log.warning("closing connection from %s: unreadable request: %s", peer, error)
+    finally:
+        connection.close()
 
 
-async def _serve(server: BrokerServer, stream: SocketStream, peer: str) -> None:
-    reader = FrameReader(server.config.socket_request_max_bytes)
-    idle_seconds = server.config.connections_max_idle_ms / 1000
+async def _serve(server: BrokerServer, connection: FrameSocket, peer: str) -> None:
+    idle_ms = server.config.connections_max_idle_ms
+    idle_seconds = None if idle_ms < 0 else idle_ms / 1000
     dispatcher = server.dispatcher
     while True:
-        wanted = min(max(RECEIVE_MIN_BYTES, reader.needed_bytes()), RECEIVE_MAX_BYTES)
         with anyio.move_on_after(idle_seconds) as scope:
-            data = await stream.receive(wanted)
+            frame = await connection.read_frame()
         if scope.cancelled_caught:
-            log.info("closing connection from %s idle for %.0f s", peer, idle_seconds)
+            log.info("closing connection from %s idle for %d ms", peer, idle_ms)
             return
-        reader.feed(data)
-        try:
-            while (frame := reader.next_frame()) is not None:
-                response = await dispatcher.handle(frame)
-                if response is not None:
-                    for piece in response:
-                        await stream.send(piece if isinstance(piece, bytes) else bytes(piece))
-        except FrameTooLarge as error:
-            log.warning("closing connection from %s: %s (socket.request.max.bytes)", peer, error)
-            return
-        except ProtocolError as error:
-            log.warning("closing connection from %s: unreadable request: %s", peer, error)
-            return
-
-
-def _peer(stream: SocketStream) -> str:
-    try:
-        address = stream.extra(anyio.abc.SocketAttribute.remote_address)
-    except anyio.TypedAttributeLookupError:
-        return "?"
-    return f"{address[0]}:{address[1]}" if isinstance(address, tuple) else str(address)
+        response = await dispatcher.handle(frame)
+        if response is not None:
+            await connection.send_all(response)
+        # A busy connection must not starve the others (its socket may never block).
+        await anyio.lowlevel.checkpoint()

@@ -51,7 +51,7 @@ class Dispatcher:
         versions = self.advertised.get(api_key)
         return versions is not None and versions[0] <= api_version <= versions[1]
 
-    async def handle(self, frame: bytes) -> list[bytes | bytearray | memoryview] | None:
+    async def handle(self, frame: bytes | bytearray) -> list[bytes | bytearray | memoryview] | None:
         header = headers.decode_request_header(frame)
         if not self.supports(header.api_key, header.api_version):
             return self.unsupported(header)

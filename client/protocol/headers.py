@@ -77,7 +77,7 @@ def response_header_version(api_key: int, api_version: int) -> int:
     return 1 if is_flexible(api_key, api_version) else 0
 
 
-def decode_request_header(frame: bytes | memoryview) -> RequestHeader:
+def decode_request_header(frame: bytes | bytearray | memoryview) -> RequestHeader:
     """Decode the header of a request frame body (the bytes after the size prefix).
 
     For an API key or version we do not know, the header is read as v1 (no tagged fields),
