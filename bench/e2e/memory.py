@@ -59,20 +59,40 @@ def main() -> None:
     pid = broker.process.pid
     try:
         with RawConnection(broker.bootstrap) as conn:
-            body = {"topics": [{"name": "flood", "num_partitions": 1, "replication_factor": 1,
-                                "assignments": [], "configs": [{"name": "retention.bytes",
-                                                                "value": str(256 * 1024**2)}]}],
-                    "timeout_ms": 1000}
+            body = {
+                "topics": [
+                    {
+                        "name": "flood",
+                        "num_partitions": 1,
+                        "replication_factor": 1,
+                        "assignments": [],
+                        "configs": [{"name": "retention.bytes", "value": str(256 * 1024**2)}],
+                    }
+                ],
+                "timeout_ms": 1000,
+            }
             conn.request(19, 4, body)
         batch = build_batch([b"m" * 1000] * max(args.request_kib * 1024 // 1030, 1))
-        frame = headers.encode_request(0, 8, 1, "flood", {
-            "transactional_id": None, "acks": 1, "timeout_ms": 1000,
-            "topic_data": [{"name": "flood", "partition_data": [{"index": 0, "records": batch}]}],
-        })
+        frame = headers.encode_request(
+            0,
+            8,
+            1,
+            "flood",
+            {
+                "transactional_id": None,
+                "acks": 1,
+                "timeout_ms": 1000,
+                "topic_data": [
+                    {"name": "flood", "partition_data": [{"index": 0, "records": batch}]}
+                ],
+            },
+        )
         before = _rss_kib(pid, "VmRSS")
         stop = threading.Event()
-        threads = [threading.Thread(target=_flood, args=(broker.bootstrap, frame, stop))
-                   for _ in range(args.connections)]
+        threads = [
+            threading.Thread(target=_flood, args=(broker.bootstrap, frame, stop))
+            for _ in range(args.connections)
+        ]
         for thread in threads:
             thread.start()
         deadline = time.monotonic() + args.seconds
@@ -83,9 +103,11 @@ def main() -> None:
         stop.set()
         for thread in threads:
             thread.join(10)
-        print(f"connections={args.connections} request={args.request_kib} KiB "
-              f"rss_before={before // 1024} MiB rss_max_sampled={max(samples) // 1024} MiB "
-              f"peak_rss(VmHWM)={_rss_kib(pid, 'VmHWM') // 1024} MiB")
+        print(
+            f"connections={args.connections} request={args.request_kib} KiB "
+            f"rss_before={before // 1024} MiB rss_max_sampled={max(samples) // 1024} MiB "
+            f"peak_rss(VmHWM)={_rss_kib(pid, 'VmHWM') // 1024} MiB"
+        )
     finally:
         broker.terminate()
 
