@@ -289,15 +289,23 @@ class AdminClient:
         """
         described: dict[ConfigResource, dict[str, ConfigEntry]] = {}
         for resource in dict.fromkeys(resources):
-            described[resource] = await self.cluster.retrying(
+            outcome = await self.cluster.retrying(
                 functools.partial(self._describe_config, resource, keys),
                 timeout_ms=self.config.default_api_timeout_ms,
             )
+            if isinstance(outcome, KafkaError):
+                raise outcome
+            described[resource] = outcome
         return described
 
     async def _describe_config(
         self, resource: ConfigResource, keys: Sequence[str] | None
-    ) -> dict[str, ConfigEntry]:
+    ) -> dict[str, ConfigEntry] | KafkaError:
+        """One resource's configs, or its error code's exception.
+
+        A per-resource error is the answer (returned, not raised, so it is not retried), as in
+        Kafka's admin client; only failures to get an answer are retried.
+        """
         if resource.type == ConfigResourceType.BROKER and resource.name.isdigit():
             connection = await self.cluster.connection_to(int(resource.name))
         else:
@@ -317,7 +325,7 @@ class AdminClient:
         response = await connection.send(DESCRIBE_CONFIGS, body, version=version)
         (result,) = response.results
         if result.error_code != ErrorCode.NONE:
-            raise error_for(result.error_code, result.error_message or f"{resource}")
+            return error_for(result.error_code, result.error_message or f"{resource}")
         return {entry.name: _config_entry(entry) for entry in result.configs}
 
     # -- offsets -----------------------------------------------------------------------------

@@ -32,7 +32,7 @@ import anyio
 import anyio.abc
 
 from client.config import CommonConfig
-from client.connection import DEFAULT_MAX_FRAME_BYTES, Connection
+from client.connection import DEFAULT_MAX_FRAME_BYTES, Connection, exit_task_group
 from client.errors import (
     BrokerNotAvailableError,
     KafkaConnectionError,
@@ -113,7 +113,7 @@ class Cluster:
             await self.bootstrap()
         except BaseException as error:
             await self.close()
-            await task_group.__aexit__(type(error), error, error.__traceback__)
+            await exit_task_group(task_group, type(error), error, error.__traceback__)
             raise
         return self
 
@@ -126,7 +126,7 @@ class Cluster:
         """Close every connection and wait for their readers."""
         await self.close()
         assert self._task_group is not None
-        return await self._task_group.__aexit__(exc_type, exc, traceback)
+        return await exit_task_group(self._task_group, exc_type, exc, traceback)
 
     async def close(self) -> None:
         """Close every connection; the cluster cannot be used afterwards.  Idempotent."""
@@ -255,12 +255,17 @@ class Cluster:
         return metadata
 
     async def topic(self, name: str) -> TopicMetadata:
-        """A topic's metadata, refreshing if needed; its error (e.g. UnknownTopicOrPartition)."""
+        """A topic's metadata, refreshing if needed, else its error (UnknownTopicOrPartition...).
+
+        A retriable error marks metadata stale, so asking again (after a backoff) refreshes.
+        """
         metadata = await self.current_metadata([name])
         described = metadata.topics.get(name)
         if described is None:
             code = metadata.topic_errors.get(name, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
-            raise error_for(code, f"topic {name!r}")
+            error = error_for(code, f"topic {name!r}")
+            self.invalidate(error)  # the next call asks again (the topic may be appearing)
+            raise error
         return described
 
     async def partitions_for(self, topic: str) -> list[PartitionMetadata]:

@@ -26,8 +26,8 @@ from __future__ import annotations
 import importlib.metadata
 import struct
 from collections import deque
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Mapping
+from types import TracebackType
 from typing import Any
 
 import anyio
@@ -177,8 +177,7 @@ class Connection:
         return connection
 
     @classmethod
-    @asynccontextmanager
-    async def connect(
+    def connect(
         cls,
         host: str,
         port: int,
@@ -188,13 +187,13 @@ class Connection:
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
         connect_timeout_ms: int = DEFAULT_CONNECT_TIMEOUT_MS,
         max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
-    ) -> AsyncIterator[Connection]:
+    ) -> ConnectionContext:
         """``async with Connection.connect(host, port) as connection:`` — see :meth:`start`.
 
         The reader runs in a task group owned by the block; the connection is closed on exit.
         """
-        async with anyio.create_task_group() as task_group:
-            connection = await cls.start(
+        return ConnectionContext(
+            lambda task_group: cls.start(
                 task_group,
                 host,
                 port,
@@ -204,10 +203,7 @@ class Connection:
                 connect_timeout_ms=connect_timeout_ms,
                 max_frame_bytes=max_frame_bytes,
             )
-            try:
-                yield connection
-            finally:
-                await connection.close()
+        )
 
     async def close(self) -> None:
         """Close the socket; pending requests fail with KafkaConnectionError.  Idempotent.
@@ -217,6 +213,10 @@ class Connection:
         self._fail(KafkaConnectionError(self.address, "connection closed by the client"))
         with anyio.CancelScope(shield=True):
             await self._reader_done.wait()
+
+    async def wait_closed(self) -> None:
+        """Return once the connection is closed (by either side) and its reader has finished."""
+        await self._reader_done.wait()
 
     # -- state -------------------------------------------------------------------------------
 
@@ -474,6 +474,59 @@ class Connection:
     def __repr__(self) -> str:
         state = "closed" if self.closed else f"{self.in_flight} in flight"
         return f"<Connection {self.address} {self.client_id!r} {state}>"
+
+
+class ConnectionContext:
+    """What :meth:`Connection.connect` returns: an async context manager owning a task group."""
+
+    def __init__(self, start: Callable[[anyio.abc.TaskGroup], Awaitable[Connection]]) -> None:
+        self._start = start
+        self._task_group: anyio.abc.TaskGroup | None = None
+        self._connection: Connection | None = None
+
+    async def __aenter__(self) -> Connection:
+        """Connect and negotiate; the errors of :meth:`Connection.start`."""
+        task_group = anyio.create_task_group()
+        await task_group.__aenter__()
+        self._task_group = task_group
+        try:
+            self._connection = await self._start(task_group)
+        except BaseException as error:
+            await exit_task_group(task_group, type(error), error, error.__traceback__)
+            raise
+        return self._connection
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool | None:
+        """Close the connection and wait for its reader."""
+        assert self._connection is not None and self._task_group is not None
+        await self._connection.close()
+        return await exit_task_group(self._task_group, exc_type, exc, traceback)
+
+
+async def exit_task_group(
+    task_group: anyio.abc.TaskGroup,
+    exc_type: type[BaseException] | None,
+    exc: BaseException | None,
+    traceback: TracebackType | None,
+) -> bool | None:
+    """Exit a task group entered by hand, letting the host's own exception through unwrapped.
+
+    anyio 4 wraps an exception raised in the host task in an ExceptionGroup; for a client
+    object used as ``async with`` that would turn every error in the user's block (and our
+    own connect errors) into a group.  When the group holds only that exception, it is left
+    to propagate as it was; anything a child task raised still comes out as a group.
+    """
+    try:
+        return await task_group.__aexit__(exc_type, exc, traceback)
+    except BaseExceptionGroup as group:
+        if exc is not None and len(group.exceptions) == 1 and group.exceptions[0] is exc:
+            return False
+        raise
 
 
 def _peek_error_code(frame: bytes, address: str) -> int:
