@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from broker.core.producer_state import BatchInfo, ProducerStateManager, increment_sequence
+from broker.log import producer_snapshots
 from broker.log.config import LogConfig
 from broker.log.files import OS_FILES, Files
 from broker.log.segment import (
@@ -91,12 +92,33 @@ class PartitionLog:
         assert self.log_start_offset <= self.log_end_offset
         # Producer state belongs to the log (not to the leader): it is a fold of the batch
         # headers, so a follower or a restarted broker rebuilds exactly what the leader had.
-        self.producer_state = ProducerStateManager()
-        for segment in self._segments:
-            for _, header in segment.headers_from(0):
-                _track_producer(self.producer_state, header, header.base_offset)
+        self.producer_state = self._load_producer_state()
 
     # ---- loading ----------------------------------------------------------------------
+
+    def _load_producer_state(self) -> ProducerStateManager:
+        """The newest snapshot, then the headers of every batch after it."""
+        loaded = producer_snapshots.load_latest(self.files, self.directory, self.log_end_offset)
+        start, state = loaded if loaded is not None else (0, ProducerStateManager())
+        for segment in self._segments:
+            if segment.next_offset <= start:
+                continue
+            position = 0
+            if segment.base_offset < start:
+                found = segment.translate_offset(start)
+                if found is None:
+                    continue
+                position = found[0]
+            for _, header in segment.headers_from(position):
+                if header.base_offset >= start:
+                    _track_producer(state, header, header.base_offset)
+        return state
+
+    def write_producer_snapshot(self) -> None:
+        """Snapshot the producer state as of the log end offset."""
+        producer_snapshots.write_snapshot(
+            self.files, self.directory, self.log_end_offset, self.producer_state.snapshot()
+        )
 
     @classmethod
     def open(
@@ -250,6 +272,7 @@ class PartitionLog:
         self._segments.append(segment)
         self._base_offsets.append(segment.base_offset)
         self._needs_dir_fsync = True
+        self.write_producer_snapshot()
         return segment
 
     def _maybe_flush(self, wall_ms: int) -> bool:
@@ -424,7 +447,8 @@ class PartitionLog:
             self._base_offsets.pop()
         self.active_segment.truncate_to(offset)
         self._recovery_point = min(self._recovery_point, self.log_end_offset)
-        self.producer_state.truncate_to(self.log_end_offset)
+        producer_snapshots.delete_snapshots_above(self.files, self.directory, self.log_end_offset)
+        self.producer_state = self._load_producer_state()
 
     def truncate_fully_and_start_at(self, offset: int) -> None:
         """Delete every segment and start empty at ``offset``."""
@@ -438,11 +462,13 @@ class PartitionLog:
         self._log_start_offset = offset
         self._recovery_point = offset
         self._needs_dir_fsync = True
+        producer_snapshots.delete_snapshots_above(self.files, self.directory, -1)
         self.producer_state = ProducerStateManager()
 
     # ---- lifecycle --------------------------------------------------------------------
 
     def close(self) -> None:
+        self.write_producer_snapshot()
         for segment in self._segments:
             segment.close()
 

@@ -245,7 +245,7 @@ class BrokerServer:
                 await serve_listener(self, listener)
 
     async def _housekeeping(self) -> None:
-        """Retention and time-based flushes, on Kafka's check intervals."""
+        """Retention and producer-id expiry (producer.id.expiration.ms), on Kafka's interval."""
         interval_s = max(self.config.log_retention_check_interval_ms, 100) / 1000
         while True:
             await anyio.sleep(interval_s)
@@ -254,6 +254,7 @@ class BrokerServer:
                 log_ = self.logs.get(topic, index)
                 if log_ is not None:
                     log_.enforce_retention(now, partition.high_watermark)
+                    log_.producer_state.remove_expired(now, self.config.producer_id_expiration_ms)
             self.logs.checkpoint()
 
     def close(self) -> None:

@@ -168,11 +168,14 @@ def test_orphan_index_and_leftovers_removed(tmp_path: Path) -> None:
     fill(directory)
     (directory / f"{500:020d}.index").write_bytes(b"")
     (directory / f"{400:020d}.log.deleted").write_bytes(b"x")
-    open_log(directory, needs_recovery=False).close()
+    log = open_log(directory, needs_recovery=False)
+    end = log.log_end_offset
+    log.close()
     assert sorted(path.name for path in directory.iterdir()) == [
         f"{0:020d}.index",
         f"{0:020d}.log",
         f"{0:020d}.timeindex",
+        f"{end:020d}.snapshot",  # the producer-state snapshot written on close
     ]
 
 
