@@ -78,33 +78,43 @@ class Cluster:
     """Connections to the cluster's brokers and the metadata cache.  See the module docstring.
 
     ``max_frame_bytes`` bounds every response frame (a consumer passes one above its
-    ``fetch.max.bytes``).
+    ``fetch.max.bytes``).  ``allow_auto_topic_creation`` is sent in Metadata requests (Kafka's
+    producer sends true, the consumer ``allow.auto.create.topics``, the admin client false).
+    Constructing one needs no event loop; ``async with`` starts it.
     """
 
     def __init__(
-        self, config: CommonConfig, *, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
+        self,
+        config: CommonConfig,
+        *,
+        max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+        allow_auto_topic_creation: bool = False,
     ) -> None:
         self.config = config
         self.max_frame_bytes = max_frame_bytes
+        self.allow_auto_topic_creation = allow_auto_topic_creation
         self._metadata = ClusterMetadata()
         self._tracked: set[str] = set()
         self._stale = True
         self._refreshes = 0
         self._last_refresh_at = -math.inf
         self._last_refresh_covered: frozenset[str] | None = frozenset()
-        self._metadata_lock = anyio.Lock()
         self._connections: dict[Address, Connection] = {}
         self._connect_locks: dict[Address, anyio.Lock] = {}
         self._failures: dict[Address, int] = {}
         self._next_attempt: dict[Address, float] = {}
         self._task_group: anyio.abc.TaskGroup | None = None
-        self._reaper_scope = anyio.CancelScope()
+        self._reaper_scope: anyio.CancelScope | None = None
+        self._metadata_lock: anyio.Lock | None = None
         self._closed = False
 
     # -- lifetime ----------------------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
         """Start the task group and bootstrap; see :meth:`bootstrap` for the errors."""
+        # anyio primitives need a running event loop, so they are made here, not in __init__.
+        self._metadata_lock = anyio.Lock()
+        self._reaper_scope = anyio.CancelScope()
         task_group = anyio.create_task_group()
         await task_group.__aenter__()
         self._task_group = task_group
@@ -131,7 +141,8 @@ class Cluster:
     async def close(self) -> None:
         """Close every connection; the cluster cannot be used afterwards.  Idempotent."""
         self._closed = True
-        self._reaper_scope.cancel()
+        if self._reaper_scope is not None:
+            self._reaper_scope.cancel()
         connections = list(self._connections.values())
         self._connections.clear()
         with anyio.CancelScope(shield=True):
@@ -177,8 +188,15 @@ class Cluster:
             self._stale = True
 
     def track(self, topics: Iterable[str]) -> None:
-        """Add topics to those every refresh asks about."""
-        self._tracked.update(topics)
+        """Add topics to those every refresh asks about.
+
+        A new topic lets the next refresh skip ``retry.backoff.ms``, as Kafka's
+        ``requestUpdateForNewTopics`` does: a first send to a topic should not wait.
+        """
+        new = set(topics) - self._tracked
+        if new:
+            self._tracked.update(new)
+            self._last_refresh_at = -math.inf
 
     @property
     def tracked_topics(self) -> frozenset[str]:
@@ -197,6 +215,7 @@ class Cluster:
             self.track(topics)
         wanted = None if all_topics else frozenset(self._tracked)
         seen = self._refreshes
+        assert self._metadata_lock is not None, "use the cluster inside async with"
         async with self._metadata_lock:
             covered = self._last_refresh_covered
             if self._refreshes != seen and (
@@ -230,9 +249,10 @@ class Cluster:
     ) -> ClusterMetadata:
         version = connection.pick_version(METADATA, METADATA_MIN_VERSION)
         self._last_refresh_at = anyio.current_time()
-        response = await connection.send(
-            METADATA, metadata_request(version, topics), version=version
+        body = metadata_request(
+            version, topics, allow_auto_topic_creation=self.allow_auto_topic_creation
         )
+        response = await connection.send(METADATA, body, version=version)
         code = response.get("error_code", ErrorCode.NONE)
         if code != ErrorCode.NONE:
             raise error_for(code, f"Metadata from {connection.address}")
@@ -406,6 +426,7 @@ class Cluster:
     async def _close_idle_connections(self) -> None:
         limit_s = self.config.connections_max_idle_ms / 1000
         period_s = min(IDLE_CHECK_MAX_S, max(limit_s / 4, 0.001))
+        assert self._reaper_scope is not None
         with self._reaper_scope:
             while True:
                 await anyio.sleep(period_s)

@@ -122,6 +122,7 @@ class Connection:
         self._pending: deque[_Pending] = deque()
         self._next_correlation_id = 0
         self._error: KafkaConnectionError | None = None
+        self._failure_reason = ""
         self._reader_scope: anyio.CancelScope | None = None
         self._reader_done = anyio.Event()
         self._api_versions: dict[int, tuple[int, int]] = {}
@@ -210,7 +211,7 @@ class Connection:
 
         Returns once the reader task has finished.
         """
-        self._fail(KafkaConnectionError(self.address, "connection closed by the client"))
+        self._fail("connection closed by the client")
         with anyio.CancelScope(shield=True):
             await self._reader_done.wait()
 
@@ -296,7 +297,9 @@ class Connection:
 
         Raises :class:`~client.errors.KafkaTimeoutError` when the deadline passes,
         :class:`~client.errors.KafkaConnectionError` when the connection is or becomes
-        unusable, :class:`~client.errors.KafkaProtocolError` for an undecodable response.
+        unusable, :class:`~client.errors.KafkaProtocolError` for an undecodable response.  The
+        timeout and connection errors say ``request_sent``: whether the request had been
+        written (so a Produce may have been appended; see :func:`client.errors.is_ambiguous`).
         """
         if version is None:
             version = self.pick_version(api_key)
@@ -331,8 +334,8 @@ class Connection:
             message = f"{api_name(api_key)} v{version}: no response within {timeout} ms"
             if pending.registered:
                 # Kafka closes the connection: a late answer could not be matched.
-                self._fail(KafkaConnectionError(self.address, f"{message}; connection closed"))
-            raise KafkaTimeoutError(f"{self.address}: {message}")
+                self._fail(f"{message}; connection closed")
+            raise KafkaTimeoutError(f"{self.address}: {message}", request_sent=pending.registered)
         if pending.error is not None:
             raise pending.error
         assert pending.frame is not None
@@ -372,13 +375,13 @@ class Connection:
                 with anyio.fail_after(self.request_timeout_ms / 1000):
                     await self._stream.send(frame)
             except TimeoutError:
-                error = KafkaConnectionError(self.address, "write timed out; connection closed")
-                self._fail(error)
-                raise error from None
+                reason = "write timed out; connection closed"
+                self._fail(reason)
+                raise KafkaConnectionError(self.address, reason, request_sent=True) from None
             except _SocketErrors as error:
-                failure = KafkaConnectionError(self.address, f"write failed: {_describe(error)}")
-                self._fail(failure)
-                raise failure from error
+                reason = f"write failed: {_describe(error)}"
+                self._fail(reason)
+                raise KafkaConnectionError(self.address, reason, request_sent=True) from error
 
     def _check_open(self) -> None:
         if self._error is not None:
@@ -440,9 +443,9 @@ class Connection:
                 while (frame := self._frames.next_frame()) is not None:
                     self._deliver(frame)
         except _SocketErrors as error:
-            self._fail(KafkaConnectionError(self.address, f"connection lost: {_describe(error)}"))
+            self._fail(f"connection lost: {_describe(error)}")
         except ProtocolError as error:
-            self._fail(KafkaConnectionError(self.address, f"bad response: {error}"))
+            self._fail(f"bad response: {error}")
 
     def _deliver(self, frame: bytes) -> None:
         if len(frame) < _CORRELATION_ID.size:
@@ -459,13 +462,20 @@ class Connection:
         self._in_flight.release()
         self.last_used = anyio.current_time()
 
-    def _fail(self, error: KafkaConnectionError) -> None:
-        """Mark the connection dead (first error wins), fail every pending request, stop reading."""
+    def _fail(self, reason: str) -> None:
+        """Mark the connection dead (first reason wins), fail every pending request, stop reading.
+
+        Pending requests were written, so their errors say ``request_sent``; requests refused
+        afterwards (:meth:`_check_open`) were not.
+        """
         if self._error is None:
-            self._error = error
+            self._error = KafkaConnectionError(self.address, reason)
+            self._failure_reason = reason
         while self._pending:
             pending = self._pending.popleft()
-            pending.error = self._error
+            pending.error = KafkaConnectionError(
+                self.address, self._failure_reason, request_sent=True
+            )
             pending.event.set()
             self._in_flight.release()
         if self._reader_scope is not None:

@@ -79,25 +79,34 @@ _BY_CODE: dict[ErrorCode, type[BrokerResponseError]] = {}
 class KafkaTimeoutError(KafkaError):
     """A request, connect or wait did not complete within its deadline (Kafka's TimeoutException).
 
-    Retriable: the operation may succeed if tried again.  For a produce request this does not
-    say whether the records were written; the producer wraps it in :class:`MaybeWrittenError`.
+    Retriable: the operation may succeed if tried again.  ``request_sent`` says whether the
+    request had been written to the broker (then a produce may have been written:
+    :class:`MaybeWrittenError`).
     """
 
     retriable = True
+
+    def __init__(self, message: str | None = None, *, request_sent: bool = False) -> None:
+        self.request_sent = request_sent
+        super().__init__(message)
 
 
 class KafkaConnectionError(KafkaError):
     """A connection could not be opened, or broke while requests were pending.
 
     ``address`` names the broker (``host:port``).  Retriable, and metadata should be refreshed:
-    the broker may have moved or gone.
+    the broker may have moved or gone.  ``request_sent`` says whether the request had been
+    (possibly partly) written before the connection failed.
     """
 
     retriable = True
     invalid_metadata = True
 
-    def __init__(self, address: str, message: str | None = None) -> None:
+    def __init__(
+        self, address: str, message: str | None = None, *, request_sent: bool = False
+    ) -> None:
         self.address = address
+        self.request_sent = request_sent
         super().__init__(f"{address}: {message}" if message else f"{address}: connection failed")
 
 
@@ -172,12 +181,17 @@ class MaybeWrittenError(DeliveryError):
     ambiguous = True
 
 
-def is_ambiguous(cause: KafkaError, *, request_sent: bool) -> bool:
+def is_ambiguous(cause: KafkaError, *, request_sent: bool | None = None) -> bool:
     """Whether a produce that failed with ``cause`` may nevertheless have been written.
 
     Not sent at all: never ambiguous.  Sent, then a timeout or a broken connection (no answer),
     or a broker answer that comes after the append (see ``_AMBIGUOUS_CODES``): ambiguous.
+    ``request_sent`` defaults to the cause's own ``request_sent`` (timeouts and connection
+    errors from :meth:`Connection.send <client.connection.Connection.send>` carry it), else
+    True: a broker error code is an answer to a request that was sent.
     """
+    if request_sent is None:
+        request_sent = getattr(cause, "request_sent", True)
     if not request_sent:
         return False
     if isinstance(cause, KafkaTimeoutError | KafkaConnectionError):
@@ -186,9 +200,12 @@ def is_ambiguous(cause: KafkaError, *, request_sent: bool) -> bool:
 
 
 def delivery_error(
-    cause: KafkaError, topic: str, partition: int, *, request_sent: bool
+    cause: KafkaError, topic: str, partition: int, *, request_sent: bool | None = None
 ) -> DeliveryError:
-    """The :class:`DeliveryError` subclass (maybe-written or definitely-failed) for ``cause``."""
+    """The :class:`DeliveryError` subclass (maybe-written or definitely-failed) for ``cause``.
+
+    ``request_sent``: as for :func:`is_ambiguous`.
+    """
     if is_ambiguous(cause, request_sent=request_sent):
         return MaybeWrittenError(cause, topic, partition)
     return DefinitelyFailedError(cause, topic, partition)
@@ -784,3 +801,7 @@ class TransactionAbortableError(BrokerResponseError, code=ErrorCode.TRANSACTION_
 
 # -- END GENERATED --
 # fmt: on
+
+# Kafka's client names CORRUPT_MESSAGE's exception CorruptRecordException; the record decoders
+# raise it under that name for a batch that fails its CRC or does not parse.
+CorruptRecordError = CorruptMessageError

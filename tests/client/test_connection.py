@@ -197,9 +197,12 @@ async def test_request_times_out_against_a_silent_server() -> None:
         fake_broker(never_answer) as broker,
         Connection.connect("127.0.0.1", broker.port) as connection,
     ):
-        with anyio.fail_after(TIMEOUT_MS / 1000):
-            with pytest.raises(KafkaTimeoutError, match=f"within {SHORT_TIMEOUT_MS} ms"):
-                await connection.send(METADATA, metadata_body("x"), timeout_ms=SHORT_TIMEOUT_MS)
+        with (
+            anyio.fail_after(TIMEOUT_MS / 1000),
+            pytest.raises(KafkaTimeoutError, match=f"within {SHORT_TIMEOUT_MS} ms") as caught,
+        ):
+            await connection.send(METADATA, metadata_body("x"), timeout_ms=SHORT_TIMEOUT_MS)
+        assert caught.value.request_sent
         # As in Kafka, a request timeout closes the connection.
         assert connection.closed
         with pytest.raises(KafkaConnectionError):
@@ -251,11 +254,12 @@ async def test_disconnect_fails_every_pending_request() -> None:
                 task_group.start_soon(ask)
         assert len(failures) == pending
         assert all(isinstance(error, KafkaConnectionError) for error in failures)
-        assert all(error.retriable for error in failures)
+        assert all(error.retriable and error.request_sent for error in failures)
         assert f"127.0.0.1:{broker.port}" in str(failures[0])
         assert connection.closed and connection.in_flight == 0
-        with pytest.raises(KafkaConnectionError):
+        with pytest.raises(KafkaConnectionError) as refused:
             await connection.send(METADATA, metadata_body("x"))
+        assert not refused.value.request_sent
 
 
 async def test_oversized_response_frame_closes_the_connection() -> None:
@@ -302,3 +306,24 @@ async def test_close_fails_pending_requests_and_is_idempotent() -> None:
             await connection.close()
         await connection.close()
         assert len(outcome) == 1 and "closed by the client" in str(outcome[0])
+
+
+async def test_waiting_for_an_in_flight_slot_times_out_unsent() -> None:
+    """A request that never got a slot was not sent, and the connection stays open."""
+
+    async def never_answer(peer: FakeConnection, header: RequestHeader, body: Container) -> None:
+        pass
+
+    async with (
+        fake_broker(never_answer) as broker,
+        Connection.connect("127.0.0.1", broker.port, max_in_flight=1) as connection,
+        anyio.create_task_group() as task_group,
+    ):
+        task_group.start_soon(connection.send, METADATA, metadata_body("holds-the-slot"))
+        await anyio.wait_all_tasks_blocked()
+        assert connection.in_flight == 1
+        with pytest.raises(KafkaTimeoutError) as caught:
+            await connection.send(METADATA, metadata_body("x"), timeout_ms=SHORT_TIMEOUT_MS)
+        assert not caught.value.request_sent
+        assert not connection.closed
+        task_group.cancel_scope.cancel()

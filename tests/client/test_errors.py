@@ -96,3 +96,11 @@ def test_delivery_errors_say_whether_records_may_be_written() -> None:
     assert isinstance(rejected, DefinitelyFailedError)
     assert isinstance(rejected, DeliveryError) and rejected.__cause__ is rejected.cause
     assert "t-0" in str(rejected) and "definitely not written" in str(rejected)
+
+
+def test_request_sent_decides_ambiguity_by_default() -> None:
+    unsent = KafkaConnectionError("h:1", "refused", request_sent=False)
+    assert isinstance(delivery_error(unsent, "t", 0), DefinitelyFailedError)
+    sent = KafkaTimeoutError("no answer", request_sent=True)
+    assert isinstance(delivery_error(sent, "t", 0), MaybeWrittenError)
+    assert errors.CorruptRecordError is errors.CorruptMessageError
