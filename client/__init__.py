@@ -36,7 +36,10 @@ from client.errors import (
     KafkaProtocolError,
     KafkaTimeoutError,
     MaybeWrittenError,
+    delivery_error,
     error_for,
+    is_ambiguous,
+    raise_for,
 )
 from client.metadata import (
     BrokerMetadata,
@@ -78,6 +81,9 @@ __all__ = [
     "TopicDescription",
     "TopicMetadata",
     "TopicPartition",
+    "delivery_error",
     "error_for",
+    "is_ambiguous",
     "list_offsets",
+    "raise_for",
 ]
