@@ -32,7 +32,11 @@ def _create_topic(bootstrap: str, partitions: int) -> str:
     return name
 
 
-def produce(bootstrap: str, topic: str, records: int, size: int, acks: str) -> float:
+def produce(
+    bootstrap: str, topic: str, records: int, size: int, acks: str, *, idempotence: bool = False
+) -> float:
+    """Seconds to deliver ``records`` after a warm-up record (so that client start-up, e.g.
+    librdkafka's ~0.5 s producer-id timer, is not counted)."""
     producer = Producer(
         {
             "bootstrap.servers": bootstrap,
@@ -40,6 +44,7 @@ def produce(bootstrap: str, topic: str, records: int, size: int, acks: str) -> f
             "linger.ms": 5,
             "batch.size": 1_000_000,
             "queue.buffering.max.messages": 1_000_000,
+            "enable.idempotence": idempotence,
         }
     )
     value = b"x" * size
@@ -50,6 +55,8 @@ def produce(bootstrap: str, topic: str, records: int, size: int, acks: str) -> f
         if error is None:
             delivered += 1
 
+    producer.produce(topic, value)
+    producer.flush(DEADLINE_S)
     start = time.perf_counter()
     for _ in range(records):
         while True:
@@ -87,6 +94,22 @@ def consume(bootstrap: str, topic: str, partitions: int, records: int) -> float:
     return elapsed
 
 
+def _compare_idempotence(bootstrap: str, records: int, size: int, reps: int = 3) -> None:
+    """acks=all plain vs idempotent, interleaved so a noisy machine hits both alike."""
+    ratios = []
+    for _ in range(reps):
+        plain = records / produce(bootstrap, _create_topic(bootstrap, 6), records, size, "all")
+        idempotent = records / produce(
+            bootstrap, _create_topic(bootstrap, 6), records, size, "all", idempotence=True
+        )
+        ratios.append(idempotent / plain)
+        print(
+            f"plain {plain:,.0f} rec/s, idempotent {idempotent:,.0f} rec/s, "
+            f"ratio {idempotent / plain:.3f}"
+        )
+    print(f"median idempotent/plain: {sorted(ratios)[len(ratios) // 2]:.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=200_000)
@@ -94,12 +117,24 @@ def main() -> None:
     parser.add_argument("--partitions", default="1,6")
     parser.add_argument("--acks", default="1")
     parser.add_argument("--bootstrap", default=None)
+    parser.add_argument(
+        "--idempotence-compare",
+        action="store_true",
+        help="produce only: plain vs idempotent acks=all, interleaved, 3 reps",
+    )
     args = parser.parse_args()
     broker = None
     if args.bootstrap is None:
         broker = ProcessBroker(Path(tempfile.mkdtemp(prefix="odradek-bench-")), {}).start()
     bootstrap = args.bootstrap or broker.bootstrap  # type: ignore[union-attr]
     megabytes = args.records * args.size / 1e6
+    if args.idempotence_compare:
+        try:
+            _compare_idempotence(bootstrap, args.records, args.size)
+        finally:
+            if broker is not None:
+                broker.terminate()
+        return
     print("| partitions | produce rec/s | MB/s | consume rec/s | MB/s |")
     print("|---|---|---|---|---|")
     try:
