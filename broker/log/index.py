@@ -24,12 +24,7 @@ from itertools import islice
 
 from broker.log.files import FileHandle
 
-OFFSET_ENTRY_BYTES = 8
-TIME_ENTRY_BYTES = 12
 INT32_MAX = 2147483647
-
-_OFFSET_ENTRY = struct.Struct(">ii")
-_TIME_ENTRY = struct.Struct(">qi")
 
 
 class CorruptIndexError(Exception):
@@ -40,87 +35,64 @@ def _strictly_increasing(values: array[int]) -> bool:
     return all(map(operator.lt, values, islice(values, 1, None)))
 
 
-class OffsetIndex:
-    """Maps offsets to file positions of the batch to start scanning from."""
+class _SparseIndex:
+    """What both indexes share: two parallel C arrays (``_keys``, ``_values``) mirrored by a
+    file of fixed-size big-endian entries, loaded, appended and truncated the same way."""
+
+    KIND = ""
+    KEY_TYPE = "i"
+    VALUE_TYPE = "i"
 
     def __init__(self, handle: FileHandle, base_offset: int, max_index_bytes: int) -> None:
         self._handle = handle
         self.base_offset = base_offset
-        self.max_entries = max_index_bytes // OFFSET_ENTRY_BYTES
-        self._offsets: array[int] = array("i")
-        self._positions: array[int] = array("i")
+        self._entry = struct.Struct(">" + self.KEY_TYPE + self.VALUE_TYPE)
+        self.max_entries = max_index_bytes // self._entry.size
+        self._keys: array[int] = array(self.KEY_TYPE)
+        self._values: array[int] = array(self.VALUE_TYPE)
         self._load()
 
     def _load(self) -> None:
+        entry_bytes = self._entry.size
         size = self._handle.size()
-        if size % OFFSET_ENTRY_BYTES:
-            raise CorruptIndexError(f"offset index of {size} bytes is not whole entries")
-        count = size // OFFSET_ENTRY_BYTES
-        values = struct.unpack(f">{count * 2}i", self._handle.pread(size, 0))
-        self._offsets = array("i", values[0::2])
-        self._positions = array("i", values[1::2])
-        while len(self._offsets) > 1 and self._offsets[-1] == 0 and self._positions[-1] == 0:
-            self._offsets.pop()
-            self._positions.pop()
-        if len(self._offsets) < count:
-            self._handle.truncate(len(self._offsets) * OFFSET_ENTRY_BYTES)
+        if size % entry_bytes:
+            raise CorruptIndexError(f"{self.KIND} index of {size} bytes is not whole entries")
+        count = size // entry_bytes
+        layout = ">" + (self.KEY_TYPE + self.VALUE_TYPE) * count
+        values = struct.unpack(layout, self._handle.pread(size, 0))
+        self._keys = array(self.KEY_TYPE, values[0::2])
+        self._values = array(self.VALUE_TYPE, values[1::2])
+        # A zeroed tail is a file extended but never written (a crash): drop it.
+        while len(self._keys) > 1 and self._keys[-1] == 0 and self._values[-1] == 0:
+            self._keys.pop()
+            self._values.pop()
+        if len(self._keys) < count:
+            self._handle.truncate(len(self._keys) * entry_bytes)
 
     @property
     def entries(self) -> int:
-        return len(self._offsets)
+        return len(self._keys)
 
     @property
     def is_full(self) -> bool:
-        return len(self._offsets) >= self.max_entries
+        return len(self._keys) >= self.max_entries
 
     @property
     def size_bytes(self) -> int:
-        return len(self._offsets) * OFFSET_ENTRY_BYTES
+        return len(self._keys) * self._entry.size
 
-    def last_entry(self) -> tuple[int, int]:
-        """(absolute offset, position) of the last entry, or (base offset, 0)."""
-        if not self._offsets:
-            return self.base_offset, 0
-        return self.base_offset + self._offsets[-1], self._positions[-1]
-
-    def sanity_check(self, log_size_bytes: int) -> None:
-        """Kafka's checks plus order and bounds: entries increase and point into the log."""
-        if not self._offsets:
-            return
-        if self._offsets[0] < 0 or self._positions[-1] >= max(log_size_bytes, 1):
-            raise CorruptIndexError("offset index points outside its segment")
-        if not _strictly_increasing(self._offsets) or not _strictly_increasing(self._positions):
-            raise CorruptIndexError("offset index entries out of order")
-
-    def append(self, offset: int, position: int) -> None:
-        relative = offset - self.base_offset
-        assert not self.is_full, "caller rolls before the index fills"
-        assert 0 <= relative <= INT32_MAX and 0 <= position <= INT32_MAX
-        if self._offsets and (relative <= self._offsets[-1] or position <= self._positions[-1]):
-            raise AssertionError(f"offset index entry ({offset}, {position}) out of order")
-        self._handle.pwrite(_OFFSET_ENTRY.pack(relative, position), self.size_bytes)
-        self._offsets.append(relative)
-        self._positions.append(position)
-
-    def lookup(self, offset: int) -> tuple[int, int]:
-        """The largest entry with offset <= ``offset``, or (base offset, 0)."""
-        slot = bisect.bisect_right(self._offsets, offset - self.base_offset) - 1
-        if slot < 0:
-            return self.base_offset, 0
-        return self.base_offset + self._offsets[slot], self._positions[slot]
-
-    def truncate_to(self, offset: int) -> None:
-        """Drop every entry with offset >= ``offset``."""
-        keep = bisect.bisect_left(self._offsets, offset - self.base_offset)
-        self._truncate_entries(keep)
+    def _write_entry(self, key: int, value: int) -> None:
+        self._handle.pwrite(self._entry.pack(key, value), self.size_bytes)
+        self._keys.append(key)
+        self._values.append(value)
 
     def reset(self) -> None:
         self._truncate_entries(0)
 
     def _truncate_entries(self, keep: int) -> None:
-        del self._offsets[keep:]
-        del self._positions[keep:]
-        self._handle.truncate(keep * OFFSET_ENTRY_BYTES)
+        del self._keys[keep:]
+        del self._values[keep:]
+        self._handle.truncate(keep * self._entry.size)
 
     def flush(self) -> None:
         self._handle.fsync()
@@ -129,57 +101,72 @@ class OffsetIndex:
         self._handle.close()
 
 
-class TimeIndex:
-    """Maps timestamps to the offset from which records reach that timestamp."""
+class OffsetIndex(_SparseIndex):
+    """Maps offsets to file positions of the batch to start scanning from.
 
-    def __init__(self, handle: FileHandle, base_offset: int, max_index_bytes: int) -> None:
-        self._handle = handle
-        self.base_offset = base_offset
-        self.max_entries = max_index_bytes // TIME_ENTRY_BYTES
-        self._timestamps: array[int] = array("q")
-        self._offsets: array[int] = array("i")
-        self._load()
+    Keys are offsets relative to the segment's base offset, values file positions.
+    """
 
-    def _load(self) -> None:
-        size = self._handle.size()
-        if size % TIME_ENTRY_BYTES:
-            raise CorruptIndexError(f"time index of {size} bytes is not whole entries")
-        count = size // TIME_ENTRY_BYTES
-        values = struct.unpack(">" + "qi" * count, self._handle.pread(size, 0))
-        self._timestamps = array("q", values[0::2])
-        self._offsets = array("i", values[1::2])
-        while len(self._offsets) > 1 and self._offsets[-1] == 0 and self._timestamps[-1] == 0:
-            self._offsets.pop()
-            self._timestamps.pop()
-        if len(self._offsets) < count:
-            self._handle.truncate(len(self._offsets) * TIME_ENTRY_BYTES)
+    KIND = "offset"
 
-    @property
-    def entries(self) -> int:
-        return len(self._offsets)
+    def last_entry(self) -> tuple[int, int]:
+        """(absolute offset, position) of the last entry, or (base offset, 0)."""
+        if not self._keys:
+            return self.base_offset, 0
+        return self.base_offset + self._keys[-1], self._values[-1]
 
-    @property
-    def is_full(self) -> bool:
-        return len(self._offsets) >= self.max_entries
+    def sanity_check(self, log_size_bytes: int) -> None:
+        """Kafka's checks plus order and bounds: entries increase and point into the log."""
+        if not self._keys:
+            return
+        if self._keys[0] < 0 or self._values[-1] >= max(log_size_bytes, 1):
+            raise CorruptIndexError("offset index points outside its segment")
+        if not _strictly_increasing(self._keys) or not _strictly_increasing(self._values):
+            raise CorruptIndexError("offset index entries out of order")
 
-    @property
-    def size_bytes(self) -> int:
-        return len(self._offsets) * TIME_ENTRY_BYTES
+    def append(self, offset: int, position: int) -> None:
+        relative = offset - self.base_offset
+        assert not self.is_full, "caller rolls before the index fills"
+        assert 0 <= relative <= INT32_MAX and 0 <= position <= INT32_MAX
+        if self._keys and (relative <= self._keys[-1] or position <= self._values[-1]):
+            raise AssertionError(f"offset index entry ({offset}, {position}) out of order")
+        self._write_entry(relative, position)
+
+    def lookup(self, offset: int) -> tuple[int, int]:
+        """The largest entry with offset <= ``offset``, or (base offset, 0)."""
+        slot = bisect.bisect_right(self._keys, offset - self.base_offset) - 1
+        if slot < 0:
+            return self.base_offset, 0
+        return self.base_offset + self._keys[slot], self._values[slot]
+
+    def truncate_to(self, offset: int) -> None:
+        """Drop every entry with offset >= ``offset``."""
+        self._truncate_entries(bisect.bisect_left(self._keys, offset - self.base_offset))
+
+
+class TimeIndex(_SparseIndex):
+    """Maps timestamps to the offset from which records reach that timestamp.
+
+    Keys are timestamps, values offsets relative to the segment's base offset.
+    """
+
+    KIND = "time"
+    KEY_TYPE = "q"
 
     def last_entry(self) -> tuple[int, int]:
         """(timestamp, absolute offset) of the last entry, or (-1, base offset)."""
-        if not self._offsets:
+        if not self._values:
             return -1, self.base_offset
-        return self._timestamps[-1], self.base_offset + self._offsets[-1]
+        return self._keys[-1], self.base_offset + self._values[-1]
 
     def sanity_check(self, next_offset: int) -> None:
-        if not self._offsets:
+        if not self._values:
             return
-        if self._offsets[0] < 0 or self.base_offset + self._offsets[-1] >= max(next_offset, 1):
+        if self._values[0] < 0 or self.base_offset + self._values[-1] >= max(next_offset, 1):
             raise CorruptIndexError("time index points outside its segment")
-        if not _strictly_increasing(self._timestamps):
+        if not _strictly_increasing(self._keys):
             raise CorruptIndexError("time index timestamps out of order")
-        if not all(map(operator.le, self._offsets, islice(self._offsets, 1, None))):
+        if not all(map(operator.le, self._values, islice(self._values, 1, None))):
             raise CorruptIndexError("time index offsets out of order")
 
     def maybe_append(self, timestamp: int, offset: int, *, skip_full_check: bool = False) -> bool:
@@ -188,39 +175,22 @@ class TimeIndex:
         relative = offset - self.base_offset
         assert skip_full_check or not self.is_full, "caller rolls before the index fills"
         assert 0 <= relative <= INT32_MAX
-        if self._offsets:
-            if relative < self._offsets[-1]:
+        if self._values:
+            if relative < self._values[-1]:
                 raise AssertionError(f"time index offset {offset} below the last entry")
-            if timestamp <= self._timestamps[-1]:
+            if timestamp <= self._keys[-1]:
                 return False
-        self._handle.pwrite(_TIME_ENTRY.pack(timestamp, relative), self.size_bytes)
-        self._timestamps.append(timestamp)
-        self._offsets.append(relative)
+        self._write_entry(timestamp, relative)
         return True
 
     def lookup(self, timestamp: int) -> tuple[int, int]:
         """The largest entry with timestamp <= ``timestamp``: (timestamp, absolute offset),
         or (-1, base offset) when none is."""
-        slot = bisect.bisect_right(self._timestamps, timestamp) - 1
+        slot = bisect.bisect_right(self._keys, timestamp) - 1
         if slot < 0:
             return -1, self.base_offset
-        return self._timestamps[slot], self.base_offset + self._offsets[slot]
+        return self._keys[slot], self.base_offset + self._values[slot]
 
     def truncate_to(self, offset: int) -> None:
         """Drop every entry with offset >= ``offset``."""
-        keep = bisect.bisect_left(self._offsets, offset - self.base_offset)
-        self._truncate_entries(keep)
-
-    def reset(self) -> None:
-        self._truncate_entries(0)
-
-    def _truncate_entries(self, keep: int) -> None:
-        del self._timestamps[keep:]
-        del self._offsets[keep:]
-        self._handle.truncate(keep * TIME_ENTRY_BYTES)
-
-    def flush(self) -> None:
-        self._handle.fsync()
-
-    def close(self) -> None:
-        self._handle.close()
+        self._truncate_entries(bisect.bisect_left(self._values, offset - self.base_offset))
