@@ -155,7 +155,7 @@ async def serve_connection(server: BrokerServer, sock: socket.socket, peer: str)
     except FrameTooLarge as error:
         log.warning("closing connection from %s: %s (socket.request.max.bytes)", peer, error)
     except ProtocolError as error:
-        log.warning("closing connection from %s: unreadable request: %s", peer, error)
+        log.warning("closing connection from %s: %s", peer, error)
     finally:
         connection.close()
 

@@ -219,3 +219,21 @@ def test_garbage_topic_config_is_invalid_config(broker: Any) -> None:
         unknown = _create(conn, "cfg2", configs={"retention.msx": "5"})
         assert unknown.error_code == ErrorCode.INVALID_CONFIG
         assert "retention.ms" in (unknown.error_message or "")
+
+
+def test_failed_acks0_produce_closes_the_connection(broker: Any) -> None:
+    with RawConnection(broker.bootstrap) as conn:
+        body = {
+            "transactional_id": None,
+            "acks": 0,
+            "timeout_ms": 1000,
+            "topic_data": [
+                {
+                    "name": "nowhere",
+                    "partition_data": [{"index": 0, "records": build_batch([b"v"])}],
+                }
+            ],
+        }
+        conn.send_bytes(headers.encode_request(PRODUCE, 8, 9, "x", body))
+        assert conn.is_closed_by_peer()
+    _still_serving(broker.bootstrap)

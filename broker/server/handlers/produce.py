@@ -16,7 +16,7 @@ from construct import Container
 from broker.core.partition import ACKS_NONE
 from broker.core.producer_state import BatchInfo, Duplicate, ProducerStateManager, Reject
 from broker.server.clock import wall_ms
-from client.protocol.errors import ErrorCode
+from client.protocol.errors import ErrorCode, ProtocolError
 from client.protocol.headers import RequestHeader
 from client.protocol.records import BatchHeader, InvalidRecordError, validate_batches
 
@@ -108,5 +108,10 @@ async def handle(
         ]
         responses.append({"name": topic.name, "partition_responses": partitions})
     if acks == ACKS_NONE:
+        failed = [p for topic in responses for p in topic["partition_responses"] if p["error_code"]]
+        if failed:
+            # acks=0 has no response to carry the error: like Kafka, close the connection so
+            # the client notices, refreshes its metadata and reconnects.
+            raise ProtocolError(f"acks=0 produce failed: {ErrorCode(failed[0]['error_code']).name}")
         return None
     return {"responses": responses, "throttle_time_ms": 0}
