@@ -1,8 +1,9 @@
-"""The `odradek` command: parses arguments and configuration, then starts the server.
+"""The `odradek` command: parses arguments and configuration, then runs the chosen command.
 
 No logic of its own: configuration lives in `broker.config`, the broker in
-`broker.server.broker`. Usage and configuration errors print one line to stderr and exit 2;
-they never show a traceback.
+`broker.server.broker`, the topic commands (built on the client) in `broker.cli_topic`.
+Usage and configuration errors print one line to stderr and exit 2; a command that fails
+against the cluster prints `odradek: error: ...` lines and exits 1. Never a traceback.
 """
 
 from __future__ import annotations
@@ -12,11 +13,23 @@ import importlib.metadata
 import logging
 import sys
 
+from broker.cli_topic import CommandError, add_topic_commands
 from broker.config import ConfigError, load_config
 
 PROGRAM = "odradek"
 USAGE_ERROR_EXIT_CODE = 2
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+PROGRAM_EXAMPLES = """\
+examples:
+  odradek broker start --config configs/server.properties
+  odradek topic create orders --partitions 6 --replication-factor 1
+  odradek topic describe orders
+"""
+BROKER_EXAMPLES = """\
+examples:
+  odradek broker start
+  odradek broker start --config configs/server.properties --set num.partitions=3
+"""
 
 
 def _version() -> str:
@@ -28,13 +41,26 @@ def _version() -> str:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog=PROGRAM, description="A Kafka-compatible broker in Python."
+        prog=PROGRAM,
+        description="A Kafka-compatible broker in Python.",
+        epilog=PROGRAM_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"{PROGRAM} {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    broker = commands.add_parser("broker", help="run and manage a broker")
+    broker = commands.add_parser(
+        "broker",
+        help="run and manage a broker",
+        epilog=BROKER_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     broker_commands = broker.add_subparsers(dest="broker_command", metavar="COMMAND", required=True)
-    start = broker_commands.add_parser("start", help="start a broker in the foreground")
+    start = broker_commands.add_parser(
+        "start",
+        help="start a broker in the foreground",
+        epilog=BROKER_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     start.add_argument(
         "--config",
         metavar="FILE",
@@ -49,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
         help="override one config key after the file; repeatable",
     )
     start.set_defaults(handler=_broker_start)
+    add_topic_commands(commands)
     return parser
 
 
@@ -86,7 +113,12 @@ def main(argv: list[str] | None = None) -> int:
         if code is None or isinstance(code, int):
             return code or 0
         return USAGE_ERROR_EXIT_CODE
-    exit_code: int = arguments.handler(arguments)
+    try:
+        exit_code: int = arguments.handler(arguments)
+    except CommandError as error:
+        for message in error.messages:
+            print(f"{PROGRAM}: error: {message}", file=sys.stderr)
+        return error.exit_code
     return exit_code
 
 
