@@ -1,0 +1,599 @@
+"""The async producer: the IO around :mod:`client.accumulator` (anyio).
+
+::
+
+    async with Producer(bootstrap_servers="localhost:9092", linger_ms=10) as producer:
+        future = await producer.send("events", b"value", key=b"user-1")   # enqueued
+        metadata = await future                                           # delivered
+        await producer.send_and_wait("events", b"another")
+        await producer.flush()
+
+``await producer.send(...)`` returns as soon as the record is in its batch (it waits only for
+topic metadata or, when ``buffer.memory`` is full, for space: back-pressure, both bounded by
+``max.block.ms``) and gives a :class:`RecordFuture`; awaiting that gives the
+:class:`~client.accumulator.RecordMetadata` (topic, partition, offset, timestamp) once the
+batch's answer came back, or raises a :class:`~client.errors.DeliveryError`:
+:class:`~client.errors.MaybeWrittenError` when an attempt ended without an answer (timeout,
+disconnect), :class:`~client.errors.DefinitelyFailedError` otherwise.  Errors found before a
+record is enqueued (unknown topic after ``max.block.ms``, a record above ``max.request.size``,
+a closed producer) are raised by ``send`` itself, as ``DefinitelyFailedError``.
+
+Tasks: a sender (drains sendable batches per leader, one task per Produce request, at most
+``max.in.flight.requests.per.connection`` per broker), a metadata refresher (on demand, after
+invalid-metadata errors and unknown leaders, and every ``metadata.max.age.ms``) and, with
+``enable.idempotence``, the InitProducerId calls: one at start (to the least loaded broker) and
+one whenever the accumulator asks for a new epoch (KIP-360: InitProducerId v3+ with the current
+id and epoch bumps the epoch; a broker below v3, or one that refuses the bump, gets a request
+for a new producer id).  ``acks=0`` requests get no answer: their records complete with offset
+-1 once written.
+
+Closing (``async with`` exit or :meth:`Producer.close`) sends everything still buffered and
+waits for the answers (each batch is bounded by ``delivery.timeout.ms``); leaving the block by
+an exception instead fails what is still pending with :class:`~client.errors.KafkaClosedError`
+as the cause, so no record is dropped silently.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Generator, Mapping
+from types import TracebackType
+from typing import Any, NamedTuple, Self
+
+import anyio
+import anyio.abc
+import anyio.lowlevel
+from construct import Container
+
+from client.accumulator import (
+    Headers,
+    ProducerBatch,
+    RecordAccumulator,
+    RecordMetadata,
+    estimate_record_bytes,
+)
+from client.cluster import Cluster
+from client.config import ProducerConfig
+from client.connection import Connection
+from client.errors import (
+    DefinitelyFailedError,
+    InvalidProducerEpochError,
+    KafkaClosedError,
+    KafkaError,
+    KafkaProtocolError,
+    KafkaTimeoutError,
+    MessageTooLargeError,
+    ProducerFencedError,
+    UnknownTopicOrPartitionError,
+    error_for,
+)
+from client.metadata import ClusterMetadata, TopicPartition
+from client.partitioner import StickyPartitioner, partition_for_key
+from client.protocol.records import (
+    COMPRESSION_GZIP,
+    COMPRESSION_LZ4,
+    COMPRESSION_NONE,
+    COMPRESSION_SNAPPY,
+    COMPRESSION_ZSTD,
+)
+
+PRODUCE = 0
+INIT_PRODUCER_ID = 22
+# KIP-360: from v3 InitProducerId takes the current id and epoch and bumps the epoch.
+INIT_PRODUCER_ID_BUMP_VERSION = 3
+# Java's transaction.timeout.ms default; InitProducerId requires a value even without
+# transactions.
+TRANSACTION_TIMEOUT_MS = 60000
+# Room a lone record leaves in a request for the batch header and the request's own fields.
+REQUEST_OVERHEAD_BYTES = 200
+CODECS = {
+    "none": COMPRESSION_NONE,
+    "gzip": COMPRESSION_GZIP,
+    "snappy": COMPRESSION_SNAPPY,
+    "lz4": COMPRESSION_LZ4,
+    "zstd": COMPRESSION_ZSTD,
+}
+
+__all__ = ["Producer", "ProducerStats", "RecordFuture", "RecordMetadata"]
+
+
+def _now_ms() -> int:
+    return int(time.monotonic() * 1000)
+
+
+def _wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class RecordFuture:
+    """The outcome of one :meth:`Producer.send`: ``await`` it for the RecordMetadata."""
+
+    __slots__ = ("_batch", "_index", "_timestamp_ms")
+
+    def __init__(self, batch: ProducerBatch, index: int, timestamp_ms: int) -> None:
+        self._batch = batch
+        self._index = index
+        self._timestamp_ms = timestamp_ms
+
+    def done(self) -> bool:
+        """Whether the record's batch has been answered (or failed)."""
+        return self._batch.done
+
+    def result(self) -> RecordMetadata:
+        """The metadata of a done record; its DeliveryError if it failed.
+
+        Raises :class:`~client.errors.KafkaError` if called before :meth:`done`.
+        """
+        if not self._batch.done:
+            raise KafkaError("the record is not delivered yet: await the future")
+        return self._batch.metadata(self._index, self._timestamp_ms)
+
+    async def wait(self) -> RecordMetadata:
+        """Wait for the record's batch; the metadata, or its DeliveryError."""
+        await _wait_batch(self._batch)
+        return self._batch.metadata(self._index, self._timestamp_ms)
+
+    def __await__(self) -> Generator[Any, None, RecordMetadata]:
+        return self.wait().__await__()
+
+    def __repr__(self) -> str:
+        state = "done" if self._batch.done else "pending"
+        return f"<RecordFuture {self._batch.topic_partition} #{self._index} {state}>"
+
+
+async def _wait_batch(batch: ProducerBatch) -> None:
+    if batch.done:
+        return
+    if batch.waiter is None:
+        batch.waiter = anyio.Event()
+    await batch.waiter.wait()
+
+
+class ProducerStats(NamedTuple):
+    """Counters since start: Produce requests written, batches in them (retries included),
+    batches resent, InitProducerId calls."""
+
+    produce_requests: int
+    batches_sent: int
+    retries: int
+    init_producer_id_calls: int
+
+
+class _TopicInfo(NamedTuple):
+    metadata: ClusterMetadata
+    partition_count: int
+    all_partitions: tuple[int, ...]
+    available: tuple[int, ...]
+
+
+class Producer:
+    """An async Kafka producer.  See the module docstring.
+
+    ``Producer(settings, **kwargs)`` parses a :class:`~client.config.ProducerConfig` (Kafka
+    keys or Python keywords; an unknown key raises
+    :class:`~client.errors.IllegalConfigError`).  Use ``async with``: start and close must run
+    in the same task.
+    """
+
+    def __init__(self, settings: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+        self.config = config = ProducerConfig.from_settings(settings, **kwargs)
+        self._cluster = Cluster(config)
+        self._accumulator = RecordAccumulator(
+            batch_size=config.batch_size,
+            linger_ms=config.linger_ms,
+            buffer_memory=config.buffer_memory,
+            codec=CODECS[config.compression_type],
+            delivery_timeout_ms=config.delivery_timeout_ms,
+            retries=config.retries,
+            retry_backoff_ms=config.retry_backoff_ms,
+            retry_backoff_max_ms=config.retry_backoff_max_ms,
+            max_request_size=config.max_request_size,
+            max_in_flight_per_partition=config.max_in_flight_requests_per_connection,
+            idempotence=config.enable_idempotence,
+            on_done=self._on_batch_done,
+        )
+        self._sticky = StickyPartitioner()
+        self._max_record_bytes = (
+            min(config.buffer_memory, config.max_request_size) - REQUEST_OVERHEAD_BYTES
+        )
+        self._topics: dict[str, _TopicInfo] = {}
+        self._in_flight: dict[int, int] = {}
+        self._wakeup = anyio.Event()
+        self._metadata_wanted = anyio.Event()
+        self._memory_freed = anyio.Event()
+        self._memory_waiters = 0
+        self._bumping = False
+        self._stack: contextlib.AsyncExitStack | None = None
+        self._task_group: anyio.abc.TaskGroup | None = None
+        self._closed = False
+        self._requests = self._batches_sent = self._retries = self._init_calls = 0
+
+    # -- lifetime ----------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        """Bootstrap, get a producer id (idempotence) and start the sender."""
+        stack = contextlib.AsyncExitStack()
+        await stack.__aenter__()
+        try:
+            await stack.enter_async_context(self._cluster)
+            if self.config.enable_idempotence:
+                await self._init_producer_id(bump=False)
+            self._task_group = await stack.enter_async_context(anyio.create_task_group())
+        except BaseException:
+            await stack.aclose()
+            raise
+        self._stack = stack
+        self._task_group.start_soon(self._run_sender)
+        self._task_group.start_soon(self._run_metadata)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Close: deliver what is buffered, or (leaving by an exception) fail it at once."""
+        await self.close(timeout_ms=None if exc is None else 0)
+
+    async def close(self, timeout_ms: int | None = None) -> None:
+        """Send what is buffered and wait for it (at most ``timeout_ms``; None: until every
+        batch finished, which ``delivery.timeout.ms`` bounds), fail the rest with
+        KafkaClosedError as the cause, stop the tasks and close the connections.  Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        accumulator = self._accumulator
+        with anyio.CancelScope(shield=True):
+            if timeout_ms != 0:
+                accumulator.closing = True  # everything is sendable now
+                self._wake()
+                with anyio.move_on_after(None if timeout_ms is None else timeout_ms / 1000):
+                    while accumulator.incomplete:
+                        await _wait_batch(next(iter(accumulator.incomplete)))
+            accumulator.abort(KafkaClosedError("the producer was closed before delivery"))
+        # The task groups were entered outside the shield: exit them outside it too.
+        if self._task_group is not None:
+            self._task_group.cancel_scope.cancel()
+        if self._stack is not None:
+            await self._stack.aclose()
+
+    # -- sending -----------------------------------------------------------------------------
+
+    async def send(
+        self,
+        topic: str,
+        value: Any = None,
+        *,
+        key: Any = None,
+        headers: Headers | None = None,
+        partition: int | None = None,
+        timestamp_ms: int | None = None,
+    ) -> RecordFuture:
+        """Enqueue one record; returns once it is in a batch.  ``await`` the result to wait
+        for delivery.
+
+        ``key``/``value`` are bytes (or anything ``key.serializer``/``value.serializer``
+        turn into bytes); ``headers`` a sequence of (str, bytes | None); ``partition`` skips
+        the partitioner; ``timestamp_ms`` defaults to now (CreateTime).  Raises
+        :class:`~client.errors.DefinitelyFailedError` if the record cannot be enqueued.
+        """
+        if self._closed:
+            raise DefinitelyFailedError(KafkaClosedError("the producer is closed"), topic, -1)
+        config = self.config
+        if config.key_serializer is not None:
+            key = config.key_serializer(key)
+        if config.value_serializer is not None:
+            value = config.value_serializer(value)
+        info = self._topics.get(topic)
+        if info is None or info.metadata is not self._cluster.metadata:
+            info = await self._topic_info(topic)
+        size = estimate_record_bytes(key, value, headers)
+        if size > self._max_record_bytes:
+            cause = MessageTooLargeError(
+                f"a record of about {size} bytes exceeds max.request.size="
+                f"{config.max_request_size} or buffer.memory={config.buffer_memory}"
+            )
+            raise DefinitelyFailedError(cause, topic, -1 if partition is None else partition)
+        if partition is None:
+            partition = self._partition(topic, key, size, info)
+        elif not 0 <= partition < info.partition_count:
+            unknown = UnknownTopicOrPartitionError(
+                f"partition {partition} of {topic!r}: it has {info.partition_count}"
+            )
+            raise DefinitelyFailedError(unknown, topic, partition)
+        accumulator = self._accumulator
+        if not accumulator.memory_available(size):
+            await self._wait_for_memory(topic, partition, size)
+        if timestamp_ms is None:
+            timestamp_ms = _wall_ms()
+        batch, index = accumulator.append(
+            topic, partition, key, value, headers, timestamp_ms, _now_ms()
+        )
+        if batch.full:
+            self._wake()
+            await anyio.lowlevel.checkpoint()  # let the sender run while the caller loops
+        elif index == 0:
+            self._wake()  # a new batch: the sender sets its linger deadline
+        return RecordFuture(batch, index, timestamp_ms)
+
+    async def send_and_wait(
+        self,
+        topic: str,
+        value: Any = None,
+        *,
+        key: Any = None,
+        headers: Headers | None = None,
+        partition: int | None = None,
+        timestamp_ms: int | None = None,
+    ) -> RecordMetadata:
+        """:meth:`send`, then wait for delivery."""
+        future = await self.send(
+            topic, value, key=key, headers=headers, partition=partition, timestamp_ms=timestamp_ms
+        )
+        return await future
+
+    async def flush(self, timeout_ms: int | None = None) -> None:
+        """Send every buffered record now and wait until each one sent before this call is
+        answered.  Raises KafkaTimeoutError after ``timeout_ms``; delivery errors stay with
+        the records' futures."""
+        accumulator = self._accumulator
+        pending = list(accumulator.incomplete)
+        accumulator.flushing += 1
+        self._wake()
+        try:
+            with anyio.fail_after(None if timeout_ms is None else timeout_ms / 1000):
+                for batch in pending:
+                    await _wait_batch(batch)
+        except TimeoutError:
+            raise KafkaTimeoutError(f"flush did not complete within {timeout_ms} ms") from None
+        finally:
+            accumulator.flushing -= 1
+
+    async def partitions_for(self, topic: str) -> list[int]:
+        """The topic's partition ids (waits for metadata up to ``max.block.ms``)."""
+        return list((await self._topic_info(topic)).all_partitions)
+
+    def stats(self) -> ProducerStats:
+        """Counters since start."""
+        return ProducerStats(self._requests, self._batches_sent, self._retries, self._init_calls)
+
+    def _partition(self, topic: str, key: bytes | None, size: int, info: _TopicInfo) -> int:
+        config = self.config
+        if config.partitioner is not None:
+            return config.partitioner(key, info.all_partitions, info.available)
+        if key is not None and not config.partitioner_ignore_keys:
+            return partition_for_key(key, info.partition_count)
+        sticky = self._sticky
+        partition = sticky.partition(topic, info.partition_count, info.available)
+        if not self._accumulator.has_room(topic, partition, size):
+            partition = sticky.next_partition(topic, info.partition_count, info.available)
+        return partition
+
+    async def _topic_info(self, topic: str) -> _TopicInfo:
+        """The topic's partitions, waiting up to ``max.block.ms`` for it to appear."""
+        cluster = self._cluster
+        timeout_ms = self.config.max_block_ms
+        try:
+            described = await cluster.retrying(lambda: cluster.topic(topic), timeout_ms=timeout_ms)
+        except KafkaError as error:
+            if error.retriable:
+                error = KafkaTimeoutError(
+                    f"topic {topic!r} not present in metadata after {timeout_ms} ms "
+                    f"(max.block.ms): {error}"
+                )
+            raise DefinitelyFailedError(error, topic, -1) from error
+        ids = tuple(described.partition_ids())
+        available = tuple(p for p in ids if described.partitions[p].leader >= 0)
+        info = _TopicInfo(cluster.metadata, len(ids), ids, available)
+        self._topics[topic] = info
+        return info
+
+    async def _wait_for_memory(self, topic: str, partition: int, size: int) -> None:
+        """Back-pressure: wait until ``buffer.memory`` takes ``size`` bytes (max.block.ms)."""
+        accumulator = self._accumulator
+        config = self.config
+        self._memory_waiters += 1
+        accumulator.exhausted = True
+        self._wake()
+        try:
+            with anyio.fail_after(config.max_block_ms / 1000):
+                while not accumulator.memory_available(size):
+                    await self._memory_freed.wait()
+        except TimeoutError:
+            timeout = KafkaTimeoutError(
+                f"buffer.memory={config.buffer_memory} still full after {config.max_block_ms} "
+                "ms (max.block.ms)"
+            )
+            raise DefinitelyFailedError(timeout, topic, partition) from None
+        finally:
+            self._memory_waiters -= 1
+            accumulator.exhausted = self._memory_waiters > 0
+
+    def _on_batch_done(self, batch: ProducerBatch) -> None:
+        if batch.waiter is not None:
+            batch.waiter.set()
+        if self._memory_waiters:
+            self._memory_freed.set()
+            self._memory_freed = anyio.Event()
+
+    def _wake(self) -> None:
+        if not self._wakeup.is_set():
+            self._wakeup.set()
+
+    # -- the sender --------------------------------------------------------------------------
+
+    async def _run_sender(self) -> None:
+        accumulator = self._accumulator
+        task_group = self._task_group
+        assert task_group is not None
+        while True:
+            self._wakeup = anyio.Event()
+            now_ms = _now_ms()
+            accumulator.expire(now_ms)
+            if accumulator.bump_required and not self._bumping:
+                self._bumping = True
+                task_group.start_soon(self._bump_epoch)
+            while True:
+                drained = accumulator.drain(now_ms, self._leader_of, self._node_has_room)
+                for node, batches in drained.requests.items():
+                    self._in_flight[node] = self._in_flight.get(node, 0) + 1
+                    task_group.start_soon(self._send_produce, node, batches)
+                if not drained.requests:
+                    break
+            if drained.unknown_leaders:
+                self._metadata_wanted.set()
+            deadlines = [d for d in (drained.next_ready_ms, accumulator.next_deadline_ms()) if d]
+            wait_s = max(min(deadlines) - now_ms, 1) / 1000 if deadlines else None
+            with anyio.move_on_after(wait_s):
+                await self._wakeup.wait()
+
+    def _leader_of(self, topic_partition: TopicPartition) -> int | None:
+        leader = self._cluster.metadata.leader_for(*topic_partition)
+        return None if leader is None else leader.node_id
+
+    def _node_has_room(self, node: int) -> bool:
+        limit = self.config.max_in_flight_requests_per_connection
+        return self._in_flight.get(node, 0) < limit
+
+    async def _send_produce(self, node: int, batches: list[ProducerBatch]) -> None:
+        """One Produce request; its answers (or its failure) go to the accumulator."""
+        accumulator = self._accumulator
+        self._requests += 1
+        self._batches_sent += len(batches)
+        self._retries += sum(1 for batch in batches if batch.attempts > 1)
+        sent = False
+        try:
+            connection = await self._cluster.connection_to(node)
+            version = connection.pick_version(PRODUCE)
+            sent = True
+            response = await self._produce(connection, version, batches)
+        except KafkaError as error:
+            accumulator.failed(batches, error, _now_ms(), sent=sent)
+            self._cluster.invalidate(error)
+            if error.invalid_metadata:
+                self._metadata_wanted.set()
+        else:
+            if response is None:
+                accumulator.acknowledged_without_answer(batches)
+            else:
+                self._apply(response, batches)
+        finally:
+            self._in_flight[node] -= 1
+            self._wake()
+
+    async def _produce(
+        self, connection: Connection, version: int, batches: list[ProducerBatch]
+    ) -> Container | None:
+        by_topic: dict[str, list[dict[str, Any]]] = {}
+        for batch in batches:
+            topic, partition = batch.topic_partition
+            by_topic.setdefault(topic, []).append({"index": partition, "records": batch.buffer})
+        acks = self.config.acks
+        body = {
+            "transactional_id": None,
+            "acks": acks,
+            "timeout_ms": self.config.request_timeout_ms,
+            "topic_data": [
+                {"name": topic, "partition_data": data} for topic, data in by_topic.items()
+            ],
+        }
+        if acks == 0:
+            await connection.send(PRODUCE, body, version=version, expect_response=False)
+            return None
+        return await connection.send(PRODUCE, body, version=version)
+
+    def _apply(self, response: Container, batches: list[ProducerBatch]) -> None:
+        accumulator = self._accumulator
+        pending = {batch.topic_partition: batch for batch in batches}
+        now_ms = _now_ms()
+        refresh = False
+        for topic in response.responses:
+            for answer in topic.partition_responses:
+                batch = pending.pop(TopicPartition(topic.name, answer.index), None)
+                if batch is None:
+                    continue  # an answer for a partition we did not send: ignore it
+                error = accumulator.completed(
+                    batch,
+                    answer.error_code,
+                    base_offset=answer.base_offset,
+                    log_append_time_ms=answer.get("log_append_time_ms", -1),
+                    now_ms=now_ms,
+                    error_message=answer.get("error_message"),
+                )
+                if error is not None and error.invalid_metadata:
+                    self._cluster.invalidate(error)
+                    refresh = True
+        if pending:
+            missing = KafkaProtocolError(
+                "Produce response without an answer for " + ", ".join(map(str, pending))
+            )
+            accumulator.failed(list(pending.values()), missing, now_ms, sent=True)
+        if refresh:
+            self._metadata_wanted.set()
+
+    # -- metadata and producer ids -----------------------------------------------------------
+
+    async def _run_metadata(self) -> None:
+        max_age_s = self.config.metadata_max_age_ms / 1000
+        while True:
+            with anyio.move_on_after(max_age_s):
+                await self._metadata_wanted.wait()
+            self._metadata_wanted = anyio.Event()
+            # A failed refresh is retried on the next request for one (spaced by
+            # retry.backoff.ms inside the cluster); batches meanwhile wait or expire.
+            with contextlib.suppress(KafkaError):
+                await self._cluster.refresh_metadata()
+            self._wake()
+
+    async def _init_producer_id(self, *, bump: bool) -> None:
+        """InitProducerId (retrying retriable errors up to ``max.block.ms``); see the module
+        docstring for bumps."""
+        accumulator = self._accumulator
+        current = accumulator.producer if bump else None
+
+        async def attempt() -> tuple[int, int]:
+            connection = await self._cluster.any_connection()
+            version = connection.pick_version(INIT_PRODUCER_ID)
+            keep = current if version >= INIT_PRODUCER_ID_BUMP_VERSION else None
+            body = {
+                "transactional_id": None,
+                "transaction_timeout_ms": TRANSACTION_TIMEOUT_MS,
+                "producer_id": keep[0] if keep else -1,
+                "producer_epoch": keep[1] if keep else -1,
+            }
+            self._init_calls += 1
+            response = await connection.send(INIT_PRODUCER_ID, body, version=version)
+            if response.error_code:
+                raise error_for(response.error_code, f"InitProducerId from {connection.address}")
+            return int(response.producer_id), int(response.producer_epoch)
+
+        cluster = self._cluster
+        try:
+            producer_id, epoch = await cluster.retrying(
+                attempt, timeout_ms=self.config.max_block_ms
+            )
+        except (InvalidProducerEpochError, ProducerFencedError):
+            if current is None:
+                raise
+            current = None  # the broker will not bump this id: take a new one
+            producer_id, epoch = await cluster.retrying(
+                attempt, timeout_ms=self.config.max_block_ms
+            )
+        accumulator.set_producer(producer_id, epoch)
+
+    async def _bump_epoch(self) -> None:
+        try:
+            while self._accumulator.bump_required:
+                try:
+                    await self._init_producer_id(bump=True)
+                except KafkaError:
+                    await anyio.sleep(self._cluster.retry_backoff_ms(1) / 1000)
+        finally:
+            self._bumping = False
+            self._wake()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<Producer {self.config.client_id!r} {state} {self._accumulator!r}>"
