@@ -24,15 +24,15 @@ commits take :meth:`Consumer.position`.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from types import TracebackType
-from typing import Any, NamedTuple, Self
+from typing import Any, NamedTuple, Self, TypeVar
 
 import anyio
 import anyio.abc
 import anyio.lowlevel
 
-from client.admin import list_offsets
+from client.admin import ListedOffset, list_offsets
 from client.cluster import Cluster
 from client.config import ConsumerConfig
 from client.connection import DEFAULT_MAX_FRAME_BYTES, exit_task_group
@@ -43,6 +43,7 @@ from client.records_view import ConsumerRecord
 
 # A fetch may return one batch beyond fetch.max.bytes (KIP-74); leave room for it and framing.
 FRAME_SLACK_BYTES = 16 * 1024 * 1024
+T = TypeVar("T")
 # Iteration waits for records in slices of this length, so every wait has a deadline.
 ITERATION_WAIT_MS = 1000
 
@@ -176,7 +177,8 @@ class Consumer:
         """The high watermark of ``partition`` as of the last fetch (-1 before one)."""
         return self._fetcher.highwater(partition)
 
-    def _drop_chunk(self, dropped: Any) -> None:
+    def _drop_chunk(self, dropped: Callable[[TopicPartition], bool]) -> None:
+        """Forget records taken for iteration but not yet handed out, for some partitions."""
         rest = self._chunk[self._chunk_index :]
         self._chunk = [r for r in rest if not dropped(TopicPartition(r.topic, r.partition))]
         self._chunk_index = 0
@@ -213,7 +215,9 @@ class Consumer:
             for tp, answer in listed.items()
         }
 
-    async def _list(self, specs: dict[TopicPartition, int], timeout_ms: int | None) -> Any:
+    async def _list(
+        self, specs: dict[TopicPartition, int], timeout_ms: int | None
+    ) -> dict[TopicPartition, ListedOffset]:
         self._check_open()
         limit_ms = self.config.default_api_timeout_ms if timeout_ms is None else timeout_ms
         return await list_offsets(self._cluster, specs, timeout_ms=limit_ms)
@@ -248,6 +252,7 @@ class Consumer:
             left_s = deadline - anyio.current_time()
             if left_s <= 0:
                 return {}
+            self._wakeup.set()  # let the fetch loop look again (errors, resets) while we wait
             ready = self._data_ready
             if ready.is_set():
                 ready = self._data_ready = anyio.Event()
@@ -329,7 +334,9 @@ class Consumer:
         if resets:
             self._spawn(self._run_resets, resets)
         if fetcher.has_buffered():
-            self._data_ready.set()  # a reset may have left an error to raise
+            # resets_needed may have left an error (NoOffsetForPartition) to raise.
+            self._data_ready.set()
+            self._positions_changed.set()
         nodes, missing_leader = fetcher.ready_nodes(metadata, self._busy_nodes, now_ms)
         for node_id in nodes:
             self._busy_nodes.add(node_id)
@@ -340,7 +347,7 @@ class Consumer:
         retry_at = fetcher.next_retry_ms(now_ms)
         return math.inf if retry_at is None else retry_at - now_ms
 
-    def _spawn(self, function: Any, argument: Any) -> None:
+    def _spawn(self, function: Callable[[T], Coroutine[Any, Any, None]], argument: T) -> None:
         assert self._task_group is not None
         if not self._closed:
             self._task_group.start_soon(function, argument)

@@ -274,6 +274,8 @@ async def test_no_reset_policy_raises(bootstrap: str, topic_name: str) -> None:
     tp = TopicPartition(topic_name, 0)
     async with consumer_for(bootstrap, auto_offset_reset="none") as consumer:
         consumer.assign([tp])
+        with anyio.fail_after(DEADLINE_S), pytest.raises(NoOffsetForPartitionError):
+            await consumer.position(tp)
         with anyio.fail_after(DEADLINE_S), pytest.raises(NoOffsetForPartitionError) as raised:
             while True:
                 await consumer.getmany(timeout_ms=1000)
