@@ -33,7 +33,8 @@ window) batches per partition are in flight.  Each partition remembers the (id, 
 sequences belong to.  When an error cannot be resolved by resending -- OUT_OF_ORDER_SEQUENCE_NUMBER
 or UNKNOWN_PRODUCER_ID on the partition's *oldest* unacknowledged batch (the broker lost our
 state), or a batch failing for good (its sequence leaves a gap) -- the partition is marked for a
-reset and :attr:`bump_required` asks the producer for a new epoch.  Once the partition has
+reset and :attr:`bump_required` asks the producer for a new epoch (:attr:`new_id_required`: for
+a new producer id, after INVALID_PRODUCER_EPOCH / PRODUCER_FENCED).  Once the partition has
 nothing in flight it adopts the new (id, epoch) and sequences restart at 0: its unacknowledged
 batches are restamped and resent in order, except those an attempt may already have written
 (resending them under a new epoch could duplicate them): they fail as ``MaybeWrittenError``.
@@ -306,6 +307,7 @@ class RecordAccumulator:
         self.flushing = 0
         self.closing = False
         self.bump_required = False
+        self.new_id_required = False  # the broker fenced our epoch: a bump must take a new id
         self.incomplete: set[ProducerBatch] = set()
         self._stamp: tuple[int, int] | None = None
         self._by_topic: dict[str, dict[int, PartitionQueue]] = {}
@@ -391,7 +393,7 @@ class RecordAccumulator:
         """The (id, epoch) from InitProducerId; partitions adopt it as described above."""
         assert self.idempotence and producer_id >= 0 and producer_epoch >= 0
         self._stamp = (producer_id, producer_epoch)
-        self.bump_required = False
+        self.bump_required = self.new_id_required = False
 
     @property
     def producer(self) -> tuple[int, int] | None:
@@ -535,6 +537,8 @@ class RecordAccumulator:
             self._finish(batch, None)
             return None
         error = error_for(error_code, error_message)
+        if error_code in (ErrorCode.INVALID_PRODUCER_EPOCH, ErrorCode.PRODUCER_FENCED):
+            self.new_id_required = True
         if self.idempotence and error_code in (
             ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
             ErrorCode.UNKNOWN_PRODUCER_ID,

@@ -19,13 +19,17 @@ record is enqueued (unknown topic after ``max.block.ms``, a record above ``max.r
 a closed producer) are raised by ``send`` itself, as ``DefinitelyFailedError``.
 
 Tasks: a sender (drains sendable batches per leader, one task per Produce request, at most
-``max.in.flight.requests.per.connection`` per broker), a metadata refresher (on demand, after
-invalid-metadata errors and unknown leaders, and every ``metadata.max.age.ms``) and, with
-``enable.idempotence``, the InitProducerId calls: one at start (to the least loaded broker) and
-one whenever the accumulator asks for a new epoch (KIP-360: InitProducerId v3+ with the current
-id and epoch bumps the epoch; a broker below v3, or one that refuses the bump, gets a request
-for a new producer id).  ``acks=0`` requests get no answer: their records complete with offset
--1 once written.
+``max.in.flight.requests.per.connection`` per broker) and a metadata refresher (on demand, after
+invalid-metadata errors and unknown leaders, and every ``metadata.max.age.ms``).  ``acks=0``
+requests get no answer: their records complete with offset -1 once written.
+
+Idempotence: InitProducerId once at start, to the least loaded broker.  When the accumulator
+asks for a new epoch (KIP-360: an unresolvable sequence error, or a sequenced batch that failed
+for good) the producer does what the Java client does for a producer without a
+``transactional.id``: it bumps the epoch itself (same id, epoch + 1, sequences from 0, which a
+broker accepts), because a broker answers a non-transactional InitProducerId with a fresh id
+whatever id and epoch it carries.  Only when the epoch is exhausted (32767) or the broker said
+INVALID_PRODUCER_EPOCH / PRODUCER_FENCED does it ask InitProducerId for a new id.
 
 Closing (``async with`` exit or :meth:`Producer.close`) sends everything still buffered and
 waits for the answers (each batch is bounded by ``delivery.timeout.ms``); leaving the block by
@@ -58,13 +62,11 @@ from client.config import ProducerConfig
 from client.connection import Connection
 from client.errors import (
     DefinitelyFailedError,
-    InvalidProducerEpochError,
     KafkaClosedError,
     KafkaError,
     KafkaProtocolError,
     KafkaTimeoutError,
     MessageTooLargeError,
-    ProducerFencedError,
     UnknownTopicOrPartitionError,
     error_for,
 )
@@ -80,8 +82,7 @@ from client.protocol.records import (
 
 PRODUCE = 0
 INIT_PRODUCER_ID = 22
-# KIP-360: from v3 InitProducerId takes the current id and epoch and bumps the epoch.
-INIT_PRODUCER_ID_BUMP_VERSION = 3
+MAX_PRODUCER_EPOCH = 2**15 - 1
 # Java's transaction.timeout.ms default; InitProducerId requires a value even without
 # transactions.
 TRANSACTION_TIMEOUT_MS = 60000
@@ -218,7 +219,7 @@ class Producer:
         try:
             await stack.enter_async_context(self._cluster)
             if self.config.enable_idempotence:
-                await self._init_producer_id(bump=False)
+                await self._init_producer_id()
             self._task_group = await stack.enter_async_context(anyio.create_task_group())
         except BaseException:
             await stack.aclose()
@@ -547,21 +548,17 @@ class Producer:
                 await self._cluster.refresh_metadata()
             self._wake()
 
-    async def _init_producer_id(self, *, bump: bool) -> None:
-        """InitProducerId (retrying retriable errors up to ``max.block.ms``); see the module
-        docstring for bumps."""
-        accumulator = self._accumulator
-        current = accumulator.producer if bump else None
+    async def _init_producer_id(self) -> None:
+        """A new producer id (InitProducerId, retrying retriable errors up to ``max.block.ms``)."""
 
         async def attempt() -> tuple[int, int]:
             connection = await self._cluster.any_connection()
             version = connection.pick_version(INIT_PRODUCER_ID)
-            keep = current if version >= INIT_PRODUCER_ID_BUMP_VERSION else None
             body = {
                 "transactional_id": None,
                 "transaction_timeout_ms": TRANSACTION_TIMEOUT_MS,
-                "producer_id": keep[0] if keep else -1,
-                "producer_epoch": keep[1] if keep else -1,
+                "producer_id": -1,
+                "producer_epoch": -1,
             }
             self._init_calls += 1
             response = await connection.send(INIT_PRODUCER_ID, body, version=version)
@@ -569,25 +566,22 @@ class Producer:
                 raise error_for(response.error_code, f"InitProducerId from {connection.address}")
             return int(response.producer_id), int(response.producer_epoch)
 
-        cluster = self._cluster
-        try:
-            producer_id, epoch = await cluster.retrying(
-                attempt, timeout_ms=self.config.max_block_ms
-            )
-        except (InvalidProducerEpochError, ProducerFencedError):
-            if current is None:
-                raise
-            current = None  # the broker will not bump this id: take a new one
-            producer_id, epoch = await cluster.retrying(
-                attempt, timeout_ms=self.config.max_block_ms
-            )
-        accumulator.set_producer(producer_id, epoch)
+        timeout_ms = self.config.max_block_ms
+        producer_id, epoch = await self._cluster.retrying(attempt, timeout_ms=timeout_ms)
+        self._accumulator.set_producer(producer_id, epoch)
 
     async def _bump_epoch(self) -> None:
+        """The accumulator asked for a new epoch: bump locally, or get a new id (see above)."""
+        accumulator = self._accumulator
         try:
-            while self._accumulator.bump_required:
+            while accumulator.bump_required:
+                current = accumulator.producer
+                assert current is not None
+                if current[1] < MAX_PRODUCER_EPOCH and not accumulator.new_id_required:
+                    accumulator.set_producer(current[0], current[1] + 1)
+                    break
                 try:
-                    await self._init_producer_id(bump=True)
+                    await self._init_producer_id()
                 except KafkaError:
                     await anyio.sleep(self._cluster.retry_backoff_ms(1) / 1000)
         finally:
