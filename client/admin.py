@@ -32,7 +32,7 @@ from construct import Container
 from client.cluster import Cluster
 from client.config import AdminConfig
 from client.errors import KafkaError, NotControllerError, error_for
-from client.metadata import ZERO_UUID, TopicPartition
+from client.metadata import ZERO_UUID, ClusterMetadata, TopicPartition
 from client.protocol.errors import ErrorCode
 
 CREATE_TOPICS = 19
@@ -253,29 +253,7 @@ class AdminClient:
         """
         wanted = None if names is None else list(dict.fromkeys(names))
         metadata = await self.cluster.refresh_metadata(wanted, all_topics=wanted is None)
-        described: dict[str, TopicDescription] = {}
-        for name in wanted if wanted is not None else sorted(metadata.topics):
-            topic = metadata.topics.get(name)
-            if topic is None:
-                code = metadata.topic_errors.get(name, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
-                raise error_for(code, f"topic {name!r}")
-            described[name] = TopicDescription(
-                name=name,
-                topic_id=metadata.topic_id(name),
-                is_internal=topic.is_internal,
-                partitions=tuple(
-                    PartitionDescription(
-                        partition=state.partition,
-                        leader=state.leader,
-                        leader_epoch=state.leader_epoch,
-                        replicas=state.replicas,
-                        isr=state.isr,
-                        offline_replicas=state.offline_replicas,
-                    )
-                    for state in (topic.partitions[index] for index in topic.partition_ids())
-                ),
-            )
-        return described
+        return describe_topics_from(metadata, wanted)
 
     # -- configs -----------------------------------------------------------------------------
 
@@ -447,23 +425,39 @@ async def _list_offsets_request(
     cluster: Cluster, node_id: int, specs: Mapping[TopicPartition, int], isolation_level: int
 ) -> dict[TopicPartition, ListedOffset | KafkaError]:
     connection = await cluster.connection_to(node_id)
+    version = connection.pick_version(LIST_OFFSETS, list_offsets_min_version(specs))
+    body = list_offsets_body(cluster.metadata, specs, isolation_level)
+    response = await connection.send(LIST_OFFSETS, body, version=version)
+    return read_list_offsets(response)
+
+
+def list_offsets_min_version(specs: Mapping[TopicPartition, int]) -> int | None:
+    """The lowest ListOffsets version the specs need (v7 for MAX_TIMESTAMP), else None."""
     needs_max = any(spec == OffsetSpec.MAX_TIMESTAMP for spec in specs.values())
-    version = connection.pick_version(
-        LIST_OFFSETS, MAX_TIMESTAMP_MIN_VERSION if needs_max else None
-    )
+    return MAX_TIMESTAMP_MIN_VERSION if needs_max else None
+
+
+def list_offsets_body(
+    metadata: ClusterMetadata, specs: Mapping[TopicPartition, int], isolation_level: int
+) -> dict[str, Any]:
+    """A ListOffsets request body for one leader's partitions (sans-IO; the blocking client
+    shares it).  Each partition carries its leader epoch from ``metadata`` (KIP-320)."""
     topics: dict[str, list[dict[str, int]]] = {}
     for tp, spec in specs.items():
-        state = cluster.metadata.partition(tp.topic, tp.partition)
+        state = metadata.partition(tp.topic, tp.partition)
         epoch = -1 if state is None else state.leader_epoch
         topics.setdefault(tp.topic, []).append(
             {"partition_index": tp.partition, "current_leader_epoch": epoch, "timestamp": int(spec)}
         )
-    body = {
+    return {
         "replica_id": CONSUMER_REPLICA_ID,
         "isolation_level": isolation_level,
         "topics": [{"name": name, "partitions": parts} for name, parts in topics.items()],
     }
-    response = await connection.send(LIST_OFFSETS, body, version=version)
+
+
+def read_list_offsets(response: Container) -> dict[TopicPartition, ListedOffset | KafkaError]:
+    """Per partition, the answer of a ListOffsets response, or its error code's exception."""
     answered: dict[TopicPartition, ListedOffset | KafkaError] = {}
     for topic in response.topics:
         for partition in topic.partitions:
@@ -477,6 +471,36 @@ async def _list_offsets_request(
                 leader_epoch=partition.leader_epoch,
             )
     return answered
+
+
+def describe_topics_from(
+    metadata: ClusterMetadata, wanted: Sequence[str] | None
+) -> dict[str, TopicDescription]:
+    """:meth:`AdminClient.describe_topics` from a fresh snapshot (sans-IO; the blocking client
+    shares it): ``wanted`` in order, or every topic sorted; the first topic error is raised."""
+    described: dict[str, TopicDescription] = {}
+    for name in wanted if wanted is not None else sorted(metadata.topics):
+        topic = metadata.topics.get(name)
+        if topic is None:
+            code = metadata.topic_errors.get(name, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+            raise error_for(code, f"topic {name!r}")
+        described[name] = TopicDescription(
+            name=name,
+            topic_id=metadata.topic_id(name),
+            is_internal=topic.is_internal,
+            partitions=tuple(
+                PartitionDescription(
+                    partition=state.partition,
+                    leader=state.leader,
+                    leader_epoch=state.leader_epoch,
+                    replicas=state.replicas,
+                    isr=state.isr,
+                    offline_replicas=state.offline_replicas,
+                )
+                for state in (topic.partitions[index] for index in topic.partition_ids())
+            ),
+        )
+    return described
 
 
 def _creatable(topic: NewTopic) -> dict[str, Any]:
