@@ -91,6 +91,8 @@ def _zigzag_varint(value: int) -> bytes:
 
 _VARINT = tuple(_zigzag_varint(number) for number in range(VARINT_TABLE_SIZE))
 _NULL = _zigzag_varint(-1)
+# Values shorter than this take the inlined path: their record's length stays in the table.
+_FAST_VALUE_LIMIT = VARINT_TABLE_SIZE - 64
 
 
 def _varint(value: int) -> bytes:
@@ -326,18 +328,6 @@ class RecordAccumulator:
             self._queues.append(queue)
         return queue
 
-    def has_room(self, topic: str, partition: int, record_bytes: int) -> bool:
-        """Whether the partition's open batch takes a record of ``record_bytes`` (KIP-480's cue
-        to move unkeyed records elsewhere when not)."""
-        queues = self._by_topic.get(topic)
-        queue = queues.get(partition) if queues else None
-        batch = queue.open if queue else None
-        return (
-            batch is not None
-            and not batch.full
-            and len(batch.buffer) + record_bytes <= self.batch_size
-        )
-
     def memory_available(self, record_bytes: int) -> bool:
         """Whether ``buffer.memory`` takes ``record_bytes`` more now."""
         return self.buffered_bytes + record_bytes <= self.buffer_memory
@@ -351,27 +341,55 @@ class RecordAccumulator:
         headers: Headers | None,
         timestamp_ms: int,
         now_ms: int,
-    ) -> tuple[ProducerBatch, int]:
+        abort_on_new_batch: bool = False,
+    ) -> tuple[ProducerBatch, int] | None:
         """Add a record; returns its batch and its index in the batch.
 
-        The producer checks sizes and memory first; this never refuses a record.
+        With ``abort_on_new_batch`` nothing is added (None) when the record would need a new
+        batch: KIP-480's cue to move unkeyed records to another partition first.  The producer
+        checks sizes and memory before; otherwise a record is never refused.
         """
-        queue = self._queue(topic, partition)
+        queues = self._by_topic.get(topic)
+        queue = queues.get(partition) if queues is not None else None
+        if queue is None:
+            queue = self._queue(topic, partition)
         batch = queue.open
+        record = b""
         if batch is not None:
-            record = encode_record(
-                batch.record_count, timestamp_ms - batch.base_timestamp, key, value, headers
-            )
+            offset_delta = batch.record_count
+            timestamp_delta = timestamp_ms - batch.base_timestamp
+            if (
+                key is None
+                and not headers
+                and value is not None
+                and 0 <= timestamp_delta < VARINT_TABLE_SIZE
+                and offset_delta < VARINT_TABLE_SIZE
+                and len(value) < _FAST_VALUE_LIMIT
+            ):
+                # encode_record's common case, inlined: this runs once per record.
+                table = _VARINT
+                timestamp = table[timestamp_delta]
+                offset = table[offset_delta]
+                length = table[len(value)]
+                body_bytes = 3 + len(timestamp) + len(offset) + len(length) + len(value)
+                record = b"".join(
+                    (table[body_bytes], b"\x00", timestamp, offset, _NULL, length, value, b"\x00")
+                )
+            else:
+                record = encode_record(offset_delta, timestamp_delta, key, value, headers)
             if len(batch.buffer) + len(record) > self.batch_size:
                 batch.full = True
-                batch = None
+                queue.open = batch = None
         if batch is None:
+            if abort_on_new_batch:
+                return None
             batch = self._open_batch(queue, timestamp_ms, now_ms)
             record = encode_record(0, 0, key, value, headers)
         index = batch.record_count
         batch.buffer += record
         batch.record_count = index + 1
-        batch.max_timestamp = max(batch.max_timestamp, timestamp_ms)
+        if timestamp_ms > batch.max_timestamp:  # noqa: PLR1730 -- cheaper than max() here
+            batch.max_timestamp = timestamp_ms
         self.buffered_bytes += len(record)
         if len(batch.buffer) >= self.batch_size:
             batch.full = True

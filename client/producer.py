@@ -51,6 +51,7 @@ import anyio.lowlevel
 from construct import Container
 
 from client.accumulator import (
+    RECORD_OVERHEAD_MAX_BYTES,
     Headers,
     ProducerBatch,
     RecordAccumulator,
@@ -101,10 +102,6 @@ __all__ = ["Producer", "ProducerStats", "RecordFuture", "RecordMetadata"]
 
 def _now_ms() -> int:
     return int(time.monotonic() * 1000)
-
-
-def _wall_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class RecordFuture:
@@ -195,6 +192,7 @@ class Producer:
             on_done=self._on_batch_done,
         )
         self._sticky = StickyPartitioner()
+        self._serializing = config.key_serializer is not None or config.value_serializer is not None
         self._max_record_bytes = (
             min(config.buffer_memory, config.max_request_size) - REQUEST_OVERHEAD_BYTES
         )
@@ -282,42 +280,83 @@ class Producer:
         """
         if self._closed:
             raise DefinitelyFailedError(KafkaClosedError("the producer is closed"), topic, -1)
-        config = self.config
-        if config.key_serializer is not None:
-            key = config.key_serializer(key)
-        if config.value_serializer is not None:
-            value = config.value_serializer(value)
+        if self._serializing:
+            key, value = self._serialize(key, value)
         info = self._topics.get(topic)
         if info is None or info.metadata is not self._cluster.metadata:
             info = await self._topic_info(topic)
-        size = estimate_record_bytes(key, value, headers)
+        if key is None and not headers:
+            size = RECORD_OVERHEAD_MAX_BYTES + (len(value) if value else 0)
+        else:
+            size = estimate_record_bytes(key, value, headers)
         if size > self._max_record_bytes:
-            cause = MessageTooLargeError(
-                f"a record of about {size} bytes exceeds max.request.size="
-                f"{config.max_request_size} or buffer.memory={config.buffer_memory}"
-            )
-            raise DefinitelyFailedError(cause, topic, -1 if partition is None else partition)
-        if partition is None:
-            partition = self._partition(topic, key, size, info)
-        elif not 0 <= partition < info.partition_count:
-            unknown = UnknownTopicOrPartitionError(
-                f"partition {partition} of {topic!r}: it has {info.partition_count}"
-            )
-            raise DefinitelyFailedError(unknown, topic, partition)
+            raise self._too_large(topic, partition, size)
         accumulator = self._accumulator
-        if not accumulator.memory_available(size):
+        if accumulator.buffered_bytes + size > accumulator.buffer_memory:
             await self._wait_for_memory(topic, partition, size)
         if timestamp_ms is None:
-            timestamp_ms = _wall_ms()
-        batch, index = accumulator.append(
-            topic, partition, key, value, headers, timestamp_ms, _now_ms()
-        )
+            timestamp_ms = time.time_ns() // 1_000_000
+        batch, index = self._append(topic, partition, key, value, headers, timestamp_ms, info)
         if batch.full:
             self._wake()
             await anyio.lowlevel.checkpoint()  # let the sender run while the caller loops
         elif index == 0:
             self._wake()  # a new batch: the sender sets its linger deadline
         return RecordFuture(batch, index, timestamp_ms)
+
+    def _append(  # noqa: PLR0917 -- per record
+        self,
+        topic: str,
+        partition: int | None,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Headers | None,
+        timestamp_ms: int,
+        info: _TopicInfo,
+    ) -> tuple[ProducerBatch, int]:
+        """Choose the partition (unless given) and append; KIP-480 for unkeyed records."""
+        accumulator = self._accumulator
+        now_ms = _now_ms()
+        if partition is None:
+            config = self.config
+            if config.partitioner is not None:
+                partition = config.partitioner(key, info.all_partitions, info.available)
+            elif key is not None and not config.partitioner_ignore_keys:
+                partition = partition_for_key(key, info.partition_count)
+            else:
+                sticky = self._sticky
+                partition = sticky.partition(topic, info.partition_count, info.available)
+                placed = accumulator.append(
+                    topic, partition, key, value, headers, timestamp_ms, now_ms, True
+                )
+                if placed is not None:
+                    return placed
+                # Its batch is full or was sent: move on (KIP-480).
+                partition = sticky.next_partition(topic, info.partition_count, info.available)
+        if not 0 <= partition < info.partition_count:
+            unknown = UnknownTopicOrPartitionError(
+                f"partition {partition} of {topic!r}: it has {info.partition_count}"
+            )
+            raise DefinitelyFailedError(unknown, topic, partition)
+        placed = accumulator.append(topic, partition, key, value, headers, timestamp_ms, now_ms)
+        assert placed is not None
+        return placed
+
+    def _serialize(self, key: Any, value: Any) -> tuple[bytes | None, bytes | None]:
+        config = self.config
+        if config.key_serializer is not None:
+            key = config.key_serializer(key)
+        if config.value_serializer is not None:
+            value = config.value_serializer(value)
+        return key, value
+
+    def _too_large(self, topic: str, partition: int | None, size: int) -> DefinitelyFailedError:
+        config = self.config
+        cause = MessageTooLargeError(
+            f"a record of about {size} bytes exceeds max.request.size="
+            f"{config.max_request_size} or buffer.memory={config.buffer_memory}"
+        )
+        return DefinitelyFailedError(cause, topic, -1 if partition is None else partition)
 
     async def send_and_wait(
         self,
@@ -360,18 +399,6 @@ class Producer:
         """Counters since start."""
         return ProducerStats(self._requests, self._batches_sent, self._retries, self._init_calls)
 
-    def _partition(self, topic: str, key: bytes | None, size: int, info: _TopicInfo) -> int:
-        config = self.config
-        if config.partitioner is not None:
-            return config.partitioner(key, info.all_partitions, info.available)
-        if key is not None and not config.partitioner_ignore_keys:
-            return partition_for_key(key, info.partition_count)
-        sticky = self._sticky
-        partition = sticky.partition(topic, info.partition_count, info.available)
-        if not self._accumulator.has_room(topic, partition, size):
-            partition = sticky.next_partition(topic, info.partition_count, info.available)
-        return partition
-
     async def _topic_info(self, topic: str) -> _TopicInfo:
         """The topic's partitions, waiting up to ``max.block.ms`` for it to appear."""
         cluster = self._cluster
@@ -391,7 +418,7 @@ class Producer:
         self._topics[topic] = info
         return info
 
-    async def _wait_for_memory(self, topic: str, partition: int, size: int) -> None:
+    async def _wait_for_memory(self, topic: str, partition: int | None, size: int) -> None:
         """Back-pressure: wait until ``buffer.memory`` takes ``size`` bytes (max.block.ms)."""
         accumulator = self._accumulator
         config = self.config
@@ -407,7 +434,9 @@ class Producer:
                 f"buffer.memory={config.buffer_memory} still full after {config.max_block_ms} "
                 "ms (max.block.ms)"
             )
-            raise DefinitelyFailedError(timeout, topic, partition) from None
+            raise DefinitelyFailedError(
+                timeout, topic, -1 if partition is None else partition
+            ) from None
         finally:
             self._memory_waiters -= 1
             accumulator.exhausted = self._memory_waiters > 0

@@ -390,3 +390,13 @@ def test_other_partitions_keep_their_epoch_until_settled() -> None:
     ok(acc, b, 0)
     assert drain(acc, 3) == [late]
     assert (late.producer_epoch, late.base_sequence) == (1, 0)
+
+
+def test_abort_on_new_batch_is_the_sticky_partitioners_cue() -> None:
+    acc = accumulator(batch_size=300)
+    assert acc.append("t", 0, None, b"v", None, 0, 0, True) is None  # no open batch yet
+    acc.append("t", 0, None, b"v" * 100, None, 0, 0)
+    placed = acc.append("t", 0, None, b"v" * 100, None, 0, 0, True)
+    assert placed is not None and placed[1] == 1
+    assert acc.append("t", 0, None, b"v" * 100, None, 0, 0, True) is None  # would not fit
+    assert len(acc.incomplete) == 1
