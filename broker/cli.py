@@ -1,7 +1,8 @@
 """The `odradek` command: parses arguments and configuration, then runs the chosen command.
 
 No logic of its own: configuration lives in `broker.config`, the broker in
-`broker.server.broker`, the topic commands (built on the client) in `broker.cli_topic`.
+`broker.server.broker`, the commands built on the client in `broker.cli_topic` (topics),
+`broker.cli_data` (produce, consume) and `broker.cli_perf` (perf).
 Usage and configuration errors print one line to stderr and exit 2; a command that fails
 against the cluster prints `odradek: error: ...` lines and exits 1. Never a traceback.
 """
@@ -13,6 +14,8 @@ import importlib.metadata
 import logging
 import sys
 
+from broker.cli_data import add_data_commands
+from broker.cli_perf import add_perf_commands
 from broker.cli_topic import CommandError, add_topic_commands
 from broker.config import ConfigError, load_config
 
@@ -24,6 +27,9 @@ examples:
   odradek broker start --config configs/server.properties
   odradek topic create orders --partitions 6 --replication-factor 1
   odradek topic describe orders
+  echo hello | odradek produce orders
+  odradek consume orders --from-beginning --max-messages 10
+  odradek perf produce --topic perf --num-records 100000 --record-size 100
 """
 BROKER_EXAMPLES = """\
 examples:
@@ -76,6 +82,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     start.set_defaults(handler=_broker_start)
     add_topic_commands(commands)
+    add_data_commands(commands)
+    add_perf_commands(commands)
     return parser
 
 
