@@ -205,6 +205,7 @@ class Producer:
         self._bumping = False
         self._stack: contextlib.AsyncExitStack | None = None
         self._task_group: anyio.abc.TaskGroup | None = None
+        self._open = False  # started and not closed: send() accepts records
         self._closed = False
         self._requests = self._batches_sent = self._retries = self._init_calls = 0
 
@@ -223,6 +224,7 @@ class Producer:
             await stack.aclose()
             raise
         self._stack = stack
+        self._open = True
         self._task_group.start_soon(self._run_sender)
         self._task_group.start_soon(self._run_metadata)
         return self
@@ -243,6 +245,7 @@ class Producer:
         if self._closed:
             return
         self._closed = True
+        self._open = False
         accumulator = self._accumulator
         with anyio.CancelScope(shield=True):
             if timeout_ms != 0:
@@ -278,8 +281,8 @@ class Producer:
         the partitioner; ``timestamp_ms`` defaults to now (CreateTime).  Raises
         :class:`~client.errors.DefinitelyFailedError` if the record cannot be enqueued.
         """
-        if self._closed:
-            raise DefinitelyFailedError(KafkaClosedError("the producer is closed"), topic, -1)
+        if not self._open:
+            raise DefinitelyFailedError(self._not_open(), topic, -1)
         if self._serializing:
             key, value = self._serialize(key, value)
         info = self._topics.get(topic)
@@ -341,6 +344,11 @@ class Producer:
         placed = accumulator.append(topic, partition, key, value, headers, timestamp_ms, now_ms)
         assert placed is not None
         return placed
+
+    def _not_open(self) -> KafkaClosedError:
+        if self._closed:
+            return KafkaClosedError("the producer is closed")
+        return KafkaClosedError("the producer is not started: use `async with Producer(...)`")
 
     def _serialize(self, key: Any, value: Any) -> tuple[bytes | None, bytes | None]:
         config = self.config
@@ -474,7 +482,11 @@ class Producer:
                     break
             if drained.unknown_leaders:
                 self._metadata_wanted.set()
-            deadlines = [d for d in (drained.next_ready_ms, accumulator.next_deadline_ms()) if d]
+            deadlines = [
+                deadline
+                for deadline in (drained.next_ready_ms, accumulator.next_deadline_ms())
+                if deadline is not None
+            ]
             wait_s = max(min(deadlines) - now_ms, 1) / 1000 if deadlines else None
             with anyio.move_on_after(wait_s):
                 await self._wakeup.wait()

@@ -309,3 +309,5 @@ async def test_leaving_by_an_exception_fails_pending_records_typed(
     assert isinstance(caught.value.cause, KafkaClosedError)
     with pytest.raises(DefinitelyFailedError, match="closed"):
         await producer.send(topic_name, b"late")
+    with pytest.raises(DefinitelyFailedError, match="not started"):
+        await Producer(config).send(topic_name, b"early")
