@@ -1,0 +1,170 @@
+"""Committed offsets and the admin views of groups, as pure functions over a :class:`Group`.
+
+The group coordinator (``group_coordinator``) validates a commit's generation and member and
+calls :func:`store_offsets`; the rules here are Kafka's ``GroupMetadataManager``:
+
+- metadata longer than ``offset.metadata.max.bytes`` is refused with OFFSET_METADATA_TOO_LARGE
+  for that partition only; a null metadata is stored as "".
+- a commit that names a retention time (OffsetCommit v2-v4) gets an explicit expire timestamp and
+  is written as ``OffsetCommitValue`` v1; others as v3.
+- retention (KIP-211, ``offsets.retention.minutes``): the offsets of an Empty group expire once the
+  group has been Empty for the retention (its state timestamp; the commit timestamp if unknown);
+  a group without a protocol type (offsets only, "simple" consumers) expires each offset by its
+  commit timestamp; an explicit expire timestamp wins in both.  Offsets of groups with members
+  do not expire (Kafka expires unsubscribed topics of Stable consumer groups; not done here).
+- fetch answers -1 / -1 / "" for a partition without a committed offset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from broker.core.group_metadata import Group, GroupState, TopicPartition
+from broker.core.group_records import (
+    NO_LEADER_EPOCH,
+    NO_TIMESTAMP,
+    OffsetCommitKey,
+    OffsetCommitValue,
+    encode_offset_commit_key,
+    encode_offset_commit_value,
+)
+from client.protocol.errors import ErrorCode
+
+NO_OFFSET = -1
+NO_METADATA = ""
+NO_RETENTION = -1  # OffsetCommitRequest.DEFAULT_RETENTION_TIME
+
+# (offset, leader_epoch, metadata) of one partition in an OffsetCommit request.
+OffsetCommitData = tuple[int, int, str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedOffset:
+    offset: int = NO_OFFSET
+    leader_epoch: int = NO_LEADER_EPOCH
+    metadata: str = NO_METADATA
+    error_code: ErrorCode = ErrorCode.NONE
+
+
+@dataclass(frozen=True, slots=True)
+class ListedGroup:
+    group_id: str
+    protocol_type: str
+    group_state: str
+
+
+@dataclass(frozen=True, slots=True)
+class DescribedMember:
+    member_id: str
+    group_instance_id: str | None
+    client_id: str
+    client_host: str
+    member_metadata: bytes
+    member_assignment: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class DescribedGroup:
+    error_code: ErrorCode
+    group_id: str
+    group_state: str
+    protocol_type: str
+    protocol_data: str
+    members: tuple[DescribedMember, ...]
+
+
+def store_offsets(
+    group: Group,
+    offsets: Mapping[TopicPartition, OffsetCommitData],
+    wall_ms: int,
+    retention_time_ms: int,
+    offset_metadata_max_bytes: int,
+) -> tuple[dict[TopicPartition, ErrorCode], list[tuple[bytes, bytes]]]:
+    """Apply a validated commit; returns per-partition errors and the (key, value) records."""
+    expire_timestamp = wall_ms + retention_time_ms if retention_time_ms >= 0 else NO_TIMESTAMP
+    errors: dict[TopicPartition, ErrorCode] = {}
+    records: list[tuple[bytes, bytes]] = []
+    for (topic, partition), (offset, leader_epoch, metadata) in offsets.items():
+        text = NO_METADATA if metadata is None else metadata
+        if len(text) > offset_metadata_max_bytes:
+            errors[(topic, partition)] = ErrorCode.OFFSET_METADATA_TOO_LARGE
+            continue
+        value = OffsetCommitValue(offset, leader_epoch, text, wall_ms, expire_timestamp)
+        group.offsets[(topic, partition)] = value
+        key = OffsetCommitKey(group.group_id, topic, partition)
+        records.append((encode_offset_commit_key(key), encode_offset_commit_value(value)))
+        errors[(topic, partition)] = ErrorCode.NONE
+    return errors, records
+
+
+def fetch_offsets(
+    group: Group | None, partitions: Iterable[TopicPartition] | None
+) -> dict[TopicPartition, FetchedOffset]:
+    """Committed offsets of ``partitions`` (all committed ones, sorted, when None)."""
+    committed = group.offsets if group is not None else {}
+    wanted = sorted(committed) if partitions is None else list(partitions)
+    answer: dict[TopicPartition, FetchedOffset] = {}
+    for tp in wanted:
+        value = committed.get(tp)
+        answer[tp] = (
+            FetchedOffset()
+            if value is None
+            else FetchedOffset(value.offset, value.leader_epoch, value.metadata)
+        )
+    return answer
+
+
+def expired_offsets(group: Group, wall_ms: int, retention_ms: int) -> list[TopicPartition]:
+    """The partitions whose committed offset the retention removes now (see the module doc)."""
+    if not group.is_(GroupState.EMPTY):
+        return []
+    use_state_timestamp = (
+        group.protocol_type is not None and group.state_timestamp_ms != NO_TIMESTAMP
+    )
+    expired: list[TopicPartition] = []
+    for tp, value in group.offsets.items():
+        if value.expire_timestamp != NO_TIMESTAMP:
+            if wall_ms >= value.expire_timestamp:
+                expired.append(tp)
+            continue
+        base_ms = group.state_timestamp_ms if use_state_timestamp else value.commit_timestamp
+        if wall_ms - base_ms >= retention_ms:
+            expired.append(tp)
+    return expired
+
+
+def offset_tombstone_key(group_id: str, tp: TopicPartition) -> bytes:
+    return encode_offset_commit_key(OffsetCommitKey(group_id, tp[0], tp[1]))
+
+
+def listed_group(group: Group) -> ListedGroup:
+    return ListedGroup(group.group_id, group.protocol_type or "", group.state.value)
+
+
+def described_group(group_id: str, group: Group | None) -> DescribedGroup:
+    """Kafka's ``GroupMetadata.summary``: member metadata and assignments only when Stable; an
+    unknown group is described as Dead with no error."""
+    if group is None:
+        return DescribedGroup(ErrorCode.NONE, group_id, GroupState.DEAD.value, "", "", ())
+    stable = group.is_(GroupState.STABLE) and group.protocol_name is not None
+    protocol = group.protocol_name if stable and group.protocol_name is not None else ""
+    members = tuple(
+        DescribedMember(
+            member.member_id,
+            member.group_instance_id,
+            member.client_id,
+            member.client_host,
+            member.metadata(protocol) if stable else b"",
+            member.assignment if stable else b"",
+        )
+        for member in group.members.values()
+    )
+    return DescribedGroup(
+        ErrorCode.NONE,
+        group_id,
+        group.state.value,
+        group.protocol_type or "",
+        protocol,
+        members,
+    )
