@@ -7,8 +7,11 @@ Foundation (this package's public surface so far):
 - :mod:`client.connection` — one broker connection: ApiVersions, pipelining, deadlines.
 - :mod:`client.metadata` / :mod:`client.cluster` — metadata cache and connection pool.
 - :mod:`client.admin` — topics, configs, offsets.
+- :mod:`client.producer` / :mod:`client.consumer` — the async producer and consumer, over the
+  sans-IO :mod:`client.accumulator` and :mod:`client.fetcher`.
 """
 
+from client.accumulator import RecordMetadata
 from client.admin import (
     AdminClient,
     ConfigEntry,
@@ -25,6 +28,7 @@ from client.admin import (
 from client.cluster import Cluster
 from client.config import AdminConfig, CommonConfig, ConsumerConfig, ProducerConfig
 from client.connection import Connection
+from client.consumer import Consumer, OffsetAndTimestamp
 from client.errors import (
     BrokerResponseError,
     DefinitelyFailedError,
@@ -48,6 +52,8 @@ from client.metadata import (
     TopicMetadata,
     TopicPartition,
 )
+from client.producer import Producer, RecordFuture
+from client.records_view import ConsumerRecord
 
 __all__ = [
     "AdminClient",
@@ -62,7 +68,9 @@ __all__ = [
     "ConfigResourceType",
     "ConfigSource",
     "Connection",
+    "Consumer",
     "ConsumerConfig",
+    "ConsumerRecord",
     "DefinitelyFailedError",
     "DeliveryError",
     "IllegalConfigError",
@@ -74,10 +82,14 @@ __all__ = [
     "ListedOffset",
     "MaybeWrittenError",
     "NewTopic",
+    "OffsetAndTimestamp",
     "OffsetSpec",
     "PartitionDescription",
     "PartitionMetadata",
+    "Producer",
     "ProducerConfig",
+    "RecordFuture",
+    "RecordMetadata",
     "TopicDescription",
     "TopicMetadata",
     "TopicPartition",
