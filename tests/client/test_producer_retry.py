@@ -9,6 +9,7 @@ idempotence a lost answer is reported as maybe-written; a full buffer that never
 
 from __future__ import annotations
 
+import contextlib
 import struct
 import time
 from collections import deque
@@ -43,6 +44,9 @@ MAX_FRAME_BYTES = 64 * 1024 * 1024
 RequestHook = Callable[[int, int, int, bytes], bytes | None]
 
 
+_HANG_UPS = (anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.EndOfStream, OSError)
+
+
 class Proxy:
     """Forwards Kafka connections to ``upstream``; Metadata answers name the proxy instead.
 
@@ -73,13 +77,16 @@ class Proxy:
             order: deque[tuple[int, int, bytes | None]] = deque()
             lock = anyio.Lock()
             async with anyio.create_task_group() as task_group:
-
+                # Either side may hang up at any moment (the producer drops a connection
+                # after a lost answer): a broken pipe ends this proxied connection, nothing more.
                 async def requests() -> None:
-                    await self._pump_requests(client, upstream, order, lock)
+                    with contextlib.suppress(*_HANG_UPS):
+                        await self._pump_requests(client, upstream, order, lock)
                     task_group.cancel_scope.cancel()
 
                 async def responses() -> None:
-                    await self._pump_responses(client, upstream, order, lock)
+                    with contextlib.suppress(*_HANG_UPS):
+                        await self._pump_responses(client, upstream, order, lock)
                     task_group.cancel_scope.cancel()
 
                 task_group.start_soon(requests)
