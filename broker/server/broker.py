@@ -50,6 +50,7 @@ from broker.server import meta_properties
 from broker.server.clock import monotonic_ms, wall_ms
 from broker.server.connection import open_listener, serve_listener
 from broker.server.dispatcher import Dispatcher
+from broker.server.group_service import GroupService
 from broker.server.handlers.fetch import DelayedFetch
 
 log = logging.getLogger("odradek.broker")
@@ -91,6 +92,7 @@ class BrokerServer:
         self.advertised_port = advertised.port
         self.dispatcher = Dispatcher(self)
         self.producer_ids = ProducerIdAllocator(self.image.next_producer_id)
+        self.groups = GroupService(self)
         self._sync_partitions()
 
     # -- configuration --------------------------------------------------------------------
@@ -241,6 +243,7 @@ class BrokerServer:
             async with anyio.create_task_group() as group:
                 group.start_soon(self._housekeeping)
                 group.start_soon(self._expire_delayed)
+                group.start_soon(self.groups.run_timers)
                 task_status.started(port)
                 await serve_listener(self, listener)
 

@@ -1,10 +1,8 @@
-"""FindCoordinator (10) and OffsetFetch (9): the minimum an assign-only consumer needs.
+"""FindCoordinator (10): the broker leading the group's ``__consumer_offsets`` partition.
 
-librdkafka's consumer sends FindCoordinator whenever ``group.id`` is set, even with manual
-assignment, and may read committed offsets.  On a single node the coordinator of every group
-is this broker.  Committed offsets are not stored yet (the consumer-group work adds
-``__consumer_offsets``), so OffsetFetch answers "no committed offset" (-1) per partition, which
-makes the consumer apply ``auto.offset.reset`` exactly as for a new group.
+On a single node that is always this broker; finding a group coordinator creates
+``__consumer_offsets`` on first use and loads the coordinator (COORDINATOR_NOT_AVAILABLE if
+that fails).  Transaction coordinators (key type 1) are answered the same way.
 """
 
 from __future__ import annotations
@@ -61,46 +59,3 @@ async def find_coordinator(
         return {"throttle_time_ms": 0, "coordinators": coordinators}
     single = _coordinator(server, request.key, key_type)
     return {"throttle_time_ms": 0, **single}
-
-
-def _no_offsets(
-    server: BrokerServer, topics: list[Container] | None, name_key: str
-) -> list[dict[str, Any]]:
-    if topics is None:
-        return []
-    return [
-        {
-            name_key: topic.name,
-            "partitions": [
-                {
-                    "partition_index": index,
-                    "committed_offset": -1,
-                    "committed_leader_epoch": -1,
-                    "metadata": "",
-                    "error_code": ErrorCode.NONE,
-                }
-                for index in topic.partition_indexes
-            ],
-        }
-        for topic in topics
-    ]
-
-
-async def offset_fetch(
-    server: BrokerServer, header: RequestHeader, request: Container
-) -> dict[str, Any]:
-    if header.api_version >= 8:
-        groups = [
-            {
-                "group_id": group.group_id,
-                "topics": _no_offsets(server, group.topics, "name"),
-                "error_code": ErrorCode.NONE,
-            }
-            for group in request.groups
-        ]
-        return {"throttle_time_ms": 0, "groups": groups}
-    return {
-        "throttle_time_ms": 0,
-        "topics": _no_offsets(server, request.topics, "name"),
-        "error_code": ErrorCode.NONE,
-    }
