@@ -1,10 +1,12 @@
-"""The admin client: topics, partitions, configs and offsets.
+"""The admin client: topics, partitions, configs, offsets and consumer groups.
 
 ``async with AdminClient({"bootstrap.servers": "host:9092"}) as admin:``
 
 Routing follows Kafka's clients: CreateTopics, DeleteTopics and CreatePartitions go to the
 controller named in Metadata; DescribeConfigs for a broker goes to that broker, for a topic to
-the controller; ListOffsets goes to each partition's leader; Metadata to any broker.  Retriable
+the controller; ListOffsets goes to each partition's leader; Metadata to any broker; ListGroups
+to every broker; the other group calls to the group's coordinator (see
+:mod:`client.admin_groups`).  Retriable
 failures (NOT_CONTROLLER, a broken connection, NOT_LEADER_OR_FOLLOWER, ...) refresh metadata and
 are retried with ``retry.backoff.ms`` until ``default.api.timeout.ms``.
 
@@ -24,11 +26,32 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, NamedTuple, Self
+from typing import Any, NamedTuple, Self, TypeVar
 
 import anyio
 from construct import Container
 
+from client.admin_groups import (
+    FIND_COORDINATOR,
+    LIST_GROUPS,
+    CoordinatorRequest,
+    GroupDescription,
+    ListedGroup,
+    OffsetAndMetadata,
+    PartitionLag,
+    assigned_partitions,
+    delete_group_request,
+    describe_group_request,
+    find_coordinator_body,
+    lag_from,
+    led_partitions,
+    list_groups_body,
+    list_groups_min_version,
+    merge_listings,
+    offset_fetch_request,
+    read_find_coordinator,
+    read_list_groups,
+)
 from client.cluster import Cluster
 from client.config import AdminConfig
 from client.errors import KafkaError, NotControllerError, error_for
@@ -45,7 +68,9 @@ CONSUMER_REPLICA_ID = -1
 # ListOffsets v7 is the first to accept MAX_TIMESTAMP (KIP-734).
 MAX_TIMESTAMP_MIN_VERSION = 7
 
+T = TypeVar("T")
 TopicResults = dict[str, KafkaError | None]
+GroupResults = dict[str, KafkaError | None]
 # Per-topic answers of a controller request that are retried, as Kafka's admin client does;
 # any other error (UNKNOWN_TOPIC_OR_PARTITION for a delete, ...) is that topic's final answer.
 _CONTROLLER_RETRIABLE = frozenset({ErrorCode.NOT_CONTROLLER, ErrorCode.THROTTLING_QUOTA_EXCEEDED})
@@ -319,6 +344,80 @@ class AdminClient:
             timeout_ms=self.config.default_api_timeout_ms,
         )
 
+    # -- consumer groups ---------------------------------------------------------------------
+
+    async def list_groups(self, *, states: Iterable[str] | None = None) -> list[ListedGroup]:
+        """Every group of every broker, sorted by id (ListGroups to each broker, as each lists
+        the groups it coordinates).  ``states`` ("Stable", "Empty", ...; KIP-518, v4+) keeps
+        only groups in those states.  Raises the first broker's error."""
+        wanted = None if states is None else list(states)
+
+        async def attempt() -> list[ListedGroup]:
+            metadata = await self.cluster.refresh_metadata()
+            listings = []
+            for node_id in sorted(metadata.brokers):
+                connection = await self.cluster.connection_to(node_id)
+                version = connection.pick_version(LIST_GROUPS, list_groups_min_version(wanted))
+                response = await connection.send(
+                    LIST_GROUPS, list_groups_body(wanted), version=version
+                )
+                listings.append(read_list_groups(response, connection.address))
+            return merge_listings(listings)
+
+        return await self.cluster.retrying(attempt, timeout_ms=self.config.default_api_timeout_ms)
+
+    async def describe_groups(self, group_ids: Iterable[str]) -> dict[str, GroupDescription]:
+        """State, protocol and members (client id, host, decoded assignment) of each group, in
+        order (DescribeGroups to each group's coordinator).  Raises the first group's error:
+        GroupIdNotFoundError for a group the coordinator does not know."""
+        return {
+            group_id: await self._at_coordinator(describe_group_request(group_id))
+            for group_id in dict.fromkeys(group_ids)
+        }
+
+    async def delete_groups(
+        self, group_ids: Iterable[str], *, raise_errors: bool = True
+    ) -> GroupResults:
+        """Delete groups with no members, and their committed offsets (DeleteGroups to each
+        group's coordinator, KIP-229).  Errors as for topics (module docstring):
+        GroupIdNotFoundError, NonEmptyGroupError (the group has members), ..."""
+        results = {
+            group_id: await self._at_coordinator(delete_group_request(group_id))
+            for group_id in dict.fromkeys(group_ids)
+        }
+        failed = [error for error in results.values() if error is not None]
+        if raise_errors and failed:
+            raise failed[0]
+        return results
+
+    async def list_group_offsets(self, group_id: str) -> dict[TopicPartition, OffsetAndMetadata]:
+        """Every committed offset of the group, sorted by partition (OffsetFetch, null topics,
+        to its coordinator).  A group without commits, or unknown, has none: ``{}``."""
+        return await self._at_coordinator(offset_fetch_request(group_id))
+
+    async def group_lag(self, group_id: str) -> dict[TopicPartition, PartitionLag]:
+        """Committed offset, high watermark and lag of every partition the group committed or
+        has assigned (see :class:`~client.admin_groups.PartitionLag`), sorted.
+
+        The high watermark is ListOffsets LATEST (read_uncommitted) from each leader, as in
+        Kafka's ``kafka-consumer-groups --describe``.  Raises GroupIdNotFoundError for an
+        unknown group.
+        """
+        assigned = assigned_partitions((await self.describe_groups([group_id]))[group_id])
+        committed = await self.list_group_offsets(group_id)
+        partitions = set(committed) | set(assigned)
+        metadata = await self.cluster.refresh_metadata({tp.topic for tp in partitions})
+        led = led_partitions(metadata, partitions)
+        latest = await self.list_offsets(dict.fromkeys(led, OffsetSpec.LATEST)) if led else {}
+        high_watermarks = {tp: listed.offset for tp, listed in latest.items()}
+        return lag_from(committed, assigned, high_watermarks)
+
+    async def _at_coordinator(self, request: CoordinatorRequest[T]) -> T:
+        """See :func:`coordinator_call`; retried until ``default.api.timeout.ms``."""
+        return await coordinator_call(
+            self.cluster, request, timeout_ms=self.config.default_api_timeout_ms
+        )
+
     # -- helpers -----------------------------------------------------------------------------
 
     def _timeout(self, timeout_ms: int | None) -> int:
@@ -365,6 +464,29 @@ class AdminClient:
         if raise_errors and failed:
             raise failed[0]
         return ordered
+
+
+async def coordinator_call(
+    cluster: Cluster, request: CoordinatorRequest[T], *, timeout_ms: int
+) -> T:
+    """Send ``request`` to its group's coordinator and read the answer.
+
+    Each attempt asks any broker for the coordinator (FindCoordinator, key type group), so a
+    moved coordinator (NOT_COORDINATOR), one still loading its partition
+    (COORDINATOR_LOAD_IN_PROGRESS) or none elected yet (COORDINATOR_NOT_AVAILABLE) is retried
+    with backoff until ``timeout_ms``.
+    """
+
+    async def attempt() -> T:
+        connection = await cluster.any_connection()
+        body = find_coordinator_body(request.group_id)
+        answer = await connection.send(FIND_COORDINATOR, body)
+        coordinator = await cluster.connection_to(read_find_coordinator(answer, request.group_id))
+        version = coordinator.pick_version(request.api_key, request.min_version)
+        response = await coordinator.send(request.api_key, request.body, version=version)
+        return request.read(response)
+
+    return await cluster.retrying(attempt, timeout_ms=timeout_ms)
 
 
 async def list_offsets(

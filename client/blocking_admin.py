@@ -1,4 +1,4 @@
-"""The blocking admin client: topics and offsets over a :class:`BlockingCluster`.
+"""The blocking admin client: topics, offsets and groups over a :class:`BlockingCluster`.
 
 ::
 
@@ -8,14 +8,15 @@
 
 The same calls, routing, retries and per-item error rules as the async
 :class:`client.admin.AdminClient` (see its module docstring), as plain methods; request bodies
-and answers are built and read by the same functions of :mod:`client.admin`.
+and answers are built and read by the same functions of :mod:`client.admin` and
+:mod:`client.admin_groups`.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 from construct import Container
 
@@ -25,6 +26,7 @@ from client.admin import (
     CREATE_TOPICS,
     DELETE_TOPICS,
     LIST_OFFSETS,
+    GroupResults,
     ListedOffset,
     NewTopic,
     OffsetSpec,
@@ -37,6 +39,27 @@ from client.admin import (
     list_offsets_min_version,
     read_list_offsets,
 )
+from client.admin_groups import (
+    FIND_COORDINATOR,
+    LIST_GROUPS,
+    CoordinatorRequest,
+    GroupDescription,
+    ListedGroup,
+    OffsetAndMetadata,
+    PartitionLag,
+    assigned_partitions,
+    delete_group_request,
+    describe_group_request,
+    find_coordinator_body,
+    lag_from,
+    led_partitions,
+    list_groups_body,
+    list_groups_min_version,
+    merge_listings,
+    offset_fetch_request,
+    read_find_coordinator,
+    read_list_groups,
+)
 from client.blocking_cluster import BlockingCluster
 from client.blocking_connection import PendingRequest
 from client.config import AdminConfig
@@ -44,7 +67,19 @@ from client.errors import KafkaError, NotControllerError, error_for
 from client.metadata import ZERO_UUID, TopicPartition
 from client.protocol.errors import ErrorCode
 
-__all__ = ["AdminClient", "ListedOffset", "NewTopic", "OffsetSpec", "list_offsets"]
+__all__ = [
+    "AdminClient",
+    "GroupDescription",
+    "ListedGroup",
+    "ListedOffset",
+    "NewTopic",
+    "OffsetAndMetadata",
+    "OffsetSpec",
+    "PartitionLag",
+    "list_offsets",
+]
+
+T = TypeVar("T")
 
 
 class AdminClient:
@@ -160,6 +195,75 @@ class AdminClient:
             isolation_level=isolation_level,
             timeout_ms=self.config.default_api_timeout_ms,
         )
+
+    # -- consumer groups ---------------------------------------------------------------------
+
+    def list_groups(self, *, states: Iterable[str] | None = None) -> list[ListedGroup]:
+        """Every group of every broker, sorted by id; ``states`` filters (ListGroups v4+)."""
+        wanted = None if states is None else list(states)
+
+        def attempt() -> list[ListedGroup]:
+            metadata = self.cluster.refresh_metadata()
+            listings = []
+            for node_id in sorted(metadata.brokers):
+                connection = self.cluster.connection_to(node_id)
+                version = connection.pick_version(LIST_GROUPS, list_groups_min_version(wanted))
+                response = connection.send(LIST_GROUPS, list_groups_body(wanted), version=version)
+                listings.append(read_list_groups(response, connection.address))
+            return merge_listings(listings)
+
+        return self.cluster.retrying(attempt, timeout_ms=self.config.default_api_timeout_ms)
+
+    def describe_groups(self, group_ids: Iterable[str]) -> dict[str, GroupDescription]:
+        """State, protocol and members of each group, in order; raises the first group's error
+        (GroupIdNotFoundError for an unknown group)."""
+        return {
+            group_id: self._at_coordinator(describe_group_request(group_id))
+            for group_id in dict.fromkeys(group_ids)
+        }
+
+    def delete_groups(self, group_ids: Iterable[str], *, raise_errors: bool = True) -> GroupResults:
+        """Delete empty groups and their offsets; group → None or its error (NonEmptyGroupError,
+        GroupIdNotFoundError, ...), the first raised unless ``raise_errors`` is False."""
+        results = {
+            group_id: self._at_coordinator(delete_group_request(group_id))
+            for group_id in dict.fromkeys(group_ids)
+        }
+        failed = [error for error in results.values() if error is not None]
+        if raise_errors and failed:
+            raise failed[0]
+        return results
+
+    def list_group_offsets(self, group_id: str) -> dict[TopicPartition, OffsetAndMetadata]:
+        """Every committed offset of the group, sorted by partition (``{}`` if none)."""
+        return self._at_coordinator(offset_fetch_request(group_id))
+
+    def group_lag(self, group_id: str) -> dict[TopicPartition, PartitionLag]:
+        """Committed offset, high watermark and lag per partition committed or assigned; see
+        the async :meth:`client.admin.AdminClient.group_lag`."""
+        assigned = assigned_partitions(self.describe_groups([group_id])[group_id])
+        committed = self.list_group_offsets(group_id)
+        partitions = set(committed) | set(assigned)
+        metadata = self.cluster.refresh_metadata({tp.topic for tp in partitions})
+        led = led_partitions(metadata, partitions)
+        latest = self.list_offsets(dict.fromkeys(led, OffsetSpec.LATEST)) if led else {}
+        high_watermarks = {tp: listed.offset for tp, listed in latest.items()}
+        return lag_from(committed, assigned, high_watermarks)
+
+    def _at_coordinator(self, request: CoordinatorRequest[T]) -> T:
+        """``request`` at its group's coordinator, found anew on each attempt (FindCoordinator)
+        so NOT_COORDINATOR and COORDINATOR_LOAD_IN_PROGRESS are retried until
+        ``default.api.timeout.ms``."""
+
+        def attempt() -> T:
+            connection = self.cluster.any_connection()
+            answer = connection.send(FIND_COORDINATOR, find_coordinator_body(request.group_id))
+            node_id = read_find_coordinator(answer, request.group_id)
+            coordinator = self.cluster.connection_to(node_id)
+            version = coordinator.pick_version(request.api_key, request.min_version)
+            return request.read(coordinator.send(request.api_key, request.body, version=version))
+
+        return self.cluster.retrying(attempt, timeout_ms=self.config.default_api_timeout_ms)
 
     # -- helpers -----------------------------------------------------------------------------
 
