@@ -108,7 +108,13 @@ def _random() -> st.SearchStrategy[bytes]:
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     factory = BrokerFactory(tmp_path_factory.mktemp("fuzz"))
-    running = factory.start({"socket.request.max.bytes": "65536"})
+    running = factory.start(
+        {
+            "socket.request.max.bytes": "65536",
+            "group.initial.rebalance.delay.ms": "0",
+            "offsets.topic.num.partitions": "2",
+        }
+    )
     with RawConnection(running.bootstrap) as conn:
         body = {
             "topics": [
