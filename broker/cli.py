@@ -2,7 +2,8 @@
 
 No logic of its own: configuration lives in `broker.config`, the broker in
 `broker.server.broker`, the commands built on the client in `broker.cli_topic` (topics),
-`broker.cli_data` (produce, consume) and `broker.cli_perf` (perf).
+`broker.cli_group` (consumer groups), `broker.cli_data` (produce, consume) and
+`broker.cli_perf` (perf).
 Usage and configuration errors print one line to stderr and exit 2; a command that fails
 against the cluster prints `odradek: error: ...` lines and exits 1. Never a traceback.
 """
@@ -15,6 +16,7 @@ import logging
 import sys
 
 from broker.cli_data import add_data_commands
+from broker.cli_group import add_group_commands
 from broker.cli_perf import add_perf_commands
 from broker.cli_topic import CommandError, add_topic_commands
 from broker.config import ConfigError, load_config
@@ -29,6 +31,7 @@ examples:
   odradek topic describe orders
   echo hello | odradek produce orders
   odradek consume orders --from-beginning --max-messages 10
+  odradek group describe billing
   odradek perf produce --topic perf --num-records 100000 --record-size 100
 """
 BROKER_EXAMPLES = """\
@@ -82,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     start.set_defaults(handler=_broker_start)
     add_topic_commands(commands)
+    add_group_commands(commands)
     add_data_commands(commands)
     add_perf_commands(commands)
     return parser
