@@ -13,6 +13,7 @@ Connections idle for ``connections.max.idle.ms`` are closed.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import socket
 import struct
@@ -29,6 +30,10 @@ if TYPE_CHECKING:
     from broker.server.broker import BrokerServer
 
 log = logging.getLogger("odradek.connection")
+
+# The peer of the connection whose request is being handled (each connection is its own task,
+# so each has its own value): JoinGroup reports it as the member's client host, as Kafka does.
+current_peer_host: contextvars.ContextVar[str] = contextvars.ContextVar("peer_host", default="")
 
 RECEIVE_CHUNK_BYTES = 64 * 1024
 LISTEN_BACKLOG = 1024
@@ -147,6 +152,7 @@ def open_listener(host: str, port: int) -> socket.socket:
 
 
 async def serve_connection(server: BrokerServer, sock: socket.socket, peer: str) -> None:
+    current_peer_host.set("/" + peer.rsplit(":", 1)[0])
     connection = FrameSocket(sock, server.config.socket_request_max_bytes)
     try:
         await _serve(server, connection, peer)

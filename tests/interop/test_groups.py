@@ -174,3 +174,35 @@ def test_two_member_rebalance_splits_partitions(
     finally:
         first.close()
         second.close()
+
+
+def test_member_client_host_is_reported(
+    kafka_broker_factory: BrokerFactory, new_topic_name: Callable[[str], str]
+) -> None:
+    import anyio
+
+    from client import AdminClient
+
+    broker = kafka_broker_factory.start(GROUP_SETTINGS)
+    topic = new_topic_name("")
+    _produce(broker.bootstrap, topic, 3)
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=broker.bootstrap,
+        group_id="hosts",
+        client_id="host-check",
+        auto_offset_reset="earliest",
+    )
+
+    async def describe() -> Any:
+        async with AdminClient(bootstrap_servers=broker.bootstrap) as admin:
+            return (await admin.describe_groups(["hosts"]))["hosts"]
+
+    try:
+        deadline = time.monotonic() + DEADLINE_S
+        while not consumer.assignment() and time.monotonic() < deadline:
+            consumer.poll(timeout_ms=200)
+        (member,) = anyio.run(describe).members
+        assert (member.client_id, member.client_host) == ("host-check", "/127.0.0.1")
+    finally:
+        consumer.close()

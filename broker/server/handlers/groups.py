@@ -18,6 +18,7 @@ from broker.core.group_coordinator import (
     SyncGroupResponse,
 )
 from broker.server.clock import monotonic_ms
+from broker.server.connection import current_peer_host
 from client.protocol.errors import ErrorCode
 from client.protocol.headers import RequestHeader
 
@@ -62,7 +63,7 @@ async def join_group(server: BrokerServer, header: RequestHeader, request: Conta
         member_id=request.member_id,
         group_instance_id=request.get("group_instance_id"),
         client_id=header.client_id or "",
-        client_host="",
+        client_host=current_peer_host.get(),
         session_timeout_ms=request.session_timeout_ms,
         rebalance_timeout_ms=request.get("rebalance_timeout_ms", -1),
         protocol_type=request.protocol_type,
