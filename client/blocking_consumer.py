@@ -20,10 +20,15 @@ module moves the bytes, in the calling thread (or greenlet), with no thread of i
 
 Under gevent's monkey-patching (Locust) every wait yields to other greenlets.  One consumer may
 be shared (each call holds its lock), but give each Locust user its own.
+
+With ``group.id``, :meth:`Consumer.subscribe` joins the group; membership is driven from
+``poll`` (:mod:`client.blocking_consumer_group`), so **poll must be called within
+``session.timeout.ms`` and ``max.poll.interval.ms``** -- heartbeats are only sent from it.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -33,15 +38,24 @@ from typing import Any, Self
 from client.blocking_admin import list_offsets
 from client.blocking_cluster import BlockingCluster
 from client.blocking_connection import PendingRequest
+from client.blocking_consumer_group import BlockingGroup, BlockingRebalanceListener
 from client.config import ConsumerConfig
 from client.connection import DEFAULT_MAX_FRAME_BYTES
 from client.consumer import FRAME_SLACK_BYTES, ITERATION_WAIT_MS, OffsetAndTimestamp
 from client.errors import KafkaClosedError, KafkaError, KafkaTimeoutError
 from client.fetcher import EARLIEST, FETCH, LATEST, Fetcher, FetchRequest
+from client.group import CommitCallback, OffsetAndMetadata, Offsets, as_offsets
 from client.metadata import TopicPartition
 from client.records_view import ConsumerRecord
 
-__all__ = ["Consumer", "ConsumerRecord", "OffsetAndTimestamp", "TopicPartition"]
+__all__ = [
+    "BlockingRebalanceListener",
+    "Consumer",
+    "ConsumerRecord",
+    "OffsetAndMetadata",
+    "OffsetAndTimestamp",
+    "TopicPartition",
+]
 
 
 class Consumer:
@@ -58,6 +72,8 @@ class Consumer:
         self._busy_nodes: set[int] = set()
         self._fatal: KafkaError | None = None
         self._closed = False
+        self._group: BlockingGroup | None = None
+        self._manual_assignment = False
         self._cluster.__enter__()
 
     def __enter__(self) -> Self:
@@ -69,8 +85,11 @@ class Consumer:
         self.close()
 
     def close(self) -> None:
-        """Stop fetching and close the connections.  Idempotent."""
+        """Commit (auto-commit), revoke and leave the group if subscribed, then close the
+        connections.  Idempotent."""
         with self._lock:
+            if self._group is not None and not self._closed:
+                self._group.close()
             self._closed = True
             self._cluster.close()
 
@@ -81,11 +100,18 @@ class Consumer:
     # -- assignment and positions ------------------------------------------------------------
 
     def assign(self, partitions: Iterable[TopicPartition | tuple[str, int]]) -> None:
-        """Consume exactly these partitions (replacing the assignment; Kafka's assign)."""
+        """Consume exactly these partitions (replacing the assignment; Kafka's assign).
+        Not with :meth:`subscribe` (the group decides the assignment then)."""
         with self._lock:
-            wanted = [TopicPartition(*tp) for tp in partitions]
-            self._fetcher.assign(wanted)
-            self._cluster.track({tp.topic for tp in wanted})
+            if self._group is not None and self._group.member.subscription:
+                raise KafkaError("assign() after subscribe(): the group assigns the partitions")
+            self._manual_assignment = True
+            self._set_assignment(TopicPartition(*tp) for tp in partitions)
+
+    def _set_assignment(self, partitions: Iterable[TopicPartition]) -> None:
+        wanted = list(partitions)
+        self._fetcher.assign(wanted)
+        self._cluster.track({tp.topic for tp in wanted})
 
     def assignment(self) -> frozenset[TopicPartition]:
         """The assigned partitions."""
@@ -173,6 +199,82 @@ class Consumer:
             limit_ms = self.config.default_api_timeout_ms if timeout_ms is None else timeout_ms
             return list_offsets(self._cluster, specs, timeout_ms=limit_ms)
 
+    # -- group membership --------------------------------------------------------------------
+
+    def subscribe(
+        self,
+        topics: Iterable[str] | str | re.Pattern[str],
+        listener: BlockingRebalanceListener | None = None,
+    ) -> None:
+        """Join ``group.id`` and consume what the group assigns: the named topics, or every
+        topic a compiled ``re.Pattern`` fully matches.  Membership is driven from
+        :meth:`poll` (call it within ``session.timeout.ms`` and ``max.poll.interval.ms``);
+        ``listener`` is called from inside it around every rebalance."""
+        with self._lock:
+            self._check_open()
+            if self.config.group_id is None:
+                raise KafkaError("subscribe() needs group.id")
+            if self._manual_assignment:
+                raise KafkaError("subscribe() after assign(): use one or the other")
+            group = self._require_group()
+            group.listener = listener
+            if isinstance(topics, re.Pattern):
+                group.member.subscribe(pattern=topics)
+            else:
+                names = [topics] if isinstance(topics, str) else list(topics)
+                group.member.subscribe(names)
+                self._cluster.track(names)
+
+    def subscription(self) -> frozenset[str]:
+        """The subscribed topics (for a pattern, its matches as of the last metadata)."""
+        return frozenset() if self._group is None else self._group.member.subscription
+
+    def commit(self, offsets: Offsets | None = None, *, timeout_ms: int | None = None) -> None:
+        """Commit ``offsets`` (default: the position of every assigned partition) and wait for
+        the answer (Kafka's commitSync; the errors of the async ``commit``)."""
+        with self._lock:
+            group = self._require_group()
+            chosen = self._consumed_offsets() if offsets is None else as_offsets(offsets)
+            limit_ms = self.config.default_api_timeout_ms if timeout_ms is None else timeout_ms
+            group.commit(chosen, limit_ms)
+
+    def commit_async(
+        self, offsets: Offsets | None = None, callback: CommitCallback | None = None
+    ) -> None:
+        """Write an OffsetCommit and return; ``callback(offsets, error)`` runs from a later
+        :meth:`poll` (or commit) that reads the answer."""
+        with self._lock:
+            group = self._require_group()
+            chosen = self._consumed_offsets() if offsets is None else as_offsets(offsets)
+            group.commit_async(chosen, callback)
+
+    def committed(
+        self, partitions: Iterable[TopicPartition], *, timeout_ms: int | None = None
+    ) -> dict[TopicPartition, OffsetAndMetadata | None]:
+        """The group's committed offset of each partition (None if it has none)."""
+        with self._lock:
+            group = self._require_group()
+            wanted = list(partitions)
+            limit_ms = self.config.default_api_timeout_ms if timeout_ms is None else timeout_ms
+            found = group.committed(wanted, limit_ms)
+            return {tp: found.get(tp) for tp in wanted}
+
+    def _require_group(self) -> BlockingGroup:
+        self._check_open()
+        if self.config.group_id is None:
+            raise KafkaError("commits need group.id")
+        if self._group is None:
+            self._group = BlockingGroup(self)
+        return self._group
+
+    def _consumed_offsets(
+        self, partitions: Iterable[TopicPartition] | None = None
+    ) -> dict[TopicPartition, OffsetAndMetadata]:
+        """Offsets to commit: each partition's position (the next record poll returns)."""
+        positions = self._fetcher.positions()
+        chosen = positions.keys() if partitions is None else set(partitions) & positions.keys()
+        return {tp: OffsetAndMetadata(*positions[tp]) for tp in chosen}
+
     # -- records -----------------------------------------------------------------------------
 
     def poll(
@@ -190,8 +292,13 @@ class Consumer:
         deadline = time.monotonic() + timeout_ms / 1000
         with self._lock:
             self._check_open()
+            group = self._group
+            if group is not None:
+                group.member.note_poll(self._now_ms())
             while True:
                 self._cluster.poll(0)  # answers that already arrived
+                if group is not None:
+                    group.step()
                 self._raise_fatal()
                 self._fetch_round()
                 records = self._fetcher.poll(limit)
@@ -201,7 +308,11 @@ class Consumer:
                 left_s = deadline - time.monotonic()
                 if left_s <= 0:
                     return {}
-                self._cluster.poll(min(left_s, self._idle_wait_s()))
+                wait_s = min(left_s, self._idle_wait_s())
+                group_ms = None if group is None else group.wait_ms()
+                if group_ms is not None:
+                    wait_s = min(wait_s, max(group_ms, 1) / 1000)
+                self._cluster.poll(wait_s)
 
     def __iter__(self) -> Iterator[ConsumerRecord]:
         """``for record in consumer:`` -- polls until the consumer is closed."""

@@ -59,13 +59,16 @@ from client.connection import DEFAULT_MAX_FRAME_BYTES, Connection, exit_task_gro
 from client.errors import KafkaClosedError, KafkaError, KafkaTimeoutError, error_for
 from client.fetcher import EARLIEST, FETCH, LATEST, Fetcher, FetchRequest
 from client.group import (
+    CommitCallback,
     Coordinator,
     GroupMember,
     GroupRequest,
     OffsetAndMetadata,
+    Offsets,
     PartitionsAssigned,
     PartitionsRevoked,
     RebalanceEvent,
+    as_offsets,
 )
 from client.metadata import ClusterMetadata, TopicPartition
 from client.protocol.errors import ErrorCode
@@ -310,7 +313,7 @@ class Consumer:
         ``default.api.timeout.ms``.  Raises :class:`~client.group.CommitFailedError` if the
         group rebalanced the partitions away meanwhile."""
         group = self._require_group()
-        chosen = self._consumed_offsets() if offsets is None else _as_offsets(offsets)
+        chosen = self._consumed_offsets() if offsets is None else as_offsets(offsets)
         limit_ms = self.config.default_api_timeout_ms if timeout_ms is None else timeout_ms
         await group.commit(chosen, limit_ms)
 
@@ -320,7 +323,7 @@ class Consumer:
         """Commit in the background (Kafka's commitAsync); ``callback(offsets, error)`` runs
         when it completes, ``error`` None on success."""
         group = self._require_group()
-        chosen = self._consumed_offsets() if offsets is None else _as_offsets(offsets)
+        chosen = self._consumed_offsets() if offsets is None else as_offsets(offsets)
 
         async def run() -> None:
             outcome: KafkaError | None = None
@@ -578,19 +581,6 @@ class RebalanceListener:
         await self.on_partitions_revoked(lost)
 
 
-Offsets = Mapping[TopicPartition, "int | OffsetAndMetadata"]
-CommitCallback = Callable[[dict[TopicPartition, OffsetAndMetadata], KafkaError | None], None]
-
-
-def _as_offsets(offsets: Offsets) -> dict[TopicPartition, OffsetAndMetadata]:
-    return {
-        TopicPartition(*tp): value
-        if isinstance(value, OffsetAndMetadata)
-        else OffsetAndMetadata(value)
-        for tp, value in offsets.items()
-    }
-
-
 class _AsyncGroup:
     """The I/O of one :class:`~client.group.GroupMember` for the async consumer."""
 
@@ -608,6 +598,7 @@ class _AsyncGroup:
         self._connect_lock = anyio.Lock()
         self._next_auto_commit_ms = -math.inf
         self._auto_commit_running = False
+        self._all_topics_at_ms = -math.inf  # the last metadata refresh for a pattern
 
     def start(self) -> None:
         """Start the group and heartbeat tasks."""
@@ -649,7 +640,12 @@ class _AsyncGroup:
             fatal = member.take_error()
             if fatal is not None:
                 self.consumer._note(fatal)
-            await self._sleep(self._wakeup, member.poll_deadline_ms(), self._auto_commit_due())
+            await self._sleep(
+                self._wakeup,
+                member.poll_deadline_ms(),
+                self._auto_commit_due(),
+                self._pattern_refresh_due_ms(),
+            )
 
     async def _heartbeat_loop(self) -> None:
         while True:
@@ -667,14 +663,19 @@ class _AsyncGroup:
                 await wakeup.wait()
 
     async def _metadata(self) -> ClusterMetadata:
+        """The metadata the member needs; a pattern needs every topic, every
+        ``metadata.max.age.ms``."""
         cluster = self.consumer._cluster
-        if self.member.pattern is None:
-            return await cluster.current_metadata(self.member.wanted_topics())
-        metadata = cluster.metadata
-        age_ms = (anyio.current_time() - metadata.fetched_at) * 1000
-        if age_ms >= self.config.metadata_max_age_ms or not metadata.fetched_at:
-            metadata = await cluster.refresh_metadata(all_topics=True)
+        due = self._pattern_refresh_due_ms()
+        if due is not None and due <= self._now_ms():
+            await cluster.refresh_metadata(all_topics=True)
+            self._all_topics_at_ms = self._now_ms()
         return await cluster.current_metadata(self.member.wanted_topics())
+
+    def _pattern_refresh_due_ms(self) -> float | None:
+        if self.member.pattern is None:
+            return None
+        return self._all_topics_at_ms + self.config.metadata_max_age_ms
 
     # -- requests ----------------------------------------------------------------------------
 

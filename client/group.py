@@ -44,7 +44,7 @@ from __future__ import annotations
 import enum
 import re
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -146,6 +146,22 @@ class OffsetAndMetadata(NamedTuple):
     offset: int
     leader_epoch: int = -1
     metadata: str = ""
+
+
+# What commit() takes: partition -> next offset to consume (or an OffsetAndMetadata).
+Offsets = Mapping[TopicPartition, "int | OffsetAndMetadata"]
+# commit_async's callback: (the offsets, None or the error).
+CommitCallback = Callable[[dict[TopicPartition, "OffsetAndMetadata"], KafkaError | None], None]
+
+
+def as_offsets(offsets: Offsets) -> dict[TopicPartition, OffsetAndMetadata]:
+    """``offsets`` with every value an :class:`OffsetAndMetadata`."""
+    return {
+        TopicPartition(*tp): value
+        if isinstance(value, OffsetAndMetadata)
+        else OffsetAndMetadata(value)
+        for tp, value in offsets.items()
+    }
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,8 @@ every wait polls until a condition holds, bounded by a deadline (nothing sleeps)
 
 from __future__ import annotations
 
+import re
+import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -255,3 +257,165 @@ async def test_commit_outside_a_generation(group_bootstrap: str) -> None:
         c.subscribe([topic])
         with pytest.raises(CommitFailedError):
             await c.commit({tp: 1})  # subscribed, not joined yet: refused, not sent
+
+
+# -- cooperative, static, pattern ------------------------------------------------------------
+
+
+async def test_cooperative_rebalance_keeps_partitions_and_revokes_in_two_phases(
+    group_bootstrap: str,
+) -> None:
+    topic, group = topic_name(), group_name()
+    await create_topic(group_bootstrap, topic, 6)
+    everything = partitions_of(topic, 6)
+    log: list[tuple[str, frozenset[TopicPartition]]] = []
+
+    class Recorder(RebalanceListener):
+        async def on_partitions_revoked(self, revoked: frozenset[TopicPartition]) -> None:
+            log.append(("revoked", revoked))
+
+        async def on_partitions_assigned(self, assigned: frozenset[TopicPartition]) -> None:
+            log.append(("assigned", assigned))
+
+    settings = {"partition_assignment_strategy": ["cooperative-sticky"]}
+    async with member(group_bootstrap, group, **settings) as a:
+        a.subscribe([topic], listener=Recorder())
+
+        async def a_has_all() -> bool:
+            await pump([a])
+            return a.assignment() == everything
+
+        await wait_until(a_has_all, "a has every partition")
+        async with member(group_bootstrap, group, **settings) as b:
+            b.subscribe([topic])
+
+            async def split() -> bool:
+                await pump([a, b])
+                return split_evenly([a, b], everything)
+
+            await wait_until(split, "a and b split cooperatively")
+            kept = a.assignment()
+    # a never gave up what it kept: only the three moving partitions were revoked.
+    revoked = [p for kind, p in log if kind == "revoked"]
+    assert revoked[0] == everything - kept and len(revoked[0]) == 3
+    assert log[0] == ("assigned", frozenset(everything))
+
+
+async def test_static_member_restart_keeps_its_assignment(group_bootstrap: str) -> None:
+    topic, group = topic_name(), group_name()
+    await create_topic(group_bootstrap, topic, 4)
+    everything = partitions_of(topic, 4)
+    async with member(group_bootstrap, group, group_instance_id="static-a") as a:
+        a.subscribe([topic])
+        async with member(group_bootstrap, group, group_instance_id="static-b") as b:
+            b.subscribe([topic])
+
+            async def split() -> bool:
+                await pump([a, b])
+                return split_evenly([a, b], everything)
+
+            await wait_until(split, "two static members split")
+            before = b.assignment()
+            generation = a._group.member.generation_id if a._group else -1
+        # b closed without LeaveGroup (KIP-345): a keeps its half, the group does not rebalance.
+        async with member(group_bootstrap, group, group_instance_id="static-b") as b:
+            b.subscribe([topic])
+
+            async def b_back() -> bool:
+                await pump([a, b])
+                return b.assignment() == before
+
+            await wait_until(b_back, "the restarted static member gets its partitions back")
+            assert a._group is not None and a._group.member.generation_id == generation
+
+
+async def test_pattern_subscription_picks_up_new_topics(group_bootstrap: str) -> None:
+    prefix, group = f"pat-{uuid.uuid4().hex[:8]}", group_name()
+    await create_topic(group_bootstrap, f"{prefix}-a", 1)
+    await create_topic(group_bootstrap, topic_name(), 1)  # does not match
+    async with member(group_bootstrap, group, metadata_max_age_ms=200) as c:
+        c.subscribe(re.compile(re.escape(prefix) + r"-.*"))
+
+        async def has_a() -> bool:
+            await pump([c])
+            return c.assignment() == {TopicPartition(f"{prefix}-a", 0)}
+
+        await wait_until(has_a, "the matching topic is assigned")
+        await create_topic(group_bootstrap, f"{prefix}-b", 2)
+
+        async def has_b() -> bool:
+            await pump([c])
+            return len(c.assignment()) == 3
+
+        await wait_until(has_b, "a new matching topic joins the subscription")
+        assert c.subscription() == {f"{prefix}-a", f"{prefix}-b"}
+
+
+# -- a mixed group ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("leader", ["kafka-python", "ours"])
+async def test_mixed_group_with_kafka_python(group_bootstrap: str, leader: str) -> None:
+    """Both directions: kafka-python's leader reads our v3 subscription, ours its v0 one."""
+    from kafka import KafkaConsumer
+    from kafka.coordinator.assignors.range import RangePartitionAssignor
+
+    topic, group = topic_name(), group_name()
+    await create_topic(group_bootstrap, topic, 6)
+    everything = partitions_of(topic, 6)
+    theirs: set[TopicPartition] = set()
+    stop = threading.Event()
+
+    def run_kafka_python() -> None:
+        consumer = KafkaConsumer(
+            topic,
+            bootstrap_servers=group_bootstrap,
+            group_id=group,
+            partition_assignment_strategy=[RangePartitionAssignor],
+            session_timeout_ms=6000,
+            heartbeat_interval_ms=200,
+            enable_auto_commit=False,
+        )
+        try:
+            while not stop.is_set():
+                consumer.poll(timeout_ms=50)
+                current = {TopicPartition(tp.topic, tp.partition) for tp in consumer.assignment()}
+                theirs.clear()
+                theirs.update(current)
+        finally:
+            consumer.close()
+
+    thread = threading.Thread(target=run_kafka_python, daemon=True)
+
+    try:
+        async with member(group_bootstrap, group, partition_assignment_strategy=["range"]) as ours:
+            if leader == "kafka-python":
+                thread.start()
+
+                async def theirs_all() -> bool:
+                    await anyio.sleep(0.01)  # the kafka-python thread needs the GIL
+                    return set(theirs) == everything
+
+                await wait_until(theirs_all, "kafka-python alone has every partition")
+                ours.subscribe([topic])
+            else:
+                ours.subscribe([topic])
+
+                async def ours_all() -> bool:
+                    await pump([ours])
+                    return ours.assignment() == everything
+
+                await wait_until(ours_all, "our member alone has every partition")
+                thread.start()
+
+            async def shared() -> bool:
+                await pump([ours])
+                mine, other = set(ours.assignment()), set(theirs)
+                return len(mine) == len(other) == 3 and mine | other == everything
+
+            await wait_until(shared, "kafka-python and our member split the partitions")
+    finally:
+        stop.set()
+        if thread.is_alive():
+            thread.join(timeout=DEADLINE_S)
+    assert not thread.is_alive()
