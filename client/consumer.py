@@ -135,7 +135,10 @@ class Consumer:
         if task_group is None or self._closed:
             return None
         if self._group is not None:
-            await self._group.close()
+            # Commit, revoke and leave even when closing because of a cancellation; bounded
+            # by request.timeout.ms (Kafka's close timeout is 30 s too).
+            with anyio.move_on_after(self.config.request_timeout_ms / 1000, shield=True):
+                await self._group.close()
         self._closed = True
         self._data_ready.set()  # pollers waiting now see the consumer closed
         task_group.cancel_scope.cancel()

@@ -171,3 +171,31 @@ def test_auto_commit_commit_async_and_listener(bootstrap: str) -> None:
     with member(bootstrap, group, enable_auto_commit=False) as c:
         # The close committed the position (6) after commit_async's 4.
         assert c.committed([tp])[tp] == OffsetAndMetadata(6, 0, "")
+
+
+def test_member_that_stops_polling_is_expired_and_loses_its_partitions(bootstrap: str) -> None:
+    """No LeaveGroup: the silent member's partitions move after session.timeout.ms, and when
+    it polls again it finds its generation gone (partitions lost, not revoked) and rejoins."""
+    topic, group = unique("topic"), unique("group")
+    create_topic(bootstrap, topic, 4)
+    wanted = everything(topic, 4)
+    lost: list[frozenset[TopicPartition]] = []
+
+    class Recorder(BlockingRebalanceListener):
+        def on_partitions_lost(self, partitions: frozenset[TopicPartition]) -> None:
+            lost.append(partitions)
+
+    short = {"session_timeout_ms": 2000, "heartbeat_interval_ms": 100}
+    with member(bootstrap, group, **short) as alive, member(bootstrap, group, **short) as silent:
+        alive.subscribe([topic])
+        silent.subscribe([topic], listener=Recorder())
+        wait_until(lambda: split_evenly([alive, silent], wanted), "two members split")
+        held = silent.assignment()
+
+        def alive_has_all() -> bool:
+            alive.poll(timeout_ms=50)
+            return alive.assignment() == wanted
+
+        wait_until(alive_has_all, "the silent member's partitions move after its session")
+        wait_until(lambda: split_evenly([alive, silent], wanted), "the silent member rejoins")
+    assert lost == [held]
