@@ -34,7 +34,9 @@ connection for the same reason):
   call with its partitions lost.
 
 Commits take the position of the next record the user has *not yet been given* (records taken
-for ``getone`` / ``async for`` but not handed out yet are not committed).  ``close`` commits
+for ``getone`` / ``async for`` but not handed out yet are not committed); the background
+auto-commit stores the positions as of the latest ``getmany`` call, so, as with Kafka's
+poll-driven auto-commit, records count as processed once the user asks for more.  ``close`` commits
 (auto-commit), revokes and sends LeaveGroup (not for a static ``group.instance.id`` member).
 """
 
@@ -388,8 +390,11 @@ class Consumer:
         limit = self.config.max_poll_records if max_records is None else max_records
         if limit < 1:
             raise ValueError(f"max_records must be >= 1, got {limit}")
-        if self._group is not None and self._group.member.note_poll(self._now_ms()):
-            self._group.wake()
+        if self._group is not None:
+            # As Kafka's poll-driven auto-commit: what earlier calls returned counts as processed.
+            self._group.polled_offsets = self._consumed_offsets()
+            if self._group.member.note_poll(self._now_ms()):
+                self._group.wake()
         if self._chunk_index < len(self._chunk):
             return self._from_chunk(limit)
         # A checkpoint even when records are ready: the connection readers and fetches run
@@ -602,6 +607,9 @@ class _AsyncGroup:
         self._next_auto_commit_ms = -math.inf
         self._auto_commit_running = False
         self._all_topics_at_ms = -math.inf  # the last metadata refresh for a pattern
+        # Positions at the latest getmany: what auto-commit stores (records handed out before
+        # that call count as processed, as with Kafka's poll).
+        self.polled_offsets: dict[TopicPartition, OffsetAndMetadata] = {}
 
     def start(self) -> None:
         """Start the group and heartbeat tasks."""
@@ -801,7 +809,9 @@ class _AsyncGroup:
 
     async def _auto_commit(self) -> None:
         try:
-            await self.commit(self.consumer._consumed_offsets(), self.config.request_timeout_ms)
+            assigned = self.consumer.assignment()
+            offsets = {tp: o for tp, o in self.polled_offsets.items() if tp in assigned}
+            await self.commit(offsets, self.config.request_timeout_ms)
         except KafkaError:
             pass  # as Kafka's auto-commit: a failed round is retried at the next interval
         finally:
