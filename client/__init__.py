@@ -28,7 +28,7 @@ from client.admin import (
 from client.cluster import Cluster
 from client.config import AdminConfig, CommonConfig, ConsumerConfig, ProducerConfig
 from client.connection import Connection
-from client.consumer import Consumer, OffsetAndTimestamp
+from client.consumer import Consumer, OffsetAndTimestamp, RebalanceListener
 from client.errors import (
     BrokerResponseError,
     DefinitelyFailedError,
@@ -45,6 +45,7 @@ from client.errors import (
     is_ambiguous,
     raise_for,
 )
+from client.group import CommitFailedError, OffsetAndMetadata
 from client.metadata import (
     BrokerMetadata,
     ClusterMetadata,
@@ -62,6 +63,7 @@ __all__ = [
     "BrokerResponseError",
     "Cluster",
     "ClusterMetadata",
+    "CommitFailedError",
     "CommonConfig",
     "ConfigEntry",
     "ConfigResource",
@@ -82,12 +84,14 @@ __all__ = [
     "ListedOffset",
     "MaybeWrittenError",
     "NewTopic",
+    "OffsetAndMetadata",
     "OffsetAndTimestamp",
     "OffsetSpec",
     "PartitionDescription",
     "PartitionMetadata",
     "Producer",
     "ProducerConfig",
+    "RebalanceListener",
     "RecordFuture",
     "RecordMetadata",
     "TopicDescription",

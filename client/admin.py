@@ -37,7 +37,6 @@ from client.admin_groups import (
     CoordinatorRequest,
     GroupDescription,
     ListedGroup,
-    OffsetAndMetadata,
     PartitionLag,
     assigned_partitions,
     delete_group_request,
@@ -55,6 +54,7 @@ from client.admin_groups import (
 from client.cluster import Cluster
 from client.config import AdminConfig
 from client.errors import KafkaError, NotControllerError, error_for
+from client.group import OffsetAndMetadata
 from client.metadata import ZERO_UUID, ClusterMetadata, TopicPartition
 from client.protocol.errors import ErrorCode
 

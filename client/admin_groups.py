@@ -16,7 +16,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import Any, Generic, TypeVar
 
 from construct import Container
 
@@ -26,6 +26,7 @@ from client.errors import (
     KafkaProtocolError,
     error_for,
 )
+from client.group import OffsetAndMetadata
 from client.metadata import ClusterMetadata, TopicPartition
 from client.protocol.errors import ErrorCode
 
@@ -89,13 +90,6 @@ class GroupDescription:
     protocol_type: str
     protocol: str
     members: tuple[MemberDescription, ...]
-
-
-class OffsetAndMetadata(NamedTuple):
-    """A committed offset (the next record the group will read) and its commit metadata."""
-
-    offset: int
-    metadata: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,7 +365,9 @@ def read_offset_fetch(
                 raise error_for(partition.error_code, f"OffsetFetch of {tp} for {group_id!r}")
             if partition.committed_offset != NO_OFFSET:
                 committed[tp] = OffsetAndMetadata(
-                    partition.committed_offset, partition.metadata or ""
+                    offset=partition.committed_offset,
+                    leader_epoch=partition.get("committed_leader_epoch", -1),
+                    metadata=partition.metadata or "",
                 )
     return dict(sorted(committed.items()))
 

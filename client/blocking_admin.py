@@ -45,7 +45,6 @@ from client.admin_groups import (
     CoordinatorRequest,
     GroupDescription,
     ListedGroup,
-    OffsetAndMetadata,
     PartitionLag,
     assigned_partitions,
     delete_group_request,
@@ -64,6 +63,7 @@ from client.blocking_cluster import BlockingCluster
 from client.blocking_connection import PendingRequest
 from client.config import AdminConfig
 from client.errors import KafkaError, NotControllerError, error_for
+from client.group import OffsetAndMetadata
 from client.metadata import ZERO_UUID, TopicPartition
 from client.protocol.errors import ErrorCode
 

@@ -209,7 +209,7 @@ def test_decode_empty_assignment_is_no_partitions() -> None:
 def test_lag_from_covers_committed_and_assigned_partitions() -> None:
     a0, a1, b0 = TopicPartition("a", 0), TopicPartition("a", 1), TopicPartition("b", 0)
     lags = lag_from(
-        committed={a0: OffsetAndMetadata(3, ""), b0: OffsetAndMetadata(9, "m")},
+        committed={a0: OffsetAndMetadata(3, metadata=""), b0: OffsetAndMetadata(9, metadata="m")},
         assigned={a0: "m1", a1: "m2"},
         high_watermarks={a0: 10, a1: 4},  # b0 has no leader
     )
@@ -242,7 +242,7 @@ async def test_list_describe_offsets_and_lag(groups: Groups) -> None:
         assert (described[groups.closed].state, described[groups.closed].members) == ("Empty", ())
 
         assert await admin.list_group_offsets(groups.closed) == {
-            groups.tp(partition): OffsetAndMetadata(offset, meta)
+            groups.tp(partition): OffsetAndMetadata(offset, metadata=meta)
             for partition, (offset, meta) in CLOSED_COMMITS.items()
         }
         assert await admin.list_group_offsets("no-such-group") == {}
