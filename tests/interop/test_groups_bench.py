@@ -131,6 +131,7 @@ def _kafka_python_commits(bootstrap: str, topic: str, group: str) -> tuple[int, 
         heartbeat_interval_ms=HEARTBEAT_MS,
     )
     try:
+        consumer.topics()  # metadata before the join: see _kafka_python in test_groups_members
         deadline = time.monotonic() + STEP_S
         while not consumer.assignment() and time.monotonic() < deadline:
             consumer.poll(timeout_ms=100)

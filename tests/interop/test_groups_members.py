@@ -20,7 +20,10 @@ The tests wait on these events with deadlines, never with sleeps.
 
 Covered: two members split a topic, a third joins, one is killed and its partitions move
 after the session timeout, a restarted group resumes exactly from the committed offsets
-(for each client); mixed kafka-python + confluent-kafka groups; static membership.
+(for each of the four clients); mixed kafka-python + confluent-kafka groups; static
+membership (a restarted instance gets its partitions back, the other member is not
+rebalanced).  The harness (``members``, ``kafkajs_modules``, ``produce``...) is shared by
+test_groups_kafkajs.py, test_groups_admin.py and test_groups_bench.py.
 """
 
 from __future__ import annotations
@@ -662,8 +665,12 @@ def _kafka_python(config: dict[str, Any], tracker: _Tracker, stop: threading.Eve
     # kafka-python's leader compares the metadata it assigned with against later metadata
     # and rejoins when they differ.  A fresh consumer may join before any metadata for its
     # subscription arrived: it assigns from an empty snapshot, then rejoins once metadata
-    # comes, rebalancing everyone (client-side; a restarted static leader hits it every
-    # time).  A metadata round trip after subscribe() fills the snapshot before the join.
+    # comes, rebalancing everyone (a restarted static leader hits it every time).  Worse,
+    # in kafka-python 3.0.12 that quick second join sometimes never completes client-side:
+    # the SyncGroup answer (error 0, with the assignment) is logged as received, then no
+    # assignment is installed and no heartbeat is sent, so the broker rightly expires the
+    # member (about 1 run in 20 of a lone consumer).  A metadata round trip after
+    # subscribe() fills the snapshot before the join and avoids both.
     consumer.topics()
     tracker.emit("ready")
     while not stop.is_set():
