@@ -67,12 +67,11 @@ from client.errors import (
     KafkaError,
     KafkaProtocolError,
     KafkaTimeoutError,
-    MessageTooLargeError,
-    UnknownTopicOrPartitionError,
     error_for,
 )
-from client.metadata import ClusterMetadata, TopicPartition
-from client.partitioner import StickyPartitioner, partition_for_key
+from client.metadata import TopicPartition
+from client.partitioner import StickyPartitioner
+from client.producer_common import TopicInfo, metadata_wait_failed, place_record, too_large
 from client.protocol.records import (
     COMPRESSION_GZIP,
     COMPRESSION_LZ4,
@@ -158,13 +157,6 @@ class ProducerStats(NamedTuple):
     init_producer_id_calls: int
 
 
-class _TopicInfo(NamedTuple):
-    metadata: ClusterMetadata
-    partition_count: int
-    all_partitions: tuple[int, ...]
-    available: tuple[int, ...]
-
-
 class Producer:
     """An async Kafka producer.  See the module docstring.
 
@@ -196,7 +188,7 @@ class Producer:
         self._max_record_bytes = (
             min(config.buffer_memory, config.max_request_size) - REQUEST_OVERHEAD_BYTES
         )
-        self._topics: dict[str, _TopicInfo] = {}
+        self._topics: dict[str, TopicInfo] = {}
         self._in_flight: dict[int, int] = {}
         self._wakeup = anyio.Event()
         self._metadata_wanted = anyio.Event()
@@ -315,35 +307,21 @@ class Producer:
         value: bytes | None,
         headers: Headers | None,
         timestamp_ms: int,
-        info: _TopicInfo,
+        info: TopicInfo,
     ) -> tuple[ProducerBatch, int]:
-        """Choose the partition (unless given) and append; KIP-480 for unkeyed records."""
-        accumulator = self._accumulator
-        now_ms = _now_ms()
-        if partition is None:
-            config = self.config
-            if config.partitioner is not None:
-                partition = config.partitioner(key, info.all_partitions, info.available)
-            elif key is not None and not config.partitioner_ignore_keys:
-                partition = partition_for_key(key, info.partition_count)
-            else:
-                sticky = self._sticky
-                partition = sticky.partition(topic, info.partition_count, info.available)
-                placed = accumulator.append(
-                    topic, partition, key, value, headers, timestamp_ms, now_ms, True
-                )
-                if placed is not None:
-                    return placed
-                # Its batch is full or was sent: move on (KIP-480).
-                partition = sticky.next_partition(topic, info.partition_count, info.available)
-        if not 0 <= partition < info.partition_count:
-            unknown = UnknownTopicOrPartitionError(
-                f"partition {partition} of {topic!r}: it has {info.partition_count}"
-            )
-            raise DefinitelyFailedError(unknown, topic, partition)
-        placed = accumulator.append(topic, partition, key, value, headers, timestamp_ms, now_ms)
-        assert placed is not None
-        return placed
+        return place_record(
+            self._accumulator,
+            self._sticky,
+            self.config,
+            topic,
+            partition,
+            key,
+            value,
+            headers,
+            timestamp_ms,
+            info,
+            _now_ms(),
+        )
 
     def _not_open(self) -> KafkaClosedError:
         if self._closed:
@@ -359,12 +337,7 @@ class Producer:
         return key, value
 
     def _too_large(self, topic: str, partition: int | None, size: int) -> DefinitelyFailedError:
-        config = self.config
-        cause = MessageTooLargeError(
-            f"a record of about {size} bytes exceeds max.request.size="
-            f"{config.max_request_size} or buffer.memory={config.buffer_memory}"
-        )
-        return DefinitelyFailedError(cause, topic, -1 if partition is None else partition)
+        return too_large(self.config, topic, partition, size)
 
     async def send_and_wait(
         self,
@@ -407,22 +380,15 @@ class Producer:
         """Counters since start."""
         return ProducerStats(self._requests, self._batches_sent, self._retries, self._init_calls)
 
-    async def _topic_info(self, topic: str) -> _TopicInfo:
+    async def _topic_info(self, topic: str) -> TopicInfo:
         """The topic's partitions, waiting up to ``max.block.ms`` for it to appear."""
         cluster = self._cluster
         timeout_ms = self.config.max_block_ms
         try:
             described = await cluster.retrying(lambda: cluster.topic(topic), timeout_ms=timeout_ms)
         except KafkaError as error:
-            if error.retriable:
-                error = KafkaTimeoutError(
-                    f"topic {topic!r} not present in metadata after {timeout_ms} ms "
-                    f"(max.block.ms): {error}"
-                )
-            raise DefinitelyFailedError(error, topic, -1) from error
-        ids = tuple(described.partition_ids())
-        available = tuple(p for p in ids if described.partitions[p].leader >= 0)
-        info = _TopicInfo(cluster.metadata, len(ids), ids, available)
+            raise metadata_wait_failed(topic, timeout_ms, error) from error
+        info = TopicInfo.of(cluster.metadata, described)
         self._topics[topic] = info
         return info
 
