@@ -273,6 +273,7 @@ examples:
   odradek consume events --from-beginning
   odradek consume events --partition 0 --offset 42 --max-messages 10
   odradek consume events --from-beginning --format json --timeout-ms 5000
+  odradek consume events --group audit --from-beginning --max-messages 100
   odradek consume events --format key-value --key-separator ' => '
 """
 
@@ -359,6 +360,13 @@ def _add_consume(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="read only partition N (default: all)",
     )
     consume.add_argument(
+        "--group",
+        metavar="GROUP",
+        help="consume as a member of consumer group GROUP: the group assigns the partitions, "
+        "reading resumes from its committed offsets (--from-beginning applies only where it "
+        "has none), and offsets are committed as records are printed and on exit",
+    )
+    consume.add_argument(
         "--max-messages", metavar="N", type=_bounded_int(1, MAX_INT64), help="stop after N"
     )
     consume.add_argument(
@@ -384,6 +392,10 @@ def _add_consume(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def _check_consume(arguments: argparse.Namespace) -> str | None:
+    if arguments.group is not None and (
+        arguments.offset is not None or arguments.partition is not None
+    ):
+        return "argument --group: not with --partition or --offset (the group assigns partitions)"
     if arguments.offset is not None and arguments.partition is None:
         return "argument --offset: needs --partition (an offset is per partition)"
     return None
@@ -606,13 +618,19 @@ async def _consume(session: _Session, arguments: argparse.Namespace) -> int:
     reset = "earliest" if arguments.from_beginning else "latest"
     if arguments.offset is not None:
         reset = "none"  # an offset outside the log is an error, not a silent jump
+    settings = consumer_settings(session, reset)
+    if arguments.group is not None:
+        settings.update({"group.id": arguments.group, "enable.auto.commit": True})
     printed = 0
     try:
-        async with Consumer(consumer_settings(session, reset)) as consumer:
-            consumer.assign(partitions)
+        async with Consumer(settings) as consumer:
+            if arguments.group is not None:
+                consumer.subscribe([arguments.topic])
+            else:
+                consumer.assign(partitions)
             if arguments.offset is not None:
                 consumer.seek(partitions[0], arguments.offset)
-            elif arguments.from_beginning:
+            elif arguments.from_beginning and arguments.group is None:
                 consumer.seek_to_beginning()
 
             def emit(lines: list[str]) -> bool:

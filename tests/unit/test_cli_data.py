@@ -350,7 +350,7 @@ def test_unreachable_broker_names_address_and_timeout(
         (["consume", "t", "--format", "yaml"], "invalid choice: 'yaml'"),
         (["consume", "t", "--max-messages", "0"], "must be between 1 and"),
         (["consume", "t", "--timeout-ms", "0"], "argument --timeout-ms: must be between"),
-        (["consume", "t", "--group", "g"], "unrecognized arguments: --group"),
+        (["consume", "t", "--group", "g", "--offset", "3"], "not with --partition or --offset"),
     ],
 )
 def test_usage_errors_exit_2(
@@ -378,3 +378,33 @@ def test_help_exits_0_with_examples(
     assert (code, err) == (0, "")
     assert "examples:" in out
     assert example in out
+
+
+def test_group_consume_resumes_from_committed_offsets(
+    kafka_broker_factory: Any,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    broker = kafka_broker_factory.start(
+        {"group.initial.rebalance.delay.ms": "0", "offsets.topic.num.partitions": "3"}
+    )
+    create(capsys, broker, "grouped", 2)
+    data = b"".join(b"%d\n" % number for number in range(10))
+    produce(capsys, monkeypatch, broker, data, "grouped")
+    first = consume(
+        capsys, broker, "grouped", "--group", "g", "--from-beginning", "--max-messages", "6"
+    )
+    assert first[0] == 0 and len(first[1].splitlines()) == 6
+    rest = consume(capsys, broker, "grouped", "--group", "g", "--timeout-ms", "1500")
+    # The first run committed what it printed: the second prints exactly the other four.
+    assert sorted(first[1].splitlines() + rest[1].splitlines(), key=int) == [
+        str(number) for number in range(10)
+    ]
+    assert rest[2] == "Processed a total of 4 messages.\n"
+
+
+def test_group_with_partition_is_a_usage_error(
+    kafka_broker: InProcessBroker, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _out, err = consume(capsys, kafka_broker, "t", "--group", "g", "--partition", "0")
+    assert code == 2 and "--group" in err
