@@ -35,10 +35,10 @@ from broker.cli_topic import (
     DEFAULT_TIMEOUT_MS,
     MAX_INT32,
     CommandError,
-    _bootstrap,
-    _bootstrap_servers,
-    _bounded_int,
-    _Session,
+    Session,
+    bootstrap_servers_arg,
+    bounded_int,
+    open_admin,
 )
 from client.admin import AdminClient, TopicDescription
 from client.consumer import Consumer
@@ -78,7 +78,7 @@ NULL_TEXT = "null"
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 T = TypeVar("T")
-Command = Callable[[_Session, argparse.Namespace], Awaitable[int]]
+Command = Callable[[Session, argparse.Namespace], Awaitable[int]]
 Validator = Callable[[argparse.Namespace], str | None]
 
 
@@ -92,14 +92,14 @@ def connection_options(timeout_help: str, timeout_default: int | None) -> argpar
         "--bootstrap-server",
         dest="bootstrap_servers",
         metavar="HOST:PORT",
-        type=_bootstrap_servers,
+        type=bootstrap_servers_arg,
         default=DEFAULT_BOOTSTRAP_SERVER,
         help="broker(s) to bootstrap from, a comma-separated list (default: %(default)s)",
     )
     options.add_argument(
         "--timeout-ms",
         metavar="MS",
-        type=_bounded_int(1, MAX_INT32),
+        type=bounded_int(1, MAX_INT32),
         default=timeout_default,
         help=timeout_help,
     )
@@ -119,7 +119,7 @@ def handler(
             print(f"{parser.prog}: error: {message}", file=sys.stderr)
             return USAGE_ERROR_EXIT_CODE
         timeout_ms = arguments.timeout_ms or DEFAULT_TIMEOUT_MS
-        session = _Session(arguments.bootstrap_servers, timeout_ms)
+        session = Session(arguments.bootstrap_servers, timeout_ms)
         try:
             exit_code = _run(command, session, arguments)
         except KeyboardInterrupt:
@@ -138,7 +138,7 @@ def handler(
     return handle
 
 
-def _run(command: Command, session: _Session, arguments: argparse.Namespace) -> int:
+def _run(command: Command, session: Session, arguments: argparse.Namespace) -> int:
     """``anyio.run``, with an error that task groups wrapped raised as itself."""
     try:
         exit_code: int = anyio.run(command, session, arguments)
@@ -156,12 +156,12 @@ def _leaves(error: BaseException) -> list[BaseException]:
     return [error]
 
 
-async def with_admin(session: _Session, work: Callable[[AdminClient], Awaitable[T]]) -> T:
+async def with_admin(session: Session, work: Callable[[AdminClient], Awaitable[T]]) -> T:
     """``work`` on an AdminClient, bootstrapping (with retries) and working within the
     session's ``--timeout-ms``; the admin client is closed afterwards."""
     with anyio.fail_after(session.timeout_ms / 1000):
         async with contextlib.AsyncExitStack() as stack:
-            admin = await _bootstrap(stack, session)
+            admin = await open_admin(stack, session)
             session.connected = True
             return await work(admin)
 
@@ -189,7 +189,7 @@ def chosen_partitions(topic: TopicDescription, partition: int | None) -> list[To
     return [TopicPartition(topic.name, partition)]
 
 
-def client_settings(session: _Session) -> dict[str, Any]:
+def client_settings(session: Session) -> dict[str, Any]:
     """Settings every client of a command takes: where, who, and ``--timeout-ms`` per wait."""
     return {
         "bootstrap.servers": list(session.servers),
@@ -200,7 +200,7 @@ def client_settings(session: _Session) -> dict[str, Any]:
     }
 
 
-def producer_settings(session: _Session, acks: str, compression: str) -> dict[str, Any]:
+def producer_settings(session: Session, acks: str, compression: str) -> dict[str, Any]:
     """Producer settings: metadata, back-pressure and each delivery bounded by --timeout-ms."""
     return {
         **client_settings(session),
@@ -212,7 +212,7 @@ def producer_settings(session: _Session, acks: str, compression: str) -> dict[st
     }
 
 
-def consumer_settings(session: _Session, auto_offset_reset: str) -> dict[str, Any]:
+def consumer_settings(session: Session, auto_offset_reset: str) -> dict[str, Any]:
     """Consumer settings (assign only: no group, no commits)."""
     return {
         **client_settings(session),
@@ -309,7 +309,7 @@ def add_data_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
     produce.add_argument(
         "--partition",
         metavar="N",
-        type=_bounded_int(0, MAX_INT32),
+        type=bounded_int(0, MAX_INT32),
         help="write every record to partition N (default: by key, or sticky for null keys)",
     )
     produce.add_argument(
@@ -350,13 +350,13 @@ def _add_consume(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     start.add_argument(
         "--offset",
         metavar="N",
-        type=_bounded_int(0, MAX_INT64),
+        type=bounded_int(0, MAX_INT64),
         help="start at offset N of the --partition",
     )
     consume.add_argument(
         "--partition",
         metavar="N",
-        type=_bounded_int(0, MAX_INT32),
+        type=bounded_int(0, MAX_INT32),
         help="read only partition N (default: all)",
     )
     consume.add_argument(
@@ -367,7 +367,7 @@ def _add_consume(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "has none), and offsets are committed as records are printed and on exit",
     )
     consume.add_argument(
-        "--max-messages", metavar="N", type=_bounded_int(1, MAX_INT64), help="stop after N"
+        "--max-messages", metavar="N", type=bounded_int(1, MAX_INT64), help="stop after N"
     )
     consume.add_argument(
         "--format",
@@ -517,7 +517,7 @@ def _open(path: str) -> IO[bytes]:
         raise CommandError([f"cannot read {path}: {error.strerror}"]) from None
 
 
-async def _produce(session: _Session, arguments: argparse.Namespace) -> int:
+async def _produce(session: Session, arguments: argparse.Namespace) -> int:
     topic = await with_admin(session, lambda admin: describe_topic(admin, arguments.topic))
     if arguments.partition is not None:
         chosen_partitions(topic, arguments.partition)
@@ -612,7 +612,7 @@ def _formatter(arguments: argparse.Namespace) -> Callable[[ConsumerRecord], str]
     return {"value": value, "key-value": key_value, "json": as_json}[arguments.format]
 
 
-async def _consume(session: _Session, arguments: argparse.Namespace) -> int:
+async def _consume(session: Session, arguments: argparse.Namespace) -> int:
     topic = await with_admin(session, lambda admin: describe_topic(admin, arguments.topic))
     partitions = chosen_partitions(topic, arguments.partition)
     reset = "earliest" if arguments.from_beginning else "latest"

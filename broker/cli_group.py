@@ -17,11 +17,11 @@ from typing import Any
 
 from broker.cli_topic import (
     CommandError,
-    _cell,
-    _connection_options,
-    _handler,
-    _output_options,
-    _print_table,
+    cell,
+    command_handler,
+    connection_options_parser,
+    output_options,
+    print_table,
 )
 from client.admin import AdminClient
 from client.admin_groups import GroupDescription, PartitionLag
@@ -88,8 +88,8 @@ def add_group_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     group_commands = group.add_subparsers(dest="group_command", metavar="COMMAND", required=True)
-    connection = _connection_options()
-    output = _output_options()
+    connection = connection_options_parser()
+    output = output_options()
 
     def add(name: str, summary: str, epilog: str, *parents: argparse.ArgumentParser) -> Any:
         return group_commands.add_parser(
@@ -110,7 +110,7 @@ def add_group_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
         help="only groups in this state (Stable, Empty, PreparingRebalance, "
         "CompletingRebalance); repeatable",
     )
-    listing.set_defaults(handler=_handler(_list))
+    listing.set_defaults(handler=command_handler(_list))
 
     describe = add(
         "describe",
@@ -119,11 +119,11 @@ def add_group_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
         output,
     )
     describe.add_argument("group_ids", metavar="GROUP", nargs="+", help="the groups to describe")
-    describe.set_defaults(handler=_handler(_describe))
+    describe.set_defaults(handler=command_handler(_describe))
 
     delete = add("delete", "delete groups that have no members", DELETE_EXAMPLES)
     delete.add_argument("group_ids", metavar="GROUP", nargs="+", help="the groups to delete")
-    delete.set_defaults(handler=_handler(_delete))
+    delete.set_defaults(handler=command_handler(_delete))
 
 
 def _group_error(group_id: str, error: KafkaError) -> str:
@@ -149,7 +149,7 @@ async def _list(admin: AdminClient, arguments: argparse.Namespace) -> None:
     if arguments.output == "json":
         print(json.dumps(rows, indent=2))
     else:
-        _print_table(LIST_COLUMNS, rows)
+        print_table(LIST_COLUMNS, rows)
 
 
 # -- describe --------------------------------------------------------------------------------
@@ -230,7 +230,7 @@ def _print_group(group: Mapping[str, Any]) -> None:
         "Group": group["group_id"],
         "State": group["state"],
         "ProtocolType": group["protocol_type"] or "-",
-        "Protocol": _cell(group["protocol"]),
+        "Protocol": cell(group["protocol"]),
         "Members": len(group["members"]),
     }
     print("  ".join(f"{label}: {value}" for label, value in fields.items()))
@@ -244,12 +244,12 @@ def _print_group(group: Mapping[str, Any]) -> None:
             }
             for member in group["members"]
         ]
-        _print_table(MEMBER_COLUMNS, rows)
+        print_table(MEMBER_COLUMNS, rows)
     else:
         print(f"Group {group['group_id']!r} has no active members.")
     print()
     if group["partitions"]:
-        _print_table(OFFSET_COLUMNS, group["partitions"])
+        print_table(OFFSET_COLUMNS, group["partitions"])
     else:
         print(f"Group {group['group_id']!r} has no committed offsets or assigned partitions.")
 

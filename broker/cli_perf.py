@@ -58,10 +58,10 @@ from broker.cli_topic import (
     MAX_INT32,
     MAX_REPLICATION_FACTOR,
     CommandError,
-    _bounded_int,
-    _ConfigAction,
-    _Session,
-    _topic_error,
+    ConfigAction,
+    Session,
+    bounded_int,
+    topic_error,
 )
 from client.admin import AdminClient, NewTopic, TopicDescription
 from client.config import ConsumerConfig, ProducerConfig
@@ -275,7 +275,7 @@ async def ensure_topic(
     topic = NewTopic(name, partitions or -1, replication_factor or -1)
     error = (await admin.create_topics([topic], raise_errors=False))[name]
     if error is not None and not isinstance(error, TopicAlreadyExistsError):
-        raise CommandError([_topic_error(name, error)])
+        raise CommandError([topic_error(name, error)])
     described = await admin.cluster.retrying(
         lambda: admin.describe_topics([name]), timeout_ms=admin.config.request_timeout_ms
     )
@@ -295,7 +295,7 @@ def _with_configs(settings: dict[str, Any], configs: Mapping[str, str]) -> dict[
     return merged
 
 
-def _perf_producer_settings(session: _Session, arguments: argparse.Namespace) -> dict[str, Any]:
+def _perf_producer_settings(session: Session, arguments: argparse.Namespace) -> dict[str, Any]:
     settings = _with_configs(
         producer_settings(session, arguments.acks, arguments.compression), arguments.configs
     )
@@ -413,7 +413,7 @@ class _ProduceRun:
         progress.finish()
 
 
-async def _perf_produce(session: _Session, arguments: argparse.Namespace) -> int:
+async def _perf_produce(session: Session, arguments: argparse.Namespace) -> int:
     settings = _checked(lambda: _perf_producer_settings(session, arguments))
     topic = await with_admin(
         session,
@@ -433,7 +433,7 @@ async def _perf_produce(session: _Session, arguments: argparse.Namespace) -> int
 # -- perf consume ----------------------------------------------------------------------------
 
 
-def _perf_consumer_settings(session: _Session, arguments: argparse.Namespace) -> dict[str, Any]:
+def _perf_consumer_settings(session: Session, arguments: argparse.Namespace) -> dict[str, Any]:
     reset = "latest" if arguments.from_latest else "earliest"
     settings = _with_configs(consumer_settings(session, reset), arguments.configs)
     ConsumerConfig.from_settings(settings)
@@ -490,7 +490,7 @@ async def _consume_all(consumer: Consumer, meter: Meter, timeout_ms: int) -> Non
         meter.add(count, size_bytes, now_s)
 
 
-async def _perf_consume(session: _Session, arguments: argparse.Namespace) -> int:
+async def _perf_consume(session: Session, arguments: argparse.Namespace) -> int:
     settings = _checked(lambda: _perf_consumer_settings(session, arguments))
     topic = await with_admin(
         session,
@@ -562,19 +562,19 @@ def _common_options(timeout_help: str) -> argparse.ArgumentParser:
     options.add_argument(
         "--partitions",
         metavar="N",
-        type=_bounded_int(1, MAX_INT32),
+        type=bounded_int(1, MAX_INT32),
         help="partitions of a created topic (default: the broker's num.partitions)",
     )
     options.add_argument(
         "--replication-factor",
         metavar="R",
-        type=_bounded_int(1, MAX_REPLICATION_FACTOR),
+        type=bounded_int(1, MAX_REPLICATION_FACTOR),
         help="replicas of a created topic (default: the broker's default.replication.factor)",
     )
     options.add_argument(
         "--config",
         metavar="KEY=VALUE",
-        action=_ConfigAction,
+        action=ConfigAction,
         dest="configs",
         default={},
         help="a client setting such as linger.ms=10 (Kafka's key); repeatable",
@@ -582,7 +582,7 @@ def _common_options(timeout_help: str) -> argparse.ArgumentParser:
     options.add_argument(
         "--reporting-interval-ms",
         metavar="MS",
-        type=_bounded_int(1, MAX_INT32),
+        type=bounded_int(1, MAX_INT32),
         help=f"progress period (default: {TTY_REPORT_INTERVAL_MS} on a terminal, else "
         f"{REPORT_INTERVAL_MS})",
     )
@@ -613,14 +613,14 @@ def add_perf_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
     produce.add_argument(
         "--num-records",
         metavar="N",
-        type=_bounded_int(1, MAX_INT64),
+        type=bounded_int(1, MAX_INT64),
         required=True,
         help="records to send",
     )
     produce.add_argument(
         "--record-size",
         metavar="BYTES",
-        type=_bounded_int(1, MAX_INT32),
+        type=bounded_int(1, MAX_INT32),
         default=100,
         help="value size (default: %(default)s)",
     )
@@ -655,7 +655,7 @@ def _add_perf_consume(commands: argparse._SubParsersAction[argparse.ArgumentPars
     consume.add_argument(
         "--num-records",
         metavar="N",
-        type=_bounded_int(1, MAX_INT64),
+        type=bounded_int(1, MAX_INT64),
         help="records to read (default: all the topic holds at the start)",
     )
     consume.add_argument(

@@ -90,7 +90,7 @@ class CommandError(Exception):
 # -- argument types --------------------------------------------------------------------------
 
 
-def _bootstrap_servers(text: str) -> tuple[str, ...]:
+def bootstrap_servers_arg(text: str) -> tuple[str, ...]:
     """``host:port[,host:port...]``, each address checked as the client would."""
     servers = tuple(server.strip() for server in text.split(",") if server.strip())
     if not servers:
@@ -103,7 +103,7 @@ def _bootstrap_servers(text: str) -> tuple[str, ...]:
     return servers
 
 
-def _bounded_int(low: int, high: int) -> Callable[[str], int]:
+def bounded_int(low: int, high: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -116,7 +116,7 @@ def _bounded_int(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
-class _ConfigAction(argparse.Action):
+class ConfigAction(argparse.Action):
     """``--config KEY=VALUE``, repeatable, into one dict; a key given two values is an error."""
 
     def __call__(
@@ -171,28 +171,28 @@ examples:
 """
 
 
-def _connection_options() -> argparse.ArgumentParser:
+def connection_options_parser() -> argparse.ArgumentParser:
     """Options every topic command takes: where the cluster is and how long to wait."""
     options = argparse.ArgumentParser(add_help=False)
     options.add_argument(
         "--bootstrap-server",
         dest="bootstrap_servers",
         metavar="HOST:PORT",
-        type=_bootstrap_servers,
+        type=bootstrap_servers_arg,
         default=DEFAULT_BOOTSTRAP_SERVER,
         help="broker(s) to bootstrap from, a comma-separated list (default: %(default)s)",
     )
     options.add_argument(
         "--timeout-ms",
         metavar="MS",
-        type=_bounded_int(1, MAX_INT32),
+        type=bounded_int(1, MAX_INT32),
         default=DEFAULT_TIMEOUT_MS,
         help="limit of the whole command, connecting and retries included (default: %(default)s)",
     )
     return options
 
 
-def _output_options() -> argparse.ArgumentParser:
+def output_options() -> argparse.ArgumentParser:
     """``--output``, for list and describe."""
     options = argparse.ArgumentParser(add_help=False)
     options.add_argument(
@@ -214,8 +214,8 @@ def add_topic_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     topic_commands = topic.add_subparsers(dest="topic_command", metavar="COMMAND", required=True)
-    connection = _connection_options()
-    output = _output_options()
+    connection = connection_options_parser()
+    output = output_options()
 
     def add(name: str, summary: str, epilog: str, *parents: argparse.ArgumentParser) -> Any:
         return topic_commands.add_parser(
@@ -232,29 +232,29 @@ def add_topic_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
     create.add_argument(
         "--partitions",
         metavar="N",
-        type=_bounded_int(1, MAX_INT32),
+        type=bounded_int(1, MAX_INT32),
         default=-1,
         help="number of partitions (default: the broker's num.partitions)",
     )
     create.add_argument(
         "--replication-factor",
         metavar="R",
-        type=_bounded_int(1, MAX_REPLICATION_FACTOR),
+        type=bounded_int(1, MAX_REPLICATION_FACTOR),
         default=-1,
         help="replicas per partition (default: the broker's default.replication.factor)",
     )
     create.add_argument(
         "--config",
         metavar="KEY=VALUE",
-        action=_ConfigAction,
+        action=ConfigAction,
         dest="configs",
         default={},
         help="a topic config such as retention.ms=86400000; repeatable",
     )
-    create.set_defaults(handler=_handler(_create))
+    create.set_defaults(handler=command_handler(_create))
 
     listing = add("list", "list topics with their partition counts", LIST_EXAMPLES, output)
-    listing.set_defaults(handler=_handler(_list), names=[])
+    listing.set_defaults(handler=command_handler(_list), names=[])
 
     describe = add(
         "describe",
@@ -263,18 +263,18 @@ def add_topic_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
         output,
     )
     describe.add_argument("names", metavar="NAME", nargs="*", help="topics (default: all)")
-    describe.set_defaults(handler=_handler(_describe))
+    describe.set_defaults(handler=command_handler(_describe))
 
     delete = add("delete", "delete topics", DELETE_EXAMPLES)
     delete.add_argument("names", metavar="NAME", nargs="+", help="the topics to delete")
-    delete.set_defaults(handler=_handler(_delete))
+    delete.set_defaults(handler=command_handler(_delete))
 
 
 # -- running a command -----------------------------------------------------------------------
 
 
 @dataclass(slots=True)
-class _Session:
+class Session:
     """Where the cluster is, the command's deadline, and how far the command got."""
 
     servers: tuple[str, ...]
@@ -308,11 +308,11 @@ class _Session:
         )
 
 
-def _handler(command: Command) -> Callable[[argparse.Namespace], int]:
+def command_handler(command: Command) -> Callable[[argparse.Namespace], int]:
     """The argparse handler running ``command`` under one event loop; returns the exit code."""
 
     def handle(arguments: argparse.Namespace) -> int:
-        session = _Session(arguments.bootstrap_servers, arguments.timeout_ms)
+        session = Session(arguments.bootstrap_servers, arguments.timeout_ms)
         try:
             anyio.run(_with_admin, session, command, arguments)
         except (TimeoutError, KafkaTimeoutError) as error:
@@ -320,7 +320,7 @@ def _handler(command: Command) -> Callable[[argparse.Namespace], int]:
                 session.last_error = error
             raise CommandError([session.timeout_message()]) from error
         except KafkaConnectionError as error:
-            # Only after bootstrapping: _bootstrap retries connection errors until the deadline.
+            # Only after bootstrapping: open_admin retries connection errors until the deadline.
             raise CommandError([f"lost the connection to the cluster: {error}"]) from error
         except KafkaError as error:
             raise CommandError([str(error)]) from error
@@ -329,15 +329,15 @@ def _handler(command: Command) -> Callable[[argparse.Namespace], int]:
     return handle
 
 
-async def _with_admin(session: _Session, command: Command, arguments: argparse.Namespace) -> None:
+async def _with_admin(session: Session, command: Command, arguments: argparse.Namespace) -> None:
     with anyio.fail_after(session.timeout_ms / 1000):
         async with contextlib.AsyncExitStack() as stack:
-            admin = await _bootstrap(stack, session)
+            admin = await open_admin(stack, session)
             session.connected = True
             await command(admin, arguments)
 
 
-async def _bootstrap(stack: contextlib.AsyncExitStack, session: _Session) -> AdminClient:
+async def open_admin(stack: contextlib.AsyncExitStack, session: Session) -> AdminClient:
     """An open AdminClient, retrying unreachable bootstrap servers until the deadline.
 
     A broker that is still starting refuses connections; retrying (as Kafka's admin client
@@ -365,7 +365,7 @@ def _broker_detail(error: KafkaError) -> str:
     return error.message.removeprefix(prefix + ": ")
 
 
-def _topic_error(name: str, error: KafkaError) -> str:
+def topic_error(name: str, error: KafkaError) -> str:
     """One topic's failure in words; timeouts and lost connections end the whole command."""
     if isinstance(error, KafkaTimeoutError | KafkaConnectionError):
         raise error
@@ -389,7 +389,7 @@ async def _create(admin: AdminClient, arguments: argparse.Namespace) -> None:
     results = await admin.create_topics([topic], raise_errors=False)
     error = results[topic.name]
     if error is not None:
-        raise CommandError([_topic_error(topic.name, error)])
+        raise CommandError([topic_error(topic.name, error)])
     print(f"Created topic {topic.name!r}.")
 
 
@@ -400,7 +400,7 @@ async def _delete(admin: AdminClient, arguments: argparse.Namespace) -> None:
         if error is None:
             print(f"Deleted topic {name!r}.")
         else:
-            failures.append(_topic_error(name, error))
+            failures.append(topic_error(name, error))
     if failures:
         raise CommandError(failures)
 
@@ -445,7 +445,7 @@ async def _list(admin: AdminClient, arguments: argparse.Namespace) -> None:
     if arguments.output == "json":
         print(json.dumps(rows, indent=2))
     else:
-        _print_table(LIST_COLUMNS, rows)
+        print_table(LIST_COLUMNS, rows)
 
 
 Offsets = dict[TopicPartition, tuple[int, int]]
@@ -540,26 +540,26 @@ def _print_topic(topic: Mapping[str, Any]) -> None:
     configs = ",".join(f"{key}={value}" for key, value in topic["configs"].items())
     fields = {
         "Topic": topic["name"],
-        "TopicId": _cell(topic["topic_id"]),
+        "TopicId": cell(topic["topic_id"]),
         "PartitionCount": len(topic["partitions"]),
         "ReplicationFactor": topic["replication_factor"],
         "Configs": configs or "(all defaults)",
     }
     print(COLUMN_GAP.join(f"{label}: {value}" for label, value in fields.items()))
-    _print_table(PARTITION_COLUMNS, topic["partitions"])
+    print_table(PARTITION_COLUMNS, topic["partitions"])
 
 
-def _cell(value: Any) -> str:
+def cell(value: Any) -> str:
     """A table cell: ``-`` for nothing (no leader, no offset, an empty ISR), lists comma-joined."""
     if isinstance(value, list):
         return ",".join(str(item) for item in value) or "-"
     return "-" if value is None else str(value)
 
 
-def _print_table(columns: Mapping[str, str], rows: Sequence[Mapping[str, Any]]) -> None:
+def print_table(columns: Mapping[str, str], rows: Sequence[Mapping[str, Any]]) -> None:
     """Left-aligned columns two spaces apart: headers (``columns`` keys), then one line per row."""
-    table = [list(columns), *([_cell(row[key]) for key in columns.values()] for row in rows)]
+    table = [list(columns), *([cell(row[key]) for key in columns.values()] for row in rows)]
     widths = [max(len(line[column]) for line in table) for column in range(len(columns))]
     for line in table:
-        cells = (cell.ljust(width) for cell, width in zip(line, widths, strict=True))
+        cells = (text.ljust(width) for text, width in zip(line, widths, strict=True))
         print(COLUMN_GAP.join(cells).rstrip())
