@@ -43,6 +43,8 @@ ERROR_CODES = sorted(code.value for code in ErrorCode)
 TIME_MODULUS = 2**40
 # Versions Kafka 4 removed, which kio (generated from Kafka 4) does not have.
 EXPECTED_MISSING = {
+    ("AlterPartition", 0),
+    ("AlterPartition", 1),
     ("CreateTopics", 0),
     ("CreateTopics", 1),
     ("DeleteTopics", 0),
@@ -51,6 +53,9 @@ EXPECTED_MISSING = {
     ("OffsetForLeaderEpoch", 1),
 }
 REQUIRED_APIS = {0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 18, 19, 20, 22, 32}
+# The KRaft controller-listener APIs: AlterPartition, BrokerRegistration, BrokerHeartbeat,
+# AllocateProducerIds.
+REQUIRED_APIS |= {56, 62, 63, 67}
 
 
 def _kio_class(message: Message, version: int) -> type[Any] | None:

@@ -1,6 +1,9 @@
 """One module per API, each declaring its ``REQUEST`` and ``RESPONSE`` once for all versions.
 
-``APIS`` maps an API key to its (request, response) declarations.
+``APIS`` maps an API key to its (request, response) declarations.  It includes the KRaft
+controller-listener APIs (AlterPartition, BrokerRegistration, BrokerHeartbeat,
+AllocateProducerIds) that brokers and controllers speak to each other: declaring them here does
+not make the broker's client listener advertise them (that is its handler table's job).
 """
 
 from __future__ import annotations
@@ -8,7 +11,11 @@ from __future__ import annotations
 from types import ModuleType
 
 from client.protocol.messages import (
+    allocate_producer_ids,
+    alter_partition,
     api_versions,
+    broker_heartbeat,
+    broker_registration,
     create_partitions,
     create_topics,
     delete_groups,
@@ -55,7 +62,11 @@ _MODULES: tuple[ModuleType, ...] = (
     describe_configs,
     create_partitions,
     delete_groups,
+    alter_partition,
     describe_cluster,
+    broker_registration,
+    broker_heartbeat,
+    allocate_producer_ids,
 )
 
 APIS: dict[int, tuple[Message, Message]] = {
