@@ -94,18 +94,29 @@ class Controller:
         settings: ControllerSettings,
         validate_configs: ConfigValidator,
         rng: random.Random,
+        live_brokers: Callable[[], list[int]] | None = None,
     ) -> None:
         self.image = image
         self.settings = settings
         self.validate_configs = validate_configs
         self.rng = rng
+        self._live_brokers = live_brokers
 
     def replay(self, records: Sequence[MetadataRecord]) -> None:
         for record in records:
             self.image.replay(record)
 
     def live_brokers(self) -> list[int]:
-        return sorted(self.image.brokers)
+        """Where new replicas go and who starts in their ISR, sorted.
+
+        The injected ``live_brokers`` (a cluster passes ``ClusterControl.live_brokers``: the
+        unfenced brokers not shutting down).  Without one, the active brokers, or every
+        registered broker if none is active: the single-node path registers itself without
+        heartbeats, as do tests.
+        """
+        if self._live_brokers is not None:
+            return self._live_brokers()
+        return self.image.active_brokers() or sorted(self.image.brokers)
 
     def create_topics(self, topics: Sequence[NewTopic], validate_only: bool) -> ControllerResult:
         records: list[MetadataRecord] = []
@@ -137,10 +148,9 @@ class Controller:
             return placement, []
         topic_id = uuid.UUID(int=self.rng.getrandbits(128), version=4)
         records: list[MetadataRecord] = [TopicRecord(topic.name, str(topic_id))]
+        live = set(self.live_brokers())
         for partition, replicas in enumerate(placement):
-            records.append(
-                PartitionRecord(str(topic_id), partition, replicas, replicas, replicas[0], 0, 0)
-            )
+            records.append(new_partition_record(topic_id, partition, replicas, live))
         for name, value in sorted(configs.items()):
             records.append(ConfigRecord(TOPIC_RESOURCE, topic.name, name, value))
         replication_factor = len(placement[0])
@@ -209,10 +219,16 @@ class Controller:
             message = "Partition indexes must be consecutive from 0."
             return TopicResult(topic.name, ErrorCode.INVALID_REPLICA_ASSIGNMENT, message)
         placement = [topic.assignments[index] for index in indexes]
-        for replicas in placement:
-            unknown = [broker for broker in replicas if broker not in brokers]
+        for index, replicas in zip(indexes, placement, strict=True):
+            unknown = [broker for broker in replicas if broker not in self.image.brokers]
             if not replicas or unknown or len(set(replicas)) != len(replicas):
                 message = f"Invalid replica assignment {list(replicas)}."
+                return TopicResult(topic.name, ErrorCode.INVALID_REPLICA_ASSIGNMENT, message)
+            if not set(replicas) & set(brokers):
+                message = (
+                    f"All brokers specified in the manual partition assignment for partition "
+                    f"{index} are fenced or in controlled shutdown."
+                )
                 return TopicResult(topic.name, ErrorCode.INVALID_REPLICA_ASSIGNMENT, message)
         if len({len(replicas) for replicas in placement}) != 1:
             message = "All partitions must have the same number of replicas."
@@ -258,16 +274,9 @@ class Controller:
             result = TopicResult(topic_name, ErrorCode.INVALID_REPLICATION_FACTOR, message)
             return ControllerResult([], [result])
         placement = round_robin_placement(brokers, count, factor, current)
+        live = set(brokers)
         records: list[MetadataRecord] = [
-            PartitionRecord(
-                str(topic.topic_id),
-                index,
-                placement[index],
-                placement[index],
-                placement[index][0],
-                0,
-                0,
-            )
+            new_partition_record(topic.topic_id, index, placement[index], live)
             for index in range(current, count)
         ]
         result = TopicResult(topic_name, ErrorCode.NONE, None, topic.topic_id, count, factor)
@@ -284,6 +293,15 @@ def _partition_increase_error(topic: TopicImage, current: int, count: int) -> st
     if count > MAX_PARTITIONS_PER_TOPIC:
         return f"Number of partitions must be at most {MAX_PARTITIONS_PER_TOPIC}."
     return None
+
+
+def new_partition_record(
+    topic_id: uuid.UUID, index: int, replicas: tuple[int, ...], live: set[int]
+) -> PartitionRecord:
+    """A new partition: the ISR is its live replicas, the leader the first of them (epoch 0)."""
+    isr = tuple(broker for broker in replicas if broker in live)
+    assert isr, (replicas, live)
+    return PartitionRecord(str(topic_id), index, replicas, isr, isr[0], 0, 0)
 
 
 def round_robin_placement(

@@ -4,7 +4,12 @@ The controller never mutates state directly: a command returns records, and ever
 the cluster's metadata happens in :meth:`MetadataImage.replay`.  A restart is a fold of the
 persisted records; a consensus layer can later replicate the same records.  Record names
 follow KRaft's metadata records (``TopicRecord``, ``PartitionRecord``, ``ConfigRecord``,
-``RemoveTopicRecord``, ``RegisterBrokerRecord``, ``ProducerIdsRecord``).
+``RemoveTopicRecord``, ``RegisterBrokerRecord``, ``ProducerIdsRecord``; KRaft's
+``BrokerRegistrationChangeRecord`` carries fencing too, we split it into
+``FenceBrokerRecord`` / ``UnfenceBrokerRecord`` as ZK-less KRaft 3.0 did).
+
+``PartitionRecord`` is the full state of a partition, written at creation and on every change;
+replay refuses one whose epochs go backwards (P6), so a fold never lowers an epoch.
 """
 
 from __future__ import annotations
@@ -16,16 +21,41 @@ from typing import Any
 TOPIC_RESOURCE = 2
 BROKER_RESOURCE = 4
 NO_LEADER = -1
+# LeaderRecoveryState (KIP-704): RECOVERING after an unclean election until the ISR grows.
+RECOVERED = 0
+RECOVERING = 1
 
 
 @dataclass(frozen=True, slots=True)
 class RegisterBrokerRecord:
+    """A (re-)registration; a new registration starts fenced (KIP-631)."""
+
     broker_id: int
     incarnation_id: str
     broker_epoch: int
     host: str
     port: int
     rack: str | None = None
+    fenced: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class FenceBrokerRecord:
+    broker_id: int
+    broker_epoch: int
+
+
+@dataclass(frozen=True, slots=True)
+class UnfenceBrokerRecord:
+    broker_id: int
+    broker_epoch: int
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerRegistrationChangeRecord:
+    broker_id: int
+    broker_epoch: int
+    in_controlled_shutdown: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +73,7 @@ class PartitionRecord:
     leader: int
     leader_epoch: int
     partition_epoch: int
+    leader_recovery_state: int = RECOVERED
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +97,9 @@ class ProducerIdsRecord:
 
 MetadataRecord = (
     RegisterBrokerRecord
+    | FenceBrokerRecord
+    | UnfenceBrokerRecord
+    | BrokerRegistrationChangeRecord
     | TopicRecord
     | PartitionRecord
     | ConfigRecord
@@ -77,6 +111,9 @@ _RECORD_TYPES: dict[str, type[Any]] = {
     cls.__name__: cls
     for cls in (
         RegisterBrokerRecord,
+        FenceBrokerRecord,
+        UnfenceBrokerRecord,
+        BrokerRegistrationChangeRecord,
         TopicRecord,
         PartitionRecord,
         ConfigRecord,
@@ -94,7 +131,11 @@ def record_to_dict(record: MetadataRecord) -> dict[str, Any]:
 
 
 def record_from_dict(body: dict[str, Any]) -> MetadataRecord:
-    """Inverse of :func:`record_to_dict`; ``ValueError`` on an unknown or malformed record."""
+    """Inverse of :func:`record_to_dict`; ``ValueError`` on an unknown or malformed record.
+
+    A field missing from ``body`` takes its default, so logs written before a field existed
+    still load (an old ``RegisterBrokerRecord`` is fenced until its broker heartbeats).
+    """
     kind = _RECORD_TYPES.get(str(body.get("type")))
     if kind is None:
         raise ValueError(f"unknown metadata record type {body.get('type')!r}")
@@ -120,6 +161,7 @@ class PartitionRegistration:
     leader: int
     leader_epoch: int
     partition_epoch: int
+    leader_recovery_state: int = RECOVERED
 
 
 @dataclass(slots=True)
@@ -132,12 +174,26 @@ class TopicImage:
 
 @dataclass(slots=True)
 class BrokerRegistration:
+    """One broker's current registration.
+
+    ``registration_offset`` is the metadata offset of its ``RegisterBrokerRecord``: the broker
+    is caught up (may be unfenced) once it has applied that record (KIP-631).
+    """
+
     broker_id: int
     incarnation_id: str
     broker_epoch: int
     host: str
     port: int
     rack: str | None
+    fenced: bool = True
+    in_controlled_shutdown: bool = False
+    registration_offset: int = 0
+
+    @property
+    def active(self) -> bool:
+        """Kafka's ``ClusterControlManager.isActive``: unfenced and not shutting down."""
+        return not self.fenced and not self.in_controlled_shutdown
 
 
 class MetadataImage:
@@ -149,31 +205,56 @@ class MetadataImage:
         self.brokers: dict[int, BrokerRegistration] = {}
         self.broker_configs: dict[str, dict[str, str]] = {}
         self.next_producer_id = 0
+        # The metadata offset: the offset of the next record (records are numbered from 0).
         self.records_replayed = 0
 
     def replay(self, record: MetadataRecord) -> None:
-        """Apply one record; the only place metadata changes."""
+        """Apply one record; the only place metadata changes.
+
+        A record that would break an invariant (an epoch going backwards, a malformed
+        partition state, a partition of an unknown topic) raises ``ValueError`` and changes
+        nothing but the offset: it still occupies its place in the log, and the caller decides
+        whether to go on.  Fencing records for a stale broker epoch are ignored.
+        """
+        offset = self.records_replayed
         self.records_replayed += 1
         if isinstance(record, TopicRecord):
+            if record.name in self.topics_by_name:
+                raise ValueError(f"topic {record.name!r} already exists")
             topic = TopicImage(record.name, uuid.UUID(record.topic_id))
-            assert record.name not in self.topics_by_name, record.name
             self.topics_by_name[record.name] = topic
             self.topics_by_id[topic.topic_id] = topic
         elif isinstance(record, PartitionRecord):
-            topic = self.topics_by_id[uuid.UUID(record.topic_id)]
-            topic.partitions[record.partition_id] = PartitionRegistration(
-                record.replicas,
-                record.isr,
-                record.leader,
-                record.leader_epoch,
-                record.partition_epoch,
-            )
+            self._replay_partition(record)
         elif isinstance(record, ConfigRecord):
             self._replay_config(record)
         elif isinstance(record, RemoveTopicRecord):
-            removed = self.topics_by_id.pop(uuid.UUID(record.topic_id))
+            removed = self.topics_by_id.pop(uuid.UUID(record.topic_id), None)
+            if removed is None:
+                raise ValueError(f"unknown topic id {record.topic_id}")
             del self.topics_by_name[removed.name]
-        elif isinstance(record, RegisterBrokerRecord):
+        elif isinstance(record, ProducerIdsRecord):
+            if record.next_producer_id < self.next_producer_id:
+                raise ValueError("producer id blocks never go back")
+            self.next_producer_id = record.next_producer_id
+        else:
+            self._replay_broker(record, offset)
+
+    def _replay_broker(
+        self,
+        record: RegisterBrokerRecord
+        | FenceBrokerRecord
+        | UnfenceBrokerRecord
+        | BrokerRegistrationChangeRecord,
+        offset: int,
+    ) -> None:
+        current = self.brokers.get(record.broker_id)
+        if isinstance(record, RegisterBrokerRecord):
+            if current is not None and record.broker_epoch <= current.broker_epoch:
+                raise ValueError(
+                    f"broker {record.broker_id} epoch {record.broker_epoch} is not above "
+                    f"{current.broker_epoch}"
+                )
             self.brokers[record.broker_id] = BrokerRegistration(
                 record.broker_id,
                 record.incarnation_id,
@@ -181,10 +262,37 @@ class MetadataImage:
                 record.host,
                 record.port,
                 record.rack,
+                fenced=record.fenced,
+                registration_offset=offset,
             )
+            return
+        if current is None or current.broker_epoch != record.broker_epoch:
+            return  # a change for an older registration: ignored (KIP-631)
+        if isinstance(record, FenceBrokerRecord):
+            current.fenced = True
+        elif isinstance(record, UnfenceBrokerRecord):
+            current.fenced = False
         else:
-            assert record.next_producer_id >= self.next_producer_id
-            self.next_producer_id = record.next_producer_id
+            current.in_controlled_shutdown = record.in_controlled_shutdown
+
+    def _replay_partition(self, record: PartitionRecord) -> None:
+        topic = self.topics_by_id.get(uuid.UUID(record.topic_id))
+        if topic is None:
+            raise ValueError(f"partition of unknown topic id {record.topic_id}")
+        problem = partition_state_error(record)
+        old = topic.partitions.get(record.partition_id)
+        if problem is None and old is not None:
+            problem = _epoch_regression(old, record)
+        if problem is not None:
+            raise ValueError(f"{topic.name}-{record.partition_id}: {problem}")
+        topic.partitions[record.partition_id] = PartitionRegistration(
+            record.replicas,
+            record.isr,
+            record.leader,
+            record.leader_epoch,
+            record.partition_epoch,
+            record.leader_recovery_state,
+        )
 
     def _replay_config(self, record: ConfigRecord) -> None:
         if record.resource_type == TOPIC_RESOURCE:
@@ -201,3 +309,51 @@ class MetadataImage:
 
     def topic(self, name: str) -> TopicImage | None:
         return self.topics_by_name.get(name)
+
+    def active_brokers(self) -> list[int]:
+        """Registered brokers that are unfenced and not in controlled shutdown, sorted."""
+        return sorted(b.broker_id for b in self.brokers.values() if b.active)
+
+    def is_active(self, broker_id: int) -> bool:
+        registration = self.brokers.get(broker_id)
+        return registration is not None and registration.active
+
+    def state(self) -> tuple[Any, ...]:
+        """Everything the fold holds, comparable: two replays of one log give equal states."""
+        topics = {
+            topic.topic_id: (topic.name, dict(topic.partitions), dict(topic.configs))
+            for topic in self.topics_by_id.values()
+        }
+        return (
+            topics,
+            dict(self.brokers),
+            self.broker_configs,
+            self.next_producer_id,
+            self.records_replayed,
+        )
+
+
+def partition_state_error(record: PartitionRecord) -> str | None:
+    """Why a partition state breaks P8 (ISR ⊆ replicas, non-empty, leader ∈ ISR), or None."""
+    if not record.replicas or len(set(record.replicas)) != len(record.replicas):
+        return f"invalid replicas {list(record.replicas)}"
+    if not record.isr or len(set(record.isr)) != len(record.isr):
+        return f"invalid ISR {list(record.isr)}"
+    if not set(record.isr) <= set(record.replicas):
+        return f"ISR {list(record.isr)} is not a subset of replicas {list(record.replicas)}"
+    if record.leader != NO_LEADER and record.leader not in record.isr:
+        return f"leader {record.leader} is not in the ISR {list(record.isr)}"
+    if record.leader_recovery_state not in (RECOVERED, RECOVERING):
+        return f"unknown leader recovery state {record.leader_recovery_state}"
+    return None
+
+
+def _epoch_regression(old: PartitionRegistration, record: PartitionRecord) -> str | None:
+    """P6: a change raises the partition epoch; a leader change raises the leader epoch."""
+    if record.partition_epoch <= old.partition_epoch:
+        return f"partition epoch {record.partition_epoch} is not above {old.partition_epoch}"
+    if record.leader_epoch < old.leader_epoch:
+        return f"leader epoch {record.leader_epoch} is below {old.leader_epoch}"
+    if record.leader != old.leader and record.leader_epoch == old.leader_epoch:
+        return f"leader changed {old.leader} -> {record.leader} without a new leader epoch"
+    return None

@@ -1,8 +1,11 @@
-"""Controller commands return records; the image changes only by replaying them."""
+"""Controller commands return records; the image changes only by replaying them, and replay
+refuses records that would lower an epoch or break the ISR rules (P6, P8)."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
+import uuid
 
 import pytest
 
@@ -15,8 +18,17 @@ from broker.core.controller import (
     topic_name_error,
 )
 from broker.core.metadata import (
+    BROKER_RESOURCE,
+    RECOVERING,
+    BrokerRegistrationChangeRecord,
+    ConfigRecord,
+    FenceBrokerRecord,
     MetadataImage,
+    PartitionRecord,
+    ProducerIdsRecord,
     RegisterBrokerRecord,
+    TopicRecord,
+    UnfenceBrokerRecord,
     record_from_dict,
     record_to_dict,
 )
@@ -145,3 +157,133 @@ def test_round_robin_placement_is_balanced() -> None:
 def test_topic_name_rules() -> None:
     assert topic_name_error("ok.name_1-x") is None
     assert topic_name_error(".") and topic_name_error("..") and topic_name_error("a/b")
+
+
+def test_placement_uses_active_brokers_and_the_isr_starts_with_the_live_replicas() -> None:
+    controller = _controller(brokers=3)
+    image = controller.image
+    image.replay(UnfenceBrokerRecord(1, 1))
+    image.replay(UnfenceBrokerRecord(2, 1))
+    assert controller.live_brokers() == [1, 2]  # 3 is still fenced
+    result = controller.create_topics([NewTopic("t", 4, 2)], False)
+    controller.replay(result.records)
+    topic = controller.image.topic("t")
+    assert topic is not None
+    assert all(set(p.replicas) == {1, 2} and p.isr == p.replicas for p in topic.partitions.values())
+    manual = NewTopic("m", -1, -1, assignments={0: (3, 1), 1: (3,)})
+    refused = controller.create_topics([manual], False).results[0]
+    assert refused.error_code == ErrorCode.INVALID_REPLICA_ASSIGNMENT
+    assert "fenced" in (refused.error_message or "")
+    manual = NewTopic("m", -1, -1, assignments={0: (3, 1)})
+    controller.replay(controller.create_topics([manual], False).records)
+    partition = controller.image.topics_by_name["m"].partitions[0]
+    assert (partition.replicas, partition.isr, partition.leader) == ((3, 1), (1,), 1)
+
+
+def test_an_injected_live_broker_list_is_used_as_is() -> None:
+    image = MetadataImage()
+    image.replay(RegisterBrokerRecord(1, "x", 1, "h", 1))
+    controller = Controller(
+        image, ControllerSettings(), _validate, random.Random(1), live_brokers=list
+    )
+    result = controller.create_topics([NewTopic("t", 1, 1)], False)
+    assert result.results[0].error_code == ErrorCode.INVALID_REPLICATION_FACTOR
+
+
+def _image_with_partition() -> tuple[MetadataImage, str]:
+    image = MetadataImage()
+    topic_id = str(uuid.UUID(int=1))
+    image.replay(TopicRecord("t", topic_id))
+    image.replay(PartitionRecord(topic_id, 0, (1, 2), (1, 2), 1, 3, 5))
+    return image, topic_id
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        PartitionRecord("", 0, (1, 2), (1,), 1, 3, 5),  # partition epoch not raised
+        PartitionRecord("", 0, (1, 2), (1,), 1, 3, 4),  # partition epoch lowered
+        PartitionRecord("", 0, (1, 2), (1, 2), 1, 2, 6),  # leader epoch lowered
+        PartitionRecord("", 0, (1, 2), (2,), 2, 3, 6),  # new leader, same leader epoch
+        PartitionRecord("", 0, (1, 2), (), -1, 4, 6),  # empty ISR
+        PartitionRecord("", 0, (1, 2), (1, 3), 1, 3, 6),  # ISR not within replicas
+        PartitionRecord("", 0, (1, 2), (2,), 1, 3, 6),  # leader outside the ISR
+        PartitionRecord("", 0, (1, 2), (1, 1), 1, 3, 6),  # duplicate member
+        PartitionRecord("", 0, (1, 2), (1,), 1, 3, 6, 7),  # unknown recovery state
+    ],
+)
+def test_replay_refuses_partition_states_that_break_p6_or_p8(record: PartitionRecord) -> None:
+    image, topic_id = _image_with_partition()
+    before = image.state()
+    with pytest.raises(ValueError):
+        image.replay(dataclasses.replace(record, topic_id=topic_id))
+    assert image.state()[:4] == before[:4]  # nothing but the offset moved
+    assert image.records_replayed == before[4] + 1
+
+
+def test_replay_accepts_a_change_with_higher_epochs() -> None:
+    image, topic_id = _image_with_partition()
+    image.replay(PartitionRecord(topic_id, 0, (1, 2), (2,), 2, 4, 6, RECOVERING))
+    partition = image.topics_by_name["t"].partitions[0]
+    assert (partition.leader, partition.leader_epoch, partition.leader_recovery_state) == (
+        2,
+        4,
+        RECOVERING,
+    )
+    image.replay(PartitionRecord(topic_id, 0, (1, 2), (2, 1), 2, 4, 7))  # ISR change only
+    assert image.topics_by_name["t"].partitions[0].partition_epoch == 7
+
+
+def test_broker_records_fence_by_epoch_and_epochs_only_grow() -> None:
+    image = MetadataImage()
+    image.replay(ConfigRecord(BROKER_RESOURCE, "1", "k", "v"))
+    image.replay(RegisterBrokerRecord(1, "a", 5, "h", 1))
+    broker = image.brokers[1]
+    assert broker.fenced and broker.registration_offset == 1 and not broker.in_controlled_shutdown
+    image.replay(UnfenceBrokerRecord(1, 4))  # stale: ignored
+    assert image.brokers[1].fenced
+    image.replay(UnfenceBrokerRecord(1, 5))
+    assert image.active_brokers() == [1]
+    image.replay(BrokerRegistrationChangeRecord(1, 5, True))
+    assert image.active_brokers() == [] and not image.brokers[1].fenced
+    image.replay(FenceBrokerRecord(1, 99))  # stale: ignored
+    assert not image.brokers[1].fenced
+    image.replay(FenceBrokerRecord(1, 5))
+    assert image.brokers[1].fenced
+    with pytest.raises(ValueError):
+        image.replay(RegisterBrokerRecord(1, "b", 5, "h", 1))
+    image.replay(RegisterBrokerRecord(1, "b", 6, "h", 1, fenced=False))
+    assert image.is_active(1) and image.brokers[1].registration_offset == 8
+
+
+def test_new_records_serialise_and_old_ones_still_load() -> None:
+    records = [
+        RegisterBrokerRecord(1, "x", 3, "h", 1, "r1", fenced=False),
+        FenceBrokerRecord(1, 3),
+        UnfenceBrokerRecord(1, 3),
+        BrokerRegistrationChangeRecord(1, 3, True),
+        PartitionRecord(str(uuid.UUID(int=1)), 0, (1,), (1,), 1, 0, 0, RECOVERING),
+    ]
+    assert [record_from_dict(record_to_dict(record)) for record in records] == records
+    old = {
+        "type": "RegisterBrokerRecord",
+        "broker_id": 1,
+        "incarnation_id": "x",
+        "broker_epoch": 1,
+        "host": "h",
+        "port": 1,
+        "rack": None,
+    }
+    assert record_from_dict(old) == RegisterBrokerRecord(1, "x", 1, "h", 1, fenced=True)
+    old_partition = record_to_dict(records[-1])
+    del old_partition["leader_recovery_state"]
+    loaded = record_from_dict(old_partition)
+    assert isinstance(loaded, PartitionRecord) and loaded.leader_recovery_state == 0
+
+
+def test_producer_id_blocks_never_go_back_on_replay() -> None:
+    image = MetadataImage()
+    image.replay(ProducerIdsRecord(1, 1000))
+    with pytest.raises(ValueError):
+        image.replay(ProducerIdsRecord(1, 999))
+    assert image.next_producer_id == 1000
