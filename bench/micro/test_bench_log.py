@@ -83,3 +83,26 @@ def test_fetch_read_1mib(benchmark: BenchmarkFixture, tmp_path: Path) -> None:
     result = benchmark(log.read, middle, MIB, end, min_one_batch=True)
     assert MIB - len(data) < len(result) <= MIB
     log.close()
+
+
+def test_follower_append_1mib_chunk(benchmark: BenchmarkFixture, tmp_path: Path) -> None:
+    """A replica fetcher's append: 1 MiB of 16 KiB batches, offsets kept (header-only)."""
+    one = batch_of_about(BATCH_BYTES)
+    count = MIB // len(one)
+    leader = open_log(tmp_path / "leader-0")
+    batches = r.validate_batches(bytearray(one), max_batch_bytes=MIB).batches
+    for _ in range(count):
+        leader.append(bytearray(one), batches, leader_epoch=3, wall_ms=T0)
+    chunk = bytes(leader.read(0, MIB, leader.log_end_offset, min_one_batch=True))
+    leader.close()
+    headers = r.validate_batches(chunk, max_batch_bytes=MIB, from_client=False).batches
+    follower = open_log(tmp_path / "follower-0")
+
+    def setup() -> tuple[tuple[bytes, list[tuple[int, r.BatchHeader]]], dict[str, int]]:
+        follower.truncate_fully_and_start_at(0)
+        follower.assign_epoch_start(3)  # steady state: the epoch is already known
+        return (chunk, headers), {"wall_ms": T0}
+
+    benchmark.pedantic(follower.append_as_follower, setup=setup, rounds=200, warmup_rounds=5)
+    assert follower.log_end_offset == headers[-1][1].next_offset
+    follower.close()

@@ -1,6 +1,6 @@
 """Kafka's offset checkpoint files (recovery-point-offset-checkpoint,
-log-start-offset-checkpoint): a version line "0", a count line, then one
-"<topic> <partition> <offset>" line per partition.
+log-start-offset-checkpoint, replication-offset-checkpoint): a version line "0", a count
+line, then one "<topic> <partition> <offset>" line per partition.
 
 Written atomically as Kafka's CheckpointFile does: write "<name>.tmp", fsync it, rename over
 the old file, fsync the directory. Reading a missing file gives no entries (a new log
@@ -16,6 +16,8 @@ from broker.log.files import Files
 
 RECOVERY_POINT_CHECKPOINT = "recovery-point-offset-checkpoint"
 LOG_START_OFFSET_CHECKPOINT = "log-start-offset-checkpoint"
+REPLICATION_OFFSET_CHECKPOINT = "replication-offset-checkpoint"
+"""The high watermark of each partition (Kafka's ReplicaManager writes it per log dir)."""
 CHECKPOINT_VERSION = 0
 MAX_CHECKPOINT_BYTES = 64 * 1024 * 1024
 """A checkpoint larger than this is treated as corrupt rather than read into memory."""
@@ -59,10 +61,10 @@ def decode_checkpoint(data: bytes, source: str = "checkpoint") -> dict[tuple[str
     return offsets
 
 
-def write_checkpoint(files: Files, path: Path, offsets: Mapping[tuple[str, int], int]) -> None:
-    """Atomically replace ``path`` with the given offsets."""
+def write_file_atomically(files: Files, path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` so a crash leaves the old or the new file, never a
+    torn one: write "<name>.tmp", fsync it, rename it over ``path``, fsync the directory."""
     temporary = path.with_name(path.name + ".tmp")
-    data = encode_checkpoint(offsets)
     handle = files.open(temporary)
     try:
         handle.truncate(0)
@@ -74,16 +76,27 @@ def write_checkpoint(files: Files, path: Path, offsets: Mapping[tuple[str, int],
     files.fsync_dir(path.parent)
 
 
-def read_checkpoint(files: Files, path: Path) -> dict[tuple[str, int], int]:
-    """The offsets in ``path``; empty if it does not exist."""
+def read_small_file(files: Files, path: Path) -> bytes | None:
+    """The whole of ``path``; None if it does not exist; CheckpointError above
+    MAX_CHECKPOINT_BYTES."""
     if not files.exists(path):
-        return {}
+        return None
     handle = files.open(path, create=False)
     try:
         size = handle.size()
         if size > MAX_CHECKPOINT_BYTES:
             raise CheckpointError(f"{path}: {size} bytes is too large for a checkpoint")
-        data = handle.pread(size, 0)
+        return handle.pread(size, 0)
     finally:
         handle.close()
-    return decode_checkpoint(data, str(path))
+
+
+def write_checkpoint(files: Files, path: Path, offsets: Mapping[tuple[str, int], int]) -> None:
+    """Atomically replace ``path`` with the given offsets."""
+    write_file_atomically(files, path, encode_checkpoint(offsets))
+
+
+def read_checkpoint(files: Files, path: Path) -> dict[tuple[str, int], int]:
+    """The offsets in ``path``; empty if it does not exist."""
+    data = read_small_file(files, path)
+    return {} if data is None else decode_checkpoint(data, str(path))

@@ -1,8 +1,9 @@
 """All partition logs of a broker across its ``log.dirs`` (Kafka's LogManager).
 
-Each log dir holds "<topic>-<partition>" directories, the two offset checkpoints and, after
-a clean shutdown, the ``.kafka_cleanshutdown`` marker. Without the marker every log is
-recovered from its recovery point. Deleted topics are first renamed to
+Each log dir holds "<topic>-<partition>" directories, the offset checkpoints (recovery
+points, log start offsets, high watermarks) and, after a clean shutdown, the
+``.kafka_cleanshutdown`` marker. Without the marker every log is recovered from its
+recovery point. Deleted topics are first renamed to
 "<topic>-<partition>.<uuid hex>-delete", so a crash mid-delete leaves a directory that the
 next start removes rather than a half-deleted log.
 """
@@ -10,12 +11,13 @@ next start removes rather than a half-deleted log.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from broker.log.checkpoints import (
     LOG_START_OFFSET_CHECKPOINT,
     RECOVERY_POINT_CHECKPOINT,
+    REPLICATION_OFFSET_CHECKPOINT,
     read_checkpoint,
     write_checkpoint,
 )
@@ -50,6 +52,7 @@ class LogManager:
         self.files = files
         self._logs: dict[TopicPartition, PartitionLog] = {}
         self._dir_of: dict[TopicPartition, Path] = {}
+        self._high_watermarks: dict[TopicPartition, int] = {}
 
     @classmethod
     def open(
@@ -76,6 +79,7 @@ class LogManager:
         clean = self.files.exists(marker)
         recovery_points = read_checkpoint(self.files, log_dir / RECOVERY_POINT_CHECKPOINT)
         start_offsets = read_checkpoint(self.files, log_dir / LOG_START_OFFSET_CHECKPOINT)
+        high_watermarks = read_checkpoint(self.files, log_dir / REPLICATION_OFFSET_CHECKPOINT)
         for name in self.files.listdir(log_dir):
             path = log_dir / name
             if not self.files.is_dir(path):
@@ -98,11 +102,19 @@ class LogManager:
                 wall_ms=wall_ms,
             )
             self._dir_of[parsed] = log_dir
+            if parsed in high_watermarks:
+                self._high_watermarks[parsed] = high_watermarks[parsed]
         if clean:
             # The marker vouches for the state at load only; a crash from now on must
             # recover, so it goes before anything is appended (Kafka deletes it on load).
             self.files.remove(marker)
             self.files.fsync_dir(log_dir)
+
+    def high_watermarks(self) -> dict[TopicPartition, int]:
+        """The high watermarks read from ``replication-offset-checkpoint`` at start (only
+        for logs found), or as last given to ``checkpoint``; a partition without one is
+        absent (Kafka then starts it at 0, bounded by the log end offset)."""
+        return dict(self._high_watermarks)
 
     def get(self, topic: str, partition: int) -> PartitionLog | None:
         return self._logs.get((topic, partition))
@@ -142,17 +154,26 @@ class LogManager:
             key = (topic, partition)
             log = self._logs.pop(key)
             log_dir = self._dir_of.pop(key)
+            self._high_watermarks.pop(key, None)
             log.close()
             doomed = log_dir / f"{topic}-{partition}.{uuid.uuid4().hex}{DELETE_DIR_SUFFIX}"
             self.files.rename(log.directory, doomed)
             self.files.fsync_dir(log_dir)
             self.files.remove_tree(doomed)
         if partitions:
-            self.checkpoint()
+            # The high watermarks go too (the last ones given: lower than now, so safe), or a
+            # topic created again under the name would start from the old one's.
+            self.checkpoint(self._high_watermarks)
         return partitions
 
-    def checkpoint(self) -> None:
-        """Write both checkpoint files in every log dir."""
+    def checkpoint(self, high_watermarks: Mapping[TopicPartition, int] | None = None) -> None:
+        """Write the recovery-point and log-start-offset checkpoints in every log dir, and
+        with ``high_watermarks`` the replication-offset-checkpoint too (entries for
+        partitions without a log here are left out)."""
+        if high_watermarks is not None:
+            self._high_watermarks = {
+                key: offset for key, offset in high_watermarks.items() if key in self._logs
+            }
         for log_dir in self.log_dirs:
             here = [(key, log) for key, log in self._logs.items() if self._dir_of[key] == log_dir]
             write_checkpoint(
@@ -165,6 +186,16 @@ class LogManager:
                 log_dir / LOG_START_OFFSET_CHECKPOINT,
                 {key: log.log_start_offset for key, log in here},
             )
+            if high_watermarks is not None:
+                write_checkpoint(
+                    self.files,
+                    log_dir / REPLICATION_OFFSET_CHECKPOINT,
+                    {
+                        key: self._high_watermarks[key]
+                        for key, _ in here
+                        if key in self._high_watermarks
+                    },
+                )
 
     def flush_all(self) -> None:
         for log in self._logs.values():

@@ -2,7 +2,8 @@
 
 Kafka's UnifiedLog/LocalLog/LogLoader semantics in one synchronous class. Appends take
 batches already checked by ``records.validate_batches`` and only write headers' offset and
-epoch fields in place; reads return stored bytes.
+epoch fields in place (a follower's appends keep the leader's); reads return stored bytes.
+The log owns the partition's leader-epoch cache (``leader-epoch-checkpoint``, KIP-101).
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from broker.core.producer_state import BatchInfo, ProducerStateManager, increment_sequence
-from broker.log import producer_snapshots
+from broker.log import leader_epoch_checkpoint, producer_snapshots
 from broker.log.config import LogConfig
 from broker.log.files import OS_FILES, Files
+from broker.log.index import INT32_MAX
 from broker.log.segment import (
     INDEX_SUFFIX,
     LOG_SUFFIX,
@@ -35,6 +37,13 @@ class OffsetOutOfRangeError(Exception):
     """A fetch or lookup outside [log start offset, log end offset]."""
 
     error_code = ErrorCode.OFFSET_OUT_OF_RANGE
+
+
+class NonContiguousAppendError(Exception):
+    """Batches from the leader that do not continue this log: the first base offset is not
+    the log end offset, or one batch does not start where the previous ended (Kafka's
+    UnexpectedAppendOffsetException / OffsetsOutOfOrderException). The follower has to
+    re-fetch from its log end offset; nothing was written."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +83,10 @@ class PartitionLog:
         segments: list[LogSegment],
         log_start_offset: int,
         recovery_point: int,
+        rescan_epochs_from: int | None = None,
     ) -> None:
+        """``rescan_epochs_from``: after an unclean shutdown, the recovery point; the epochs
+        of the batches from there are assigned again (Kafka's LogSegment.recover does)."""
         parsed = parse_log_dir_name(directory.name)
         assert parsed is not None, f"not a partition directory: {directory}"
         assert segments
@@ -93,6 +105,14 @@ class PartitionLog:
         # Producer state belongs to the log (not to the leader): it is a fold of the batch
         # headers, so a follower or a restarted broker rebuilds exactly what the leader had.
         self.producer_state = self._load_producer_state()
+        self.leader_epoch_cache = leader_epoch_checkpoint.load(
+            files,
+            directory,
+            segments,
+            log_start_offset=self._log_start_offset,
+            log_end_offset=self.log_end_offset,
+            rescan_from=rescan_epochs_from,
+        )
 
     # ---- loading ----------------------------------------------------------------------
 
@@ -113,6 +133,12 @@ class PartitionLog:
                 if header.base_offset >= start:
                     _track_producer(state, header, header.base_offset)
         return state
+
+    def _save_epochs_if(self, changed: bool) -> None:
+        """Persist the epoch cache after a change (epoch bumps and truncations: rare)."""
+        if changed:
+            entries = self.leader_epoch_cache.entries
+            leader_epoch_checkpoint.write(self.files, self.directory, entries)
 
     def write_producer_snapshot(self) -> None:
         """Snapshot the producer state as of the log end offset."""
@@ -164,6 +190,7 @@ class PartitionLog:
             segments=segments,
             log_start_offset=start,
             recovery_point=point,
+            rescan_epochs_from=max(recovery_point, 0) if needs_recovery else None,
         )
 
     # ---- properties -------------------------------------------------------------------
@@ -212,6 +239,9 @@ class PartitionLog:
         record_count = sum(header.record_count for _, header in batches)
         base_offset = self.log_end_offset
         last_offset = base_offset + record_count - 1
+        # Before the bytes: a checkpoint ahead of the log is cut back on load, one behind
+        # it would lose an epoch.
+        self._save_epochs_if(self.leader_epoch_cache.assign(leader_epoch, base_offset))
         append_time = wall_ms if self.config.message_timestamp_type == "LogAppendTime" else -1
         placements = _placements(batches, base_offset, append_time)
         max_timestamp, offset_of_max = _max_timestamp(placements)
@@ -244,6 +274,135 @@ class PartitionLog:
             flushed=flushed,
             rolled=rolled,
         )
+
+    def assign_epoch_start(self, epoch: int) -> bool:
+        """A new leader records that ``epoch`` starts at the log end offset at once, before
+        any append, so followers truncate correctly even if it never appends (KAFKA-7415).
+        Returns whether the cache changed."""
+        changed = self.leader_epoch_cache.assign(epoch, self.log_end_offset)
+        self._save_epochs_if(changed)
+        return changed
+
+    def append_as_follower(
+        self,
+        data: bytearray | bytes | memoryview,
+        batches: list[tuple[int, BatchHeader]],
+        *,
+        wall_ms: int,
+    ) -> AppendResult:
+        """Append batches fetched from the leader, keeping its offsets and epochs.
+
+        ``batches`` is ``validate_batches(data, from_client=False, ...).batches`` over whole
+        batches only: a fetch response may end with a partial batch, so the caller cuts
+        ``data`` to ``segment.records_end(data, LONG_MAX)`` first. The first base offset
+        must be the log end offset and each batch must start where the previous one ended,
+        else NonContiguousAppendError. Header-only work; rolls, indexes, producer state and
+        flush policy as ``append``. The epoch cache takes each batch's epoch; entries at or
+        past the log end offset (an epoch started here but never written) give way to the
+        leader's.
+        """
+        assert batches and batches[0][0] == 0
+        last_position, last = batches[-1]
+        assert last_position + last.size_bytes == len(data), "whole batches only"
+        self._check_continues_log(batches)
+        base_offset = self.log_end_offset
+        cache = self.leader_epoch_cache
+        latest = cache.latest_entry
+        replaced = cache.entries if latest and latest.start_offset >= base_offset else None
+        changed = cache.truncate_from_end(base_offset)
+        placements = []
+        for position, header in batches:
+            changed |= cache.assign(header.partition_leader_epoch, header.base_offset)
+            placements.append(BatchPlacement(position, header.last_offset, header.max_timestamp))
+        # Re-assigning the entry that was at the log end offset is no change worth an fsync.
+        self._save_epochs_if(changed and cache.entries != replaced)
+        max_timestamp, offset_of_max = _max_timestamp(placements)
+        rolled = self._append_runs(memoryview(data), batches, placements, wall_ms)
+        assert self.log_end_offset == last.next_offset
+        record_count = sum(header.record_count for _, header in batches)
+        self._unflushed_messages += record_count
+        flushed = self._maybe_flush(wall_ms)
+        return AppendResult(
+            base_offset=base_offset,
+            last_offset=last.last_offset,
+            record_count=record_count,
+            size_bytes=len(data),
+            max_timestamp=max_timestamp,
+            shallow_offset_of_max_timestamp=offset_of_max,
+            log_append_time_ms=-1,
+            log_start_offset=self._log_start_offset,
+            flushed=flushed,
+            rolled=rolled,
+        )
+
+    def _check_continues_log(self, batches: list[tuple[int, BatchHeader]]) -> None:
+        expected = self.log_end_offset
+        for position, header in batches:
+            if header.base_offset != expected:
+                raise NonContiguousAppendError(
+                    f"{self.topic}-{self.partition}: batch at byte {position} has base offset "
+                    f"{header.base_offset}, expected {expected} (log end offset "
+                    f"{self.log_end_offset})"
+                )
+            expected = header.next_offset
+
+    def _append_runs(
+        self,
+        data: memoryview,
+        batches: list[tuple[int, BatchHeader]],
+        placements: list[BatchPlacement],
+        wall_ms: int,
+    ) -> bool:
+        """Write ``data`` as runs of batches the active segment can take, rolling before
+        each run when due (a fetched chunk may hold more than a segment or an index has
+        room for); usually one run, one write. Returns whether it rolled."""
+        rolled = False
+        start = 0
+        while start < len(placements):
+            first = placements[start]
+            first_size = batches[start][1].size_bytes
+            rolled |= self._maybe_roll(first_size, first.max_timestamp, first.last_offset, wall_ms)
+            end = self._run_end(placements, start, len(data))
+            begin = first.position
+            stop = placements[end].position if end < len(placements) else len(data)
+            run = placements[start:end]
+            if begin > 0:
+                run = [
+                    BatchPlacement(p.position - begin, p.last_offset, p.max_timestamp) for p in run
+                ]
+            self.active_segment.append(data[begin:stop], run)
+            # Per run: a roll before the next run snapshots the producer state.
+            for _, header in batches[start:end]:
+                _track_producer(self.producer_state, header, header.base_offset)
+            start = end
+        return rolled
+
+    def _run_end(self, placements: list[BatchPlacement], start: int, total_bytes: int) -> int:
+        """End (exclusive) of the run from ``start`` that fits the active segment: within
+        segment.bytes, index room for the entries it may add (at most one per batch, and one
+        plus one per index.interval.bytes + 1 bytes), int32 relative offsets. At least one
+        batch: ``should_roll`` already judged the first."""
+        active = self.active_segment
+        room_bytes = self.config.segment_bytes - active.size_bytes
+        room_entries = min(
+            active.offset_index.max_entries - active.offset_index.entries,
+            active.time_index.max_entries - active.time_index.entries,
+        )
+        interval = self.config.index_interval_bytes
+        begin = placements[start].position
+        end = start + 1
+        while end < len(placements):
+            stop = placements[end + 1].position if end + 1 < len(placements) else total_bytes
+            run_bytes = stop - begin
+            entries = min(end + 1 - start, 1 + run_bytes // (interval + 1))
+            if (
+                run_bytes > room_bytes
+                or entries > room_entries
+                or placements[end].last_offset - active.base_offset > INT32_MAX
+            ):
+                break
+            end += 1
+        return end
 
     def _maybe_roll(self, size: int, max_timestamp: int, last_offset: int, wall_ms: int) -> bool:
         due = self.active_segment.should_roll(
@@ -370,6 +529,18 @@ class PartitionLog:
                         return record.offset, record.timestamp
         return None
 
+    # ---- leader epochs ----------------------------------------------------------------
+
+    def end_offset_for_epoch(self, epoch: int) -> tuple[int, int]:
+        """(epoch, end offset) as ``LeaderEpochCache.end_offset_for`` at the log end offset
+        (OffsetsForLeaderEpoch, the leader's divergence check, the follower's truncation)."""
+        return self.leader_epoch_cache.end_offset_for(epoch, self.log_end_offset)
+
+    def last_fetched_epoch(self) -> int:
+        """The epoch a follower reports as ``last_fetched_epoch``: the cache's latest, -1
+        when empty (Kafka's UnifiedLog.latestEpoch)."""
+        return self.leader_epoch_cache.latest_epoch
+
     # ---- retention and truncation -----------------------------------------------------
 
     def enforce_retention(self, wall_ms: int, high_watermark: int | None = None) -> int:
@@ -425,6 +596,7 @@ class PartitionLog:
         del self._segments[: len(doomed)]
         del self._base_offsets[: len(doomed)]
         self._log_start_offset = max(self._log_start_offset, self._segments[0].base_offset)
+        self._save_epochs_if(self.leader_epoch_cache.truncate_from_start(self._log_start_offset))
         return len(doomed)
 
     def advance_log_start_offset(self, offset: int) -> None:
@@ -433,11 +605,15 @@ class PartitionLog:
         if offset > self.log_end_offset:
             raise OffsetOutOfRangeError(f"log start offset {offset} > {self.log_end_offset}")
         self._log_start_offset = max(self._log_start_offset, offset)
+        self._save_epochs_if(self.leader_epoch_cache.truncate_from_start(self._log_start_offset))
 
     def truncate_to(self, offset: int) -> None:
         """Remove every offset >= ``offset`` (a follower's truncation to the leader's log);
-        a mid-batch offset removes that whole batch, as Kafka."""
+        a mid-batch offset removes that whole batch, as Kafka. Epoch entries starting at or
+        after the new end go too, even when no batch does (an epoch begun at the log end
+        offset by ``assign_epoch_start`` and never written)."""
         if offset >= self.log_end_offset:
+            self._save_epochs_if(self.leader_epoch_cache.truncate_from_end(offset))
             return
         if offset <= self._log_start_offset:
             self.truncate_fully_and_start_at(offset)
@@ -446,9 +622,12 @@ class PartitionLog:
             self._segments.pop().delete()
             self._base_offsets.pop()
         self.active_segment.truncate_to(offset)
+        # The cut must be durable before the checkpoint forgets the epochs of what was cut.
+        self.active_segment.flush()
         self._recovery_point = min(self._recovery_point, self.log_end_offset)
         producer_snapshots.delete_snapshots_above(self.files, self.directory, self.log_end_offset)
         self.producer_state = self._load_producer_state()
+        self._save_epochs_if(self.leader_epoch_cache.truncate_from_end(self.log_end_offset))
 
     def truncate_fully_and_start_at(self, offset: int) -> None:
         """Delete every segment and start empty at ``offset``."""
@@ -464,6 +643,7 @@ class PartitionLog:
         self._needs_dir_fsync = True
         producer_snapshots.delete_snapshots_above(self.files, self.directory, -1)
         self.producer_state = ProducerStateManager()
+        self._save_epochs_if(self.leader_epoch_cache.clear())
 
     # ---- lifecycle --------------------------------------------------------------------
 

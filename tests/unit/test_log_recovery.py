@@ -176,6 +176,7 @@ def test_orphan_index_and_leftovers_removed(tmp_path: Path) -> None:
         f"{0:020d}.log",
         f"{0:020d}.timeindex",
         f"{end:020d}.snapshot",  # the producer-state snapshot written on close
+        "leader-epoch-checkpoint",
     ]
 
 
