@@ -15,6 +15,7 @@ import importlib.metadata
 import logging
 import sys
 
+from broker.cli_cluster import add_cluster_commands
 from broker.cli_data import add_data_commands
 from broker.cli_group import add_group_commands
 from broker.cli_perf import add_perf_commands
@@ -27,6 +28,7 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 PROGRAM_EXAMPLES = """\
 examples:
   odradek broker start --config configs/server.properties
+  odradek cluster up --brokers 3
   odradek topic create orders --partitions 6 --replication-factor 1
   odradek topic describe orders
   echo hello | odradek produce orders
@@ -84,6 +86,7 @@ def _parser() -> argparse.ArgumentParser:
         help="override one config key after the file; repeatable",
     )
     start.set_defaults(handler=_broker_start)
+    add_cluster_commands(commands)
     add_topic_commands(commands)
     add_group_commands(commands)
     add_data_commands(commands)

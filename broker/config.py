@@ -445,6 +445,40 @@ _BROKER_KEYS = (
     _K("replica.lag.time.max.ms", _LONG, "30000", "Lag that drops a follower.", minimum=1),
     _K("broker.session.timeout.ms", _INT, "9000", "Fence a silent broker.", minimum=1),
     _K("broker.heartbeat.interval.ms", _INT, "2000", "Broker heartbeat period.", minimum=1),
+    _K("replica.fetch.wait.max.ms", _INT, "500", "Follower fetch long-poll time.", minimum=0),
+    _K(
+        "replica.fetch.max.bytes", _INT, "1048576", "Follower fetch bytes per partition.", minimum=0
+    ),
+    _K(
+        "replica.fetch.response.max.bytes",
+        _INT,
+        "10485760",
+        "Follower fetch bytes per response.",
+        minimum=0,
+    ),
+    _K("replica.fetch.backoff.ms", _INT, "1000", "Follower pause after an error.", minimum=0),
+    _K(
+        "replica.high.watermark.checkpoint.interval.ms",
+        _LONG,
+        "5000",
+        "HW checkpoint period.",
+        minimum=1,
+    ),
+    _K("auto.leader.rebalance.enable", _BOOL, "true", "Restore preferred leaders."),
+    _K(
+        "leader.imbalance.check.interval.seconds",
+        _LONG,
+        "300",
+        "Preferred-leader check period.",
+        minimum=1,
+    ),
+    _K(
+        "leader.imbalance.per.broker.percentage",
+        _INT,
+        "10",
+        "Imbalance that triggers it.",
+        minimum=0,
+    ),
     _K("offsets.topic.num.partitions", _INT, "50", "Partitions of __consumer_offsets.", minimum=1),
     _K("offsets.topic.replication.factor", _SHORT, "3", "Its replication factor.", minimum=1),
     _K("group.initial.rebalance.delay.ms", _INT, "3000", "Delay a first rebalance.", minimum=0),
@@ -468,7 +502,7 @@ _IGNORED_BROKER_KEYS: tuple[str, ...] = tuple(
     alter.config.policy.class.name alter.log.dirs.replication.quota.window.num
     alter.log.dirs.replication.quota.window.size.seconds
     authorizer.class.name
-    auto.include.jmx.reporter auto.leader.rebalance.enable
+    auto.include.jmx.reporter
     background.threads
     broker.id.generation.enable broker.rack
     client.quota.callback.class
@@ -508,7 +542,6 @@ _IGNORED_BROKER_KEYS: tuple[str, ...] = tuple(
     initial.broker.registration.timeout.ms
     inter.broker.protocol.version
     kafka.metrics.polling.interval.secs kafka.metrics.reporters
-    leader.imbalance.check.interval.seconds leader.imbalance.per.broker.percentage
     leader.replication.throttled.rate
     listener.name.*
     log.cleaner.backoff.ms log.cleaner.dedupe.buffer.size log.cleaner.delete.retention.ms
@@ -558,9 +591,7 @@ _IGNORED_BROKER_KEYS: tuple[str, ...] = tuple(
     remote.log.reader.max.pending.tasks remote.log.reader.threads
     remote.log.storage.manager.class.name remote.log.storage.manager.class.path
     remote.log.storage.manager.impl.prefix remote.log.storage.system.enable
-    replica.alter.log.dirs.io.max.bytes.per.second replica.fetch.backoff.ms
-    replica.fetch.max.bytes replica.fetch.min.bytes replica.fetch.response.max.bytes
-    replica.fetch.wait.max.ms replica.high.watermark.checkpoint.interval.ms replica.selector.class
+    replica.alter.log.dirs.io.max.bytes.per.second replica.fetch.min.bytes replica.selector.class
     replica.socket.receive.buffer.bytes replica.socket.timeout.ms
     replication.quota.window.num replication.quota.window.size.seconds
     request.timeout.ms
@@ -675,6 +706,14 @@ class BrokerConfig:
     replica_lag_time_max_ms: int
     broker_session_timeout_ms: int
     broker_heartbeat_interval_ms: int
+    replica_fetch_wait_max_ms: int
+    replica_fetch_max_bytes: int
+    replica_fetch_response_max_bytes: int
+    replica_fetch_backoff_ms: int
+    replica_high_watermark_checkpoint_interval_ms: int
+    auto_leader_rebalance_enable: bool
+    leader_imbalance_check_interval_seconds: int
+    leader_imbalance_per_broker_percentage: int
     offsets_topic_num_partitions: int
     offsets_topic_replication_factor: int
     group_initial_rebalance_delay_ms: int

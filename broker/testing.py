@@ -7,6 +7,10 @@ Fixtures:
 - ``kafka_broker_factory``: ``start(overrides=..., subprocess=False, data_dir=None)`` for custom
   configs, several brokers, or a broker in a child process (``subprocess=True``) that a test may
   ``kill()`` with SIGKILL and start again on the same data dir.
+- ``kafka_cluster_factory``: ``start(brokers=3, overrides=...)`` gives a
+  :class:`~broker.cluster_launcher.LocalCluster`: a controller process and N broker processes
+  on free ports of 127.0.0.1 (``cluster.bootstrap``; ``cluster.nodes[i].kill()``, ``.pause()``,
+  ``.resume()``, ``.terminate()``, ``.start()``), with fast local failure detection.
 
 Every broker started by a fixture is stopped at the end of the test.
 """
@@ -27,6 +31,7 @@ from typing import IO, Any
 
 import pytest
 
+from broker.cluster_launcher import LocalCluster
 from broker.config import BrokerConfig, load_config
 
 READY_PATTERN = re.compile(rb"listening on PLAINTEXT://([^:\s]+):(\d+)")
@@ -50,10 +55,15 @@ class InProcessBroker:
     port: int = 0
     _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     server: Any = None
+    portal: Any = None
 
     @property
     def bootstrap(self) -> str:
         return f"{self.host}:{self.port}"
+
+    def call(self, function: Any, *args: Any) -> Any:
+        """Run ``function(*args)`` (a coroutine function) on the broker's event loop."""
+        return self.portal.call(function, *args)
 
     def start(self) -> InProcessBroker:
         from anyio.from_thread import start_blocking_portal
@@ -62,6 +72,7 @@ class InProcessBroker:
 
         self.server = BrokerServer(self.config)
         portal = self._stack.enter_context(start_blocking_portal("asyncio"))
+        self.portal = portal
         future, port = portal.start_task(self.server.serve)
         self._future = future
         self.port = int(port)
@@ -191,6 +202,38 @@ class BrokerFactory:
 def kafka_broker_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerFactory]:
     """Start odradek brokers (in-process or as subprocesses); all stopped after the test."""
     factory = BrokerFactory(tmp_path_factory.mktemp("odradek"))
+    try:
+        yield factory
+    finally:
+        factory.stop_all()
+
+
+class ClusterFactory:
+    """Starts local clusters (real processes) for one test; stops them all afterwards."""
+
+    def __init__(self, base_dir: Path) -> None:
+        self.base_dir = base_dir
+        self.started: list[LocalCluster] = []
+
+    def start(self, brokers: int = 3, overrides: dict[str, str] | None = None) -> LocalCluster:
+        directory = self.base_dir / f"cluster-{len(self.started) + 1}"
+        cluster = LocalCluster(directory, brokers, 0, dict(overrides or {}))
+        self.started.append(cluster)
+        return cluster.start()
+
+    def stop_all(self) -> None:
+        for cluster in reversed(self.started):
+            for node in [*cluster.nodes.values(), cluster.controller]:
+                if node is not None and node.running:
+                    node.resume()
+            cluster.stop()
+        self.started.clear()
+
+
+@pytest.fixture
+def kafka_cluster_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterFactory]:
+    """Start local odradek clusters (controller + brokers as processes); stopped afterwards."""
+    factory = ClusterFactory(tmp_path_factory.mktemp("odradek-cluster"))
     try:
         yield factory
     finally:

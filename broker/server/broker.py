@@ -10,56 +10,60 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import signal
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.abc
 from anyio.abc import TaskStatus
+from construct import Container
 
 from broker import config as broker_config
-from broker.config import BrokerConfig
-from broker.core.controller import (
-    ConfigValidationError,
-    Controller,
-    ControllerResult,
-    ControllerSettings,
-)
+from broker.config import BrokerConfig, Listener
+from broker.core.controller import Controller, ControllerResult, NewTopic, TopicResult
 from broker.core.metadata import (
     MetadataImage,
     MetadataRecord,
     PartitionRecord,
+    PartitionRegistration,
     ProducerIdsRecord,
-    RegisterBrokerRecord,
     RemoveTopicRecord,
     TopicImage,
-    record_from_dict,
-    record_to_dict,
 )
-from broker.core.partition import Partition
+from broker.core.partition import NO_LEADER, IsrProposal, Partition, PartitionState
 from broker.core.producer_state import NeedBlock, ProducerIdAllocator
-from broker.core.purgatory import Purgatory
+from broker.core.purgatory import DelayedOperation, Purgatory
 from broker.log.config import LogConfig
 from broker.log.log_manager import LogManager
-from broker.log.metadata_log import MetadataLog
 from broker.log.partition_log import PartitionLog
 from broker.server import meta_properties
 from broker.server.clock import monotonic_ms, wall_ms
 from broker.server.connection import open_listener, serve_listener
+from broker.server.controller_link import ControllerLink
+from broker.server.controller_server import ControllerServer
 from broker.server.dispatcher import Dispatcher
 from broker.server.group_service import GroupService
-from broker.server.handlers.fetch import DelayedFetch
+from broker.server.replica_fetchers import ReplicaFetcherManager
+from client.errors import KafkaError
+from client.protocol.errors import ErrorCode
+from client.protocol.headers import RequestHeader
 
 log = logging.getLogger("odradek.broker")
 
 TopicPartition = tuple[str, int]
+CONTROLLED_SHUTDOWN_TIMEOUT_MS = 10_000
 
 
 class BrokerServer:
-    """A single odradek node (combined broker + controller)."""
+    """An odradek broker; with ``process.roles=broker,controller`` also its controller.
+
+    Combined (the single-node default): the controller runs in this process and shares its
+    metadata image; commands are calls.  Broker only: a :class:`ControllerLink` registers,
+    heartbeats, follows the metadata log and forwards commands to the controller process.
+    """
 
     def __init__(self, config: BrokerConfig) -> None:
         self.config = config
@@ -68,32 +72,48 @@ class BrokerServer:
         for directory in self.log_dirs:
             directory.mkdir(parents=True, exist_ok=True)
         self.cluster_id = meta_properties.load_or_create(self.log_dirs, self.node_id)
-        self.metadata_log = MetadataLog(self.log_dirs[0])
-        self.image = MetadataImage()
-        for body in self.metadata_log.records:
-            self.image.replay(record_from_dict(body))
-        self.controller = Controller(
-            self.image,
-            ControllerSettings(config.num_partitions, config.default_replication_factor),
-            _validate_topic_configs,
-            random.Random(),
-        )
+        self.controller_server: ControllerServer | None = None
+        self.link: ControllerLink | None = None
+        if "controller" in config.process_roles:
+            self.controller_server = ControllerServer(config, self.log_dirs[0])
+            self.image = self.controller_server.image
+            self.controller_server.listeners.append(self._apply)
+        else:
+            self.image = MetadataImage()
+            self.link = ControllerLink(self)
+        self.forwards_to_controller = self.controller_server is None
+        self.broker_epoch = -1
+        self.incarnation_id = uuid.uuid4()
         self.purgatory = Purgatory()
         self._expiry_wakeup = anyio.Event()
+        self._metadata_changed = anyio.Event()
         self.partitions: dict[TopicPartition, Partition] = {}
         self.logs = LogManager.open(
             self.log_dirs, self.log_config({}), self._topic_log_config, wall_ms=wall_ms()
         )
-        listener = config.listeners[0]
+        self._checkpointed_high_watermarks = self.logs.high_watermarks()
+        self.client_listener_name = self._client_listener().name
+        listener = self._client_listener()
         self.bind_host = listener.host or "0.0.0.0"
         self.bind_port = listener.port
-        advertised = (config.advertised_listeners or config.listeners)[0]
+        advertised = next(
+            (a for a in config.advertised_listeners if a.name == listener.name), listener
+        )
         self.advertised_host = advertised.host or "127.0.0.1"
         self.advertised_port = advertised.port
         self.dispatcher = Dispatcher(self)
         self.producer_ids = ProducerIdAllocator(self.image.next_producer_id)
         self.groups = GroupService(self)
+        self.replica_fetchers = ReplicaFetcherManager(self)
+        self._task_group: anyio.abc.TaskGroup | None = None
         self._sync_partitions()
+
+    def _client_listener(self) -> Listener:
+        names = self.config.controller_listener_names
+        for listener in self.config.listeners:
+            if listener.name not in names:
+                return listener
+        raise ValueError("no client listener")  # config validation prevents this
 
     # -- configuration --------------------------------------------------------------------
 
@@ -107,13 +127,26 @@ class BrokerServer:
 
     # -- metadata -------------------------------------------------------------------------
 
+    @property
+    def controller(self) -> Controller:
+        assert self.controller_server is not None, "broker-only: commands go to the controller"
+        return self.controller_server.controller
+
     def commit(self, result: ControllerResult) -> None:
-        """Persist a command's records, replay them, then bring the local replicas in line."""
-        if not result.records:
-            return
-        self.metadata_log.append([record_to_dict(record) for record in result.records])
-        self.controller.replay(result.records)
-        self._apply(result.records)
+        """Combined mode: persist a command's records; the listener applies them here."""
+        assert self.controller_server is not None
+        self.controller_server.commit(result)
+
+    @property
+    def metadata_offset(self) -> int:
+        """The offset of the last metadata record applied (-1: none)."""
+        return self.image.records_replayed - 1
+
+    def apply_metadata(self, records: Sequence[MetadataRecord]) -> None:
+        """Broker only: records fetched from the controller, in log order."""
+        for record in records:
+            self.image.replay(record)
+        self._apply(records)
 
     def _apply(self, records: Sequence[MetadataRecord]) -> None:
         for record in records:
@@ -121,48 +154,181 @@ class BrokerServer:
                 self._drop_topic(record.topic_id)
         if any(isinstance(record, PartitionRecord) for record in records):
             self._sync_partitions()
+        self._metadata_changed.set()
+        self._metadata_changed = anyio.Event()
+
+    async def await_metadata(self, done: Callable[[], bool], timeout_ms: int = 10_000) -> None:
+        """Wait (bounded) until the metadata applied here satisfies ``done``."""
+        with anyio.move_on_after(timeout_ms / 1000):
+            while not done():
+                await self._metadata_changed.wait()
+
+    def reported_controller_id(self) -> int:
+        """KIP-590: clients are given a live broker as the controller; requests to it are
+        forwarded to the real controller."""
+        live = self.image.active_brokers()
+        if self.node_id in live or not live:
+            return self.node_id
+        return live[0]
+
+    def live_brokers(self) -> list[int]:
+        return self.image.active_brokers()
+
+    def broker_endpoint(self, broker_id: int) -> tuple[str, int] | None:
+        registration = self.image.brokers.get(broker_id)
+        if registration is None:
+            return None
+        return registration.host, registration.port
+
+    async def forward_to_controller(self, header: RequestHeader, request: Container) -> Container:
+        """KIP-590: send a client's controller command on to the controller, as it came."""
+        assert self.link is not None
+        return await self.link.send(header.api_key, request, version=header.api_version)
+
+    async def create_topics(self, topics: list[NewTopic]) -> list[TopicResult]:
+        """Create topics for the broker itself (auto-creation, internal topics)."""
+        if self.controller_server is not None:
+            result = self.controller.create_topics(topics, validate_only=False)
+            self.commit(result)
+            return result.results
+        assert self.link is not None
+        response = await self.link.send(
+            19,
+            {
+                "topics": [
+                    {
+                        "name": topic.name,
+                        "num_partitions": topic.num_partitions,
+                        "replication_factor": topic.replication_factor,
+                        "assignments": [],
+                        "configs": [
+                            {"name": key, "value": value} for key, value in topic.configs.items()
+                        ],
+                    }
+                    for topic in topics
+                ],
+                "timeout_ms": 30_000,
+                "validate_only": False,
+            },
+            version=5,
+        )
+        results = [
+            TopicResult(item.name, ErrorCode(item.error_code), item.error_message)
+            for item in response.topics
+        ]
+        created = [r.name for r in results if r.error_code is ErrorCode.NONE]
+        await self.await_metadata(lambda: all(self.image.topic(name) for name in created))
+        return results
 
     def _drop_topic(self, topic_id: str) -> None:
         doomed = [key for key, part in self.partitions.items() if str(part.topic_id) == topic_id]
         for key in doomed:
+            self.replica_fetchers.unfollow(key)
             del self.partitions[key]
+            self._complete_delayed(key)
         if doomed:
             self.logs.delete_topic(doomed[0][0])
 
-    def register_self(self) -> None:
-        """(Re-)register this node with its current endpoint; bumps the broker epoch."""
-        previous = self.image.brokers.get(self.node_id)
-        epoch = previous.broker_epoch + 1 if previous else 1
-        record = RegisterBrokerRecord(
-            self.node_id, uuid.uuid4().hex, epoch, self.advertised_host, self.advertised_port
-        )
-        self.commit(ControllerResult([record], []))
+    # -- registration and heartbeats (combined mode: calls) --------------------------------
 
-    def allocate_producer_id(self) -> int:
+    def register_self(self) -> None:
+        """Combined mode: register with the local controller and get unfenced at once."""
+        server = self.controller_server
+        assert server is not None
+        result = server.apply(
+            server.cluster.register_broker(
+                self.node_id,
+                self.incarnation_id.hex,
+                host=self.advertised_host,
+                port=self.advertised_port,
+                rack=None,
+                now_ms=monotonic_ms(),
+                metadata_offset=server.metadata_offset,
+            )
+        )
+        assert result.error_code is ErrorCode.NONE, result
+        self.broker_epoch = result.broker_epoch
+        self._local_heartbeat(want_shut_down=False)
+
+    def _local_heartbeat(self, *, want_shut_down: bool) -> bool:
+        """One heartbeat to the local controller; True when we may shut down."""
+        server = self.controller_server
+        assert server is not None
+        result = server.apply(
+            server.cluster.heartbeat(
+                self.node_id,
+                self.broker_epoch,
+                current_metadata_offset=self.metadata_offset,
+                want_fence=False,
+                want_shut_down=want_shut_down,
+                now_ms=monotonic_ms(),
+            )
+        )
+        if result.error_code is not ErrorCode.NONE:
+            log.warning("local heartbeat: %s; registering again", ErrorCode(result.error_code).name)
+            self.register_self()
+            return False
+        return result.should_shut_down
+
+    async def _local_heartbeats(self) -> None:
+        while True:
+            await anyio.sleep(self.config.broker_heartbeat_interval_ms / 1000)
+            self._local_heartbeat(want_shut_down=False)
+
+    async def controlled_shutdown(self, timeout_ms: int) -> None:
+        """SIGTERM: ask the controller to move our leaderships away, wait (bounded) for it."""
+        with anyio.move_on_after(timeout_ms / 1000):
+            if self.controller_server is not None:
+                while not self._local_heartbeat(want_shut_down=True):
+                    # Peers must apply the leadership moves first; heartbeat as metadata moves.
+                    with anyio.move_on_after(0.05):
+                        await self._metadata_changed.wait()
+            elif self.link is not None and self.broker_epoch >= 0:
+                self.link.request_shutdown()
+                await self.link.should_shut_down.wait()
+
+    # -- producer ids ---------------------------------------------------------------------
+
+    async def allocate_producer_id(self) -> int:
         """A producer id never handed out before, reserving (and persisting) a block if needed."""
         allocated = self.producer_ids.next_id()
         if isinstance(allocated, NeedBlock):
-            record = ProducerIdsRecord(self.node_id, allocated.next_producer_id)
-            self.commit(ControllerResult([record], []))
-            self.producer_ids.on_block(allocated.first_id, allocated.size)
+            if self.controller_server is not None:
+                record = ProducerIdsRecord(self.node_id, allocated.next_producer_id)
+                self.commit(ControllerResult([record], []))
+                self.producer_ids.on_block(allocated.first_id, allocated.size)
+            else:
+                assert self.link is not None
+                response = await self.link.send(
+                    67, {"broker_id": self.node_id, "broker_epoch": self.broker_epoch}
+                )
+                error = ErrorCode(response.error_code)
+                if error is not ErrorCode.NONE:
+                    raise RuntimeError(f"AllocateProducerIds: {error.name}")
+                self.producer_ids.on_block(response.producer_id_start, response.producer_id_len)
             allocated = self.producer_ids.next_id()
         assert isinstance(allocated, int)
         return allocated
 
+    # -- partitions -----------------------------------------------------------------------
+
     def _sync_partitions(self) -> None:
-        """Create a Partition (and its log) for every local replica the image names."""
+        """Create a Partition (and its log) for every local replica, then adopt each
+        partition's committed state: become leader, follower, or offline."""
+        now = monotonic_ms()
         for topic in self.image.topics_by_name.values():
             for index, registration in topic.partitions.items():
                 if self.node_id not in registration.replicas:
                     continue
                 key = (topic.name, index)
-                if key in self.partitions:
-                    continue
-                self.partitions[key] = self._open_partition(topic, index)
+                partition = self.partitions.get(key)
+                if partition is None:
+                    partition = self._open_partition(topic, index)
+                    self.partitions[key] = partition
+                self._adopt(partition, registration, now)
         self._drop_orphan_logs()
 
     def _open_partition(self, topic: TopicImage, index: int) -> Partition:
-        registration = topic.partitions[index]
         log_ = self.logs.get(topic.name, index)
         if log_ is None:
             log_ = self.logs.create(
@@ -173,14 +339,55 @@ class BrokerServer:
             index=index,
             topic_id=topic.topic_id,
             local_broker_id=self.node_id,
-            replicas=registration.replicas,
-            isr=registration.isr,
-            leader=registration.leader,
-            leader_epoch=registration.leader_epoch,
+            replicas=(),
+            isr=(),
+            leader=NO_LEADER,
+            leader_epoch=-1,
             min_insync_replicas=self.min_insync_replicas(topic),
+            partition_epoch=-1,
         )
-        partition.on_local_append(log_.log_end_offset, 0)
+        partition.log_end_offset = log_.log_end_offset
+        checkpointed = self._checkpointed_high_watermarks.get((topic.name, index), 0)
+        partition.high_watermark = min(checkpointed, log_.log_end_offset)
         return partition
+
+    def _adopt(self, partition: Partition, registration: PartitionRegistration, now: int) -> None:
+        """Apply a committed partition state if it is newer than what we have."""
+        if registration.partition_epoch <= partition.partition_epoch:
+            return
+        state = PartitionState(
+            registration.replicas,
+            registration.isr,
+            registration.leader,
+            registration.leader_epoch,
+            registration.partition_epoch,
+            registration.leader_recovery_state,
+        )
+        key = (partition.topic, partition.index)
+        changed = partition.apply_state(state, now)
+        topic = self.image.topics_by_id.get(partition.topic_id)
+        if topic is not None:
+            partition.min_insync_replicas = self.min_insync_replicas(topic)
+        if changed:
+            log_ = self.partition_log(*key)
+            if partition.is_leader:
+                self.replica_fetchers.unfollow(key)
+                log_.assign_epoch_start(partition.leader_epoch)
+                log.info(
+                    "%s-%d: leader at epoch %d (log end %d, HW %d, ISR %s)",
+                    *key,
+                    partition.leader_epoch,
+                    partition.log_end_offset,
+                    partition.high_watermark,
+                    list(partition.isr),
+                )
+            elif partition.is_follower:
+                self.replica_fetchers.follow(partition)
+            else:
+                self.replica_fetchers.unfollow(key)
+        if partition.is_leader:
+            partition.maybe_advance_high_watermark()
+        self._complete_delayed(key)
 
     def _drop_orphan_logs(self) -> None:
         """Logs of topics deleted while we were down (the image is the source of truth)."""
@@ -199,14 +406,164 @@ class BrokerServer:
         assert log_ is not None, (topic, index)
         return log_
 
+    def partition_logs_view(self) -> Mapping[TopicPartition, PartitionLog]:
+        views: dict[TopicPartition, PartitionLog] = {}
+        for key in self.partitions:
+            log_ = self.logs.get(*key)
+            if log_ is not None:
+                views[key] = log_
+        return views
+
     def on_appended(self, partition: Partition, size_bytes: int) -> None:
         """After a local append: advance the HW and wake the fetches parked on the partition."""
         log_ = self.partition_log(partition.topic, partition.index)
         partition.on_local_append(log_.log_end_offset, size_bytes)
-        for operation in self.purgatory.check_and_complete((partition.topic, partition.index)):
+        self._complete_delayed((partition.topic, partition.index))
+
+    def on_follower_fetch(
+        self, partition: Partition, replica_id: int, fetch_offset: int, replica_epoch: int
+    ) -> None:
+        """The leader side of a follower's fetch: its state, the HW, maybe an ISR change."""
+        registration = self.image.brokers.get(replica_id)
+        eligible = (
+            registration is not None
+            and registration.active
+            and (replica_epoch < 0 or replica_epoch == registration.broker_epoch)
+        )
+        outcome = partition.on_follower_fetch(
+            replica_id, fetch_offset, replica_epoch, monotonic_ms(), eligible
+        )
+        if outcome.high_watermark_advanced:
+            self._complete_delayed((partition.topic, partition.index))
+        if outcome.proposal is not None:
+            self._send_isr_change(outcome.proposal)
+
+    def _complete_delayed(self, key: TopicPartition) -> None:
+        for operation in self.purgatory.check_and_complete(key):
             operation.on_complete()
 
-    def watch_delayed(self, operation: DelayedFetch, keys: list[TopicPartition]) -> None:
+    # -- ISR changes (AlterPartition) -------------------------------------------------------
+
+    def _send_isr_change(self, proposal: IsrProposal) -> None:
+        log.info(
+            "%s-%d: proposing ISR %s (was %s)",
+            proposal.topic,
+            proposal.index,
+            list(proposal.new_isr),
+            list(self.partitions[(proposal.topic, proposal.index)].isr),
+        )
+        if self.controller_server is not None:
+            server = self.controller_server
+            result = server.apply(
+                server.cluster.alter_partition(
+                    self.node_id,
+                    self.broker_epoch,
+                    topic_id=proposal.topic_id,
+                    partition_index=proposal.index,
+                    leader_epoch=proposal.leader_epoch,
+                    partition_epoch=proposal.partition_epoch,
+                    new_isr=list(zip(proposal.new_isr, proposal.broker_epochs, strict=True)),
+                )
+            )
+            self._on_isr_change_answer(proposal, result.error_code)
+            return
+        if self._task_group is not None:
+            self._task_group.start_soon(self._send_isr_change_remote, proposal)
+
+    async def _send_isr_change_remote(self, proposal: IsrProposal) -> None:
+        assert self.link is not None
+        error = ErrorCode.UNKNOWN_SERVER_ERROR
+        try:
+            response = await self.link.send(
+                56,
+                {
+                    "broker_id": self.node_id,
+                    "broker_epoch": self.broker_epoch,
+                    "topics": [
+                        {
+                            "topic_id": proposal.topic_id,
+                            "partitions": [
+                                {
+                                    "partition_index": proposal.index,
+                                    "leader_epoch": proposal.leader_epoch,
+                                    "new_isr_with_epochs": [
+                                        {"broker_id": broker, "broker_epoch": epoch}
+                                        for broker, epoch in zip(
+                                            proposal.new_isr, proposal.broker_epochs, strict=True
+                                        )
+                                    ],
+                                    "leader_recovery_state": 0,
+                                    "partition_epoch": proposal.partition_epoch,
+                                }
+                            ],
+                        }
+                    ],
+                },
+                version=3,
+            )
+            error = ErrorCode(response.error_code)
+            if error is ErrorCode.NONE:
+                error = ErrorCode(response.topics[0].partitions[0].error_code)
+        except KafkaError as problem:
+            log.info("AlterPartition for %s-%d failed: %s", proposal.topic, proposal.index, problem)
+        if error is ErrorCode.NONE:
+            # The committed state arrives with the metadata; wait (bounded) for it.
+            key = (proposal.topic, proposal.index)
+            await self.await_metadata(
+                lambda: self._partition_epoch_at_least(key, proposal.partition_epoch + 1), 5_000
+            )
+        self._on_isr_change_answer(proposal, error)
+
+    def _partition_epoch_at_least(self, key: TopicPartition, epoch: int) -> bool:
+        partition = self.partitions.get(key)
+        return partition is None or partition.partition_epoch >= epoch
+
+    def _on_isr_change_answer(self, proposal: IsrProposal, error: ErrorCode) -> None:
+        partition = self.partitions.get((proposal.topic, proposal.index))
+        if partition is None:
+            return
+        if error is not ErrorCode.NONE:
+            log.info(
+                "%s-%d: ISR change to %s refused: %s",
+                proposal.topic,
+                proposal.index,
+                list(proposal.new_isr),
+                error.name,
+            )
+        if error is not ErrorCode.NONE:
+            # Only a refusal reverts: after a success the joiner stays in the maximal ISR
+            # until the committed state arrives (a larger set only delays the HW).
+            partition.on_isr_change_failed(proposal)
+        if partition.is_leader:
+            partition.maybe_advance_high_watermark()
+        self._complete_delayed((proposal.topic, proposal.index))
+
+    async def _expire_isr(self) -> None:
+        """Kafka's isr-expiration task: every replica.lag.time.max.ms / 2."""
+        lag_ms = self.config.replica_lag_time_max_ms
+        while True:
+            await anyio.sleep(max(lag_ms // 2, 10) / 1000)
+            now = monotonic_ms()
+            for key, partition in list(self.partitions.items()):
+                high_watermark = partition.high_watermark
+                proposal = partition.maybe_shrink(now, lag_ms)
+                if partition.high_watermark != high_watermark:
+                    self._complete_delayed(key)
+                if proposal is not None:
+                    self._send_isr_change(proposal)
+
+    def high_watermarks(self) -> dict[TopicPartition, int]:
+        return {key: partition.high_watermark for key, partition in self.partitions.items()}
+
+    async def _checkpoint_high_watermarks(self) -> None:
+        interval_s = self.config.replica_high_watermark_checkpoint_interval_ms / 1000
+        while True:
+            await anyio.sleep(interval_s)
+            self.logs.checkpoint(self.high_watermarks())
+
+    # -- the purgatory --------------------------------------------------------------------
+
+    def watch_delayed(self, operation: DelayedOperation, keys: list[TopicPartition]) -> None:
         """Park a delayed operation; wake the expiry task if it now has an earlier deadline."""
         earliest = self.purgatory.next_deadline_ms()
         self.purgatory.watch(operation, keys)
@@ -231,18 +588,29 @@ class BrokerServer:
         port = int(listener.getsockname()[1])
         if self.advertised_port == 0:
             self.advertised_port = port
-        self.register_self()
-        log.info(
-            "odradek node.id=%d listening on PLAINTEXT://%s:%d, data in %s",
-            self.node_id,
-            self.advertised_host,
-            port,
-            ", ".join(str(directory) for directory in self.log_dirs),
-        )
         with listener:
             async with anyio.create_task_group() as group:
+                self._task_group = group
+                group.start_soon(self.replica_fetchers.run)
+                if self.controller_server is not None:
+                    await group.start(self.controller_server.serve)
+                    self.register_self()
+                    group.start_soon(self._local_heartbeats)
+                else:
+                    assert self.link is not None
+                    group.start_soon(self.link.run)
+                    await self.link.unfenced.wait()
+                log.info(
+                    "odradek node.id=%d listening on PLAINTEXT://%s:%d, data in %s",
+                    self.node_id,
+                    self.advertised_host,
+                    port,
+                    ", ".join(str(directory) for directory in self.log_dirs),
+                )
                 group.start_soon(self._housekeeping)
                 group.start_soon(self._expire_delayed)
+                group.start_soon(self._expire_isr)
+                group.start_soon(self._checkpoint_high_watermarks)
                 group.start_soon(self.groups.run_timers)
                 task_status.started(port)
                 await serve_listener(self, listener)
@@ -258,18 +626,13 @@ class BrokerServer:
                 if log_ is not None:
                     log_.enforce_retention(now, partition.high_watermark)
                     log_.producer_state.remove_expired(now, self.config.producer_id_expiration_ms)
-            self.logs.checkpoint()
+            self.logs.checkpoint(self.high_watermarks())
 
     def close(self) -> None:
+        self.logs.checkpoint(self.high_watermarks())
         self.logs.close()
-        self.metadata_log.close()
-
-
-def _validate_topic_configs(configs: dict[str, str | None]) -> dict[str, str]:
-    try:
-        return broker_config.validate_topic_configs(configs)
-    except broker_config.ConfigError as error:
-        raise ConfigValidationError(str(error)) from error
+        if self.controller_server is not None:
+            self.controller_server.close()
 
 
 async def _serve_until_signalled(server: BrokerServer) -> None:
@@ -278,6 +641,7 @@ async def _serve_until_signalled(server: BrokerServer) -> None:
             await group.start(server.serve)
             async for signum in signals:
                 log.info("received %s, shutting down", signal.Signals(signum).name)
+                await server.controlled_shutdown(CONTROLLED_SHUTDOWN_TIMEOUT_MS)
                 group.cancel_scope.cancel()
                 break
 
@@ -293,8 +657,39 @@ def _backend_options() -> dict[str, Any]:
     return {"use_uvloop": True}
 
 
+async def _serve_controller_until_signalled(server: ControllerServer) -> None:
+    async with anyio.create_task_group() as group:
+        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            await group.start(server.serve)
+            async for signum in signals:
+                log.info("received %s, shutting down", signal.Signals(signum).name)
+                group.cancel_scope.cancel()
+                break
+
+
+def run_controller(config: BrokerConfig) -> int:
+    """``process.roles=controller``: the controller alone, until SIGTERM/SIGINT."""
+    directory = Path(config.log_dirs[0]).resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    meta_properties.load_or_create([directory], config.node_id)
+    controller = ControllerServer(config, directory)
+    try:
+        anyio.run(
+            _serve_controller_until_signalled,
+            controller,
+            backend="asyncio",
+            backend_options=_backend_options(),
+        )
+    finally:
+        controller.close()
+        log.info("odradek controller node.id=%d stopped cleanly", config.node_id)
+    return 0
+
+
 def run(config: BrokerConfig) -> int:
-    """Start a broker and serve until SIGTERM/SIGINT; 0 on a clean shutdown."""
+    """Start a broker (or a controller) and serve until SIGTERM/SIGINT; 0 when clean."""
+    if "broker" not in config.process_roles:
+        return run_controller(config)
     server = BrokerServer(config)
     try:
         anyio.run(

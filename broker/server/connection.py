@@ -18,7 +18,7 @@ import logging
 import socket
 import struct
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 import anyio.lowlevel
@@ -27,13 +27,27 @@ from client.protocol.errors import ProtocolError
 from client.protocol.framing import FrameTooLarge
 
 if TYPE_CHECKING:
-    from broker.server.broker import BrokerServer
+    from broker.config import BrokerConfig
+    from broker.server.dispatcher import Dispatcher
+
+
+class Server(Protocol):
+    """What the network layer needs of a broker or controller process."""
+
+    config: BrokerConfig
+    dispatcher: Dispatcher
+
 
 log = logging.getLogger("odradek.connection")
 
 # The peer of the connection whose request is being handled (each connection is its own task,
 # so each has its own value): JoinGroup reports it as the member's client host, as Kafka does.
 current_peer_host: contextvars.ContextVar[str] = contextvars.ContextVar("peer_host", default="")
+# Per-connection facts a handler wants to act on when the connection closes (the controller
+# fences the broker that registered on a connection the moment that connection drops).
+current_connection_state: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar(
+    "connection_state"
+)
 
 RECEIVE_CHUNK_BYTES = 64 * 1024
 LISTEN_BACKLOG = 1024
@@ -127,7 +141,7 @@ class FrameSocket:
         self.sock.close()
 
 
-async def serve_listener(server: BrokerServer, listener: socket.socket) -> None:
+async def serve_listener(server: Server, listener: socket.socket) -> None:
     """Accept connections until cancelled; each is served in its own task."""
     listener.setblocking(False)
     async with anyio.create_task_group() as group:
@@ -151,8 +165,10 @@ def open_listener(host: str, port: int) -> socket.socket:
     return socket.create_server((host, port), family=family, backlog=LISTEN_BACKLOG)
 
 
-async def serve_connection(server: BrokerServer, sock: socket.socket, peer: str) -> None:
+async def serve_connection(server: Server, sock: socket.socket, peer: str) -> None:
     current_peer_host.set("/" + peer.rsplit(":", 1)[0])
+    state: dict[str, Any] = {}
+    current_connection_state.set(state)
     connection = FrameSocket(sock, server.config.socket_request_max_bytes)
     try:
         await _serve(server, connection, peer)
@@ -164,9 +180,12 @@ async def serve_connection(server: BrokerServer, sock: socket.socket, peer: str)
         log.warning("closing connection from %s: %s", peer, error)
     finally:
         connection.close()
+        on_closed = getattr(server, "on_connection_closed", None)
+        if state and on_closed is not None:
+            on_closed(state)
 
 
-async def _serve(server: BrokerServer, connection: FrameSocket, peer: str) -> None:
+async def _serve(server: Server, connection: FrameSocket, peer: str) -> None:
     idle_ms = server.config.connections_max_idle_ms
     idle_seconds = None if idle_ms < 0 else idle_ms / 1000
     dispatcher = server.dispatcher

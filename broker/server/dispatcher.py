@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("odradek.dispatcher")
 
 Response = dict[str, Any] | None
-Handler = Callable[["BrokerServer", RequestHeader, Container], Awaitable[Response]]
+Handler = Callable[[Any, RequestHeader, Container], Awaitable[Response]]
 
 _SIZE = struct.Struct(">i")
 _UNSUPPORTED = struct.Struct(">ih")
@@ -37,11 +37,15 @@ API_VERSIONS = 18
 class Dispatcher:
     """Routes frames to handlers; owns the advertised version table."""
 
-    def __init__(self, server: BrokerServer) -> None:
-        from broker.server.handlers import HANDLERS
+    def __init__(
+        self, server: BrokerServer | Any, handlers: dict[int, Handler] | None = None
+    ) -> None:
+        if handlers is None:
+            from broker.server.handlers import HANDLERS
 
+            handlers = HANDLERS
         self.server = server
-        self.handlers: dict[int, Handler] = dict(HANDLERS)
+        self.handlers: dict[int, Handler] = dict(handlers)
         self.advertised: dict[int, tuple[int, int]] = {}
         for api_key in sorted(self.handlers):
             request = APIS[api_key][0]

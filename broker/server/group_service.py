@@ -59,11 +59,11 @@ class GroupService:
         self._waiters: dict[ParkedRequest, anyio.Event] = {}
         self._wakeup = anyio.Event()
 
-    def ensure_loaded(self) -> ErrorCode:
+    async def ensure_loaded(self) -> ErrorCode:
         """Create ``__consumer_offsets`` if needed and replay it into the coordinator once."""
         if self.loaded:
             return ErrorCode.NONE
-        error = internal_topics.ensure_offsets_topic(self.server)
+        error = await internal_topics.ensure_offsets_topic(self.server)
         if error not in (ErrorCode.NONE, ErrorCode.TOPIC_ALREADY_EXISTS):
             return ErrorCode.COORDINATOR_NOT_AVAILABLE
         topic = internal_topics.OFFSETS_TOPIC

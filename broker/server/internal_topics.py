@@ -30,13 +30,13 @@ OFFSETS_TOPIC = "__consumer_offsets"
 READ_CHUNK_BYTES = 1 << 20
 
 
-def ensure_offsets_topic(server: BrokerServer) -> ErrorCode:
+async def ensure_offsets_topic(server: BrokerServer) -> ErrorCode:
     """Create ``__consumer_offsets`` on first use: ``offsets.topic.num.partitions`` partitions,
     replication factor ``offsets.topic.replication.factor`` capped at the live brokers (so a
     single node works), compacted as in Kafka."""
     if server.image.topic(OFFSETS_TOPIC) is not None:
         return ErrorCode.NONE
-    brokers = max(len(server.image.brokers), 1)
+    brokers = max(len(server.live_brokers()), 1)
     factor = min(server.config.offsets_topic_replication_factor, brokers)
     topic = NewTopic(
         OFFSETS_TOPIC,
@@ -44,9 +44,8 @@ def ensure_offsets_topic(server: BrokerServer) -> ErrorCode:
         factor,
         configs={"cleanup.policy": "compact"},
     )
-    result = server.controller.create_topics([topic], validate_only=False)
-    server.commit(result)
-    return result.results[0].error_code
+    results = await server.create_topics([topic])
+    return results[0].error_code
 
 
 def append(

@@ -61,6 +61,12 @@ def _created_entry(server: BrokerServer, result: TopicResult) -> dict[str, Any]:
 async def create_topics(
     server: BrokerServer, header: RequestHeader, request: Container
 ) -> dict[str, Any]:
+    if server.forwards_to_controller:
+        response = await server.forward_to_controller(header, request)
+        if not request.get("validate_only", False):
+            created = [t.name for t in response.topics if t.error_code == ErrorCode.NONE]
+            await server.await_metadata(lambda: all(server.image.topic(n) for n in created))
+        return dict(response)
     topics = [_new_topic(topic) for topic in request.topics]
     result = server.controller.create_topics(
         topics, validate_only=request.get("validate_only", False)
@@ -96,6 +102,11 @@ async def delete_topics(
                 names.append(topic.name)
     else:
         names, unknown_ids = list(request.topic_names), []
+    if server.forwards_to_controller:
+        response = await server.forward_to_controller(header, request)
+        gone = [t.name for t in response.responses if t.error_code == ErrorCode.NONE and t.name]
+        await server.await_metadata(lambda: not any(server.image.topic(n) for n in gone))
+        return dict(response)
     result = server.controller.delete_topics(names)
     server.commit(result)
     responses = [
@@ -113,6 +124,19 @@ async def delete_topics(
 async def create_partitions(
     server: BrokerServer, header: RequestHeader, request: Container
 ) -> dict[str, Any]:
+    if server.forwards_to_controller:
+        response = await server.forward_to_controller(header, request)
+        if not request.validate_only:
+            wanted = {t.name: t.count for t in request.topics}
+            grown = [r.name for r in response.results if r.error_code == ErrorCode.NONE]
+            await server.await_metadata(
+                lambda: all(
+                    (topic := server.image.topic(name)) is not None
+                    and len(topic.partitions) >= wanted[name]
+                    for name in grown
+                )
+            )
+        return dict(response)
     results = []
     for topic in request.topics:
         if topic.assignments is not None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from construct import Container
 
+from broker.core.replication import check_follower_fetch
 from broker.log.partition_log import OffsetOutOfRangeError
 from client.protocol.errors import ErrorCode
 from client.protocol.headers import RequestHeader
@@ -95,11 +96,12 @@ def _read_partition(
     partition = server.partitions.get((topic, index))
     if partition is None:
         return _partition_entry(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
-    if not partition.is_leader:
-        return _partition_entry(index, ErrorCode.NOT_LEADER_OR_FOLLOWER)
+    # Kafka's order: the client's leader epoch first, then the leadership.
     error = partition.check_leader_epoch(request.get("current_leader_epoch", -1))
     if error is not ErrorCode.NONE:
         return _partition_entry(index, error)
+    if not partition.is_leader:
+        return _partition_entry(index, ErrorCode.NOT_LEADER_OR_FOLLOWER)
     log_ = server.partition_log(topic, index)
     high_watermark = partition.high_watermark
     limit = min(max(request.partition_max_bytes, 0), budget.remaining)
@@ -132,8 +134,72 @@ def _read_partition(
     )
 
 
+def _read_for_follower(
+    server: BrokerServer,
+    topic: str,
+    request: Container,
+    budget: _Budget,
+    *,
+    replica_id: int,
+    replica_epoch: int,
+) -> dict[str, Any]:
+    """A follower's fetch: fenced by leader epoch, checked for divergence, read to the LEO.
+
+    The fetch offset is the follower's log end offset, so it also moves its state on the
+    leader (caught-up time, ISR expansion, the high watermark).
+    """
+    index = request.partition
+    partition = server.partitions.get((topic, index))
+    if partition is None:
+        return _partition_entry(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+    log_ = server.partition_log(topic, index)
+    fetch_offset = request.fetch_offset
+    check = check_follower_fetch(
+        partition,
+        log_,
+        fetch_offset,
+        request.get("last_fetched_epoch", -1),
+        request.get("current_leader_epoch", -1),
+    )
+    if check.error is not ErrorCode.NONE or check.diverging is not None:
+        values: dict[str, Any] = {}
+        if check.error in (ErrorCode.NONE, ErrorCode.OFFSET_OUT_OF_RANGE):
+            values = {
+                "high_watermark": partition.high_watermark,
+                "last_stable_offset": partition.high_watermark,
+                "log_start_offset": log_.log_start_offset,
+            }
+        if check.diverging is not None:
+            epoch, end_offset = check.diverging
+            values["diverging_epoch"] = {"epoch": epoch, "end_offset": end_offset}
+        return _partition_entry(index, check.error, **values)
+    server.on_follower_fetch(partition, replica_id, fetch_offset, replica_epoch)
+    limit = min(max(request.partition_max_bytes, 0), budget.remaining)
+    data = log_.read(fetch_offset, limit, log_.log_end_offset, min_one_batch=budget.total == 0)
+    budget.take(len(data))
+    return _partition_entry(
+        index,
+        ErrorCode.NONE,
+        high_watermark=partition.high_watermark,
+        last_stable_offset=partition.high_watermark,
+        log_start_offset=log_.log_start_offset,
+        records=data,
+    )
+
+
+def replica_of(request: Container, version: int) -> tuple[int, int]:
+    """(replica id, broker epoch) of a follower's fetch; (-1, -1) for a consumer."""
+    if version >= 15:
+        state = request.get("replica_state")
+        if state is None:
+            return -1, -1
+        return state.replica_id, state.replica_epoch
+    return request.get("replica_id", -1), -1
+
+
 def _read_all(server: BrokerServer, request: Container, version: int) -> tuple[list[Any], int]:
     budget = _Budget(request.get("max_bytes", 0x7FFFFFFF))
+    replica_id, replica_epoch = replica_of(request, version)
     responses = []
     for topic in request.topics:
         name = topic.get("topic")
@@ -144,6 +210,13 @@ def _read_all(server: BrokerServer, request: Container, version: int) -> tuple[l
         if name is None:
             partitions = [
                 _partition_entry(part.partition, ErrorCode.UNKNOWN_TOPIC_ID)
+                for part in topic.partitions
+            ]
+        elif replica_id >= 0:
+            partitions = [
+                _read_for_follower(
+                    server, name, part, budget, replica_id=replica_id, replica_epoch=replica_epoch
+                )
                 for part in topic.partitions
             ]
         else:

@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 AUTHORIZED_OPERATIONS_OMITTED = -(2**31)
 
 
-def _loaded(server: BrokerServer) -> ErrorCode:
-    return server.groups.ensure_loaded()
+async def _loaded(server: BrokerServer) -> ErrorCode:
+    return await server.groups.ensure_loaded()
 
 
 def _join_body(response: JoinGroupResponse, version: int) -> dict[str, Any]:
@@ -55,7 +55,7 @@ def _join_body(response: JoinGroupResponse, version: int) -> dict[str, Any]:
 
 
 async def join_group(server: BrokerServer, header: RequestHeader, request: Container) -> Any:
-    error = _loaded(server)
+    error = await _loaded(server)
     if error is not ErrorCode.NONE:
         return _join_body(JoinGroupResponse(error, request.member_id), header.api_version)
     result = server.groups.coordinator.join(
@@ -89,7 +89,7 @@ def _sync_body(response: SyncGroupResponse) -> dict[str, Any]:
 
 
 async def sync_group(server: BrokerServer, header: RequestHeader, request: Container) -> Any:
-    error = _loaded(server)
+    error = await _loaded(server)
     if error is not ErrorCode.NONE:
         return _sync_body(SyncGroupResponse(error))
     result = server.groups.coordinator.sync(
@@ -110,7 +110,7 @@ async def sync_group(server: BrokerServer, header: RequestHeader, request: Conta
 
 
 async def heartbeat(server: BrokerServer, header: RequestHeader, request: Container) -> Any:
-    error = _loaded(server)
+    error = await _loaded(server)
     if error is ErrorCode.NONE:
         error = server.groups.coordinator.heartbeat(
             request.group_id,
@@ -123,7 +123,7 @@ async def heartbeat(server: BrokerServer, header: RequestHeader, request: Contai
 
 
 async def leave_group(server: BrokerServer, header: RequestHeader, request: Container) -> Any:
-    error = _loaded(server)
+    error = await _loaded(server)
     if header.api_version >= 3:
         members = [(m.member_id, m.group_instance_id) for m in request.members]
     else:
@@ -148,7 +148,7 @@ async def leave_group(server: BrokerServer, header: RequestHeader, request: Cont
 
 
 async def offset_commit(server: BrokerServer, header: RequestHeader, request: Container) -> Any:
-    error = _loaded(server)
+    error = await _loaded(server)
     offsets = {
         (topic.name, p.partition_index): (
             p.committed_offset,
@@ -208,7 +208,7 @@ def _fetched(
 
 
 async def offset_fetch(server: BrokerServer, header: RequestHeader, request: Container) -> Any:
-    error = _loaded(server)
+    error = await _loaded(server)
     if header.api_version >= 8:
         groups = [
             {
@@ -227,7 +227,7 @@ async def offset_fetch(server: BrokerServer, header: RequestHeader, request: Con
 
 
 async def list_groups(server: BrokerServer, header: RequestHeader, request: Container) -> Any:
-    error = _loaded(server)
+    error = await _loaded(server)
     listed = (
         []
         if error is not ErrorCode.NONE
@@ -244,7 +244,7 @@ async def list_groups(server: BrokerServer, header: RequestHeader, request: Cont
 
 
 async def describe_groups(server: BrokerServer, header: RequestHeader, request: Container) -> Any:
-    error = _loaded(server)
+    error = await _loaded(server)
     if error is not ErrorCode.NONE:
         return {
             "throttle_time_ms": 0,
@@ -290,7 +290,7 @@ async def describe_groups(server: BrokerServer, header: RequestHeader, request: 
 
 
 async def delete_groups(server: BrokerServer, header: RequestHeader, request: Container) -> Any:
-    error = _loaded(server)
+    error = await _loaded(server)
     if error is not ErrorCode.NONE:
         results = dict.fromkeys(request.groups_names, error)
     else:

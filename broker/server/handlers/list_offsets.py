@@ -38,11 +38,12 @@ def _lookup(server: BrokerServer, topic: str, request: Container) -> dict[str, A
     partition = server.partitions.get((topic, index))
     if partition is None:
         return _entry(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
-    if not partition.is_leader:
-        return _entry(index, ErrorCode.NOT_LEADER_OR_FOLLOWER)
+    # Kafka's order: the client's leader epoch first, then the leadership.
     error = partition.check_leader_epoch(request.get("current_leader_epoch", -1))
     if error is not ErrorCode.NONE:
         return _entry(index, error)
+    if not partition.is_leader:
+        return _entry(index, ErrorCode.NOT_LEADER_OR_FOLLOWER)
     log_ = server.partition_log(topic, index)
     epoch = partition.leader_epoch
     high_watermark = partition.high_watermark
@@ -50,6 +51,9 @@ def _lookup(server: BrokerServer, topic: str, request: Container) -> dict[str, A
     if target == EARLIEST:
         return _entry(index, ErrorCode.NONE, -1, log_.log_start_offset, epoch)
     if target == LATEST:
+        if partition.high_watermark_below_epoch_start:
+            # KAFKA-2334: a new leader's HW may still be below what the old leader showed.
+            return _entry(index, ErrorCode.OFFSET_NOT_AVAILABLE)
         return _entry(index, ErrorCode.NONE, -1, high_watermark, epoch)
     if target == MAX_TIMESTAMP:
         found = log_.max_timestamp_offset()

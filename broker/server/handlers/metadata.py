@@ -29,29 +29,36 @@ ZERO_UUID = uuid.UUID(int=0)
 
 
 def brokers(server: BrokerServer) -> list[dict[str, Any]]:
+    """The live (registered, unfenced) brokers, as Kafka's KRaft brokers report them."""
     return [
         {
-            "node_id": server.node_id,
-            "host": server.advertised_host,
-            "port": server.advertised_port,
-            "rack": None,
+            "node_id": registration.broker_id,
+            "host": registration.host,
+            "port": registration.port,
+            "rack": registration.rack,
         }
+        for registration in sorted(server.image.brokers.values(), key=lambda r: r.broker_id)
+        if not registration.fenced
     ]
 
 
 def topic_entry(server: BrokerServer, topic: TopicImage, with_operations: bool) -> dict[str, Any]:
     partitions = []
+    live = {entry.broker_id for entry in server.image.brokers.values() if not entry.fenced}
     for index in sorted(topic.partitions):
         registration = topic.partitions[index]
+        offline = [replica for replica in registration.replicas if replica not in live]
         partitions.append(
             {
-                "error_code": ErrorCode.NONE,
+                "error_code": ErrorCode.NONE
+                if registration.leader >= 0
+                else ErrorCode.LEADER_NOT_AVAILABLE,
                 "partition_index": index,
                 "leader_id": registration.leader,
                 "leader_epoch": registration.leader_epoch,
                 "replica_nodes": list(registration.replicas),
                 "isr_nodes": list(registration.isr),
-                "offline_replicas": [],
+                "offline_replicas": offline,
             }
         )
     return {
@@ -77,16 +84,14 @@ def _error_entry(name: str | None, topic_id: uuid.UUID, error: ErrorCode) -> dic
     }
 
 
-def _auto_create(server: BrokerServer, name: str) -> ErrorCode:
-    result = server.controller.create_topics(
-        [NewTopic(name, server.config.num_partitions, server.config.default_replication_factor)],
-        validate_only=False,
+async def _auto_create(server: BrokerServer, name: str) -> ErrorCode:
+    results = await server.create_topics(
+        [NewTopic(name, server.config.num_partitions, server.config.default_replication_factor)]
     )
-    server.commit(result)
-    return result.results[0].error_code
+    return results[0].error_code
 
 
-def _requested_topic(
+async def _requested_topic(
     server: BrokerServer, wanted: Container, auto_create: bool, with_operations: bool
 ) -> dict[str, Any]:
     name = wanted.name
@@ -102,7 +107,7 @@ def _requested_topic(
             return _error_entry(name, ZERO_UUID, ErrorCode.INVALID_TOPIC_EXCEPTION)
         if not auto_create:
             return _error_entry(name, ZERO_UUID, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
-        error = _auto_create(server, name)
+        error = await _auto_create(server, name)
         topic = server.image.topic(name)
         if topic is None:
             return _error_entry(name, ZERO_UUID, error)
@@ -122,12 +127,14 @@ async def handle(server: BrokerServer, header: RequestHeader, request: Container
         auto_create = server.config.auto_create_topics_enable and request.get(
             "allow_auto_topic_creation", True
         )
-        topics = [_requested_topic(server, item, auto_create, with_operations) for item in wanted]
+        topics = [
+            await _requested_topic(server, item, auto_create, with_operations) for item in wanted
+        ]
     return {
         "throttle_time_ms": 0,
         "brokers": brokers(server),
         "cluster_id": server.cluster_id,
-        "controller_id": server.node_id,
+        "controller_id": server.reported_controller_id(),
         "topics": topics,
         "cluster_authorized_operations": CLUSTER_OPERATIONS
         if request.get("include_cluster_authorized_operations")
@@ -145,13 +152,13 @@ async def describe_cluster(
         "error_message": None,
         "endpoint_type": 1,
         "cluster_id": server.cluster_id,
-        "controller_id": server.node_id,
+        "controller_id": server.reported_controller_id(),
         "brokers": [
             {
                 "broker_id": entry["node_id"],
                 "host": entry["host"],
                 "port": entry["port"],
-                "rack": None,
+                "rack": entry["rack"],
             }
             for entry in brokers(server)
         ],

@@ -3,19 +3,25 @@
 Batches are never decoded record by record: ``validate_batches`` checks the v2 headers and
 CRCs, the log stamps base offsets and the leader epoch in place (outside the CRC), and the bytes
 go to the segment as they came.  ``acks=0`` gets no response at all, as the protocol says.
-On one node the ISR is this broker, so ``acks=all`` is ``acks=1`` plus the
-``min.insync.replicas`` check.
+``acks=all`` is refused before the append while the ISR is below ``min.insync.replicas``
+(NOT_ENOUGH_REPLICAS); otherwise the response waits in the purgatory (``DelayedProduce``) until
+the high watermark passes every appended batch, the leadership moves (NOT_LEADER_OR_FOLLOWER)
+or ``timeout_ms`` passes (REQUEST_TIMED_OUT: the outcome is unknown to the client).  A batch
+committed while the maximal ISR is below the minimum gets NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+although it is in the log.
 """
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any
 
+import anyio
 from construct import Container
 
-from broker.core.partition import ACKS_NONE
+from broker.core.partition import ACKS_ALL, ACKS_NONE
 from broker.core.producer_state import BatchInfo, Duplicate, ProducerStateManager, Reject
-from broker.server.clock import wall_ms
+from broker.server.clock import monotonic_ms, wall_ms
 from client.protocol.errors import ErrorCode, ProtocolError
 from client.protocol.headers import RequestHeader
 from client.protocol.records import BatchHeader, InvalidRecordError, validate_batches
@@ -64,6 +70,38 @@ def _check_producer(
     return None
 
 
+TopicPartition = tuple[str, int]
+
+
+class DelayedProduce:
+    """An acks=all response waiting until the HW passed each partition's appended batch."""
+
+    def __init__(
+        self,
+        server: BrokerServer,
+        required: dict[TopicPartition, tuple[int, int]],
+        deadline_ms: int,
+    ) -> None:
+        self.server = server
+        self.required = required  # (offset after the batch, leader epoch it was appended in)
+        self.deadline_ms = deadline_ms
+        self.completed = False
+        self.event = anyio.Event()
+
+    def status(self, key: TopicPartition) -> ErrorCode | None:
+        partition = self.server.partitions.get(key)
+        if partition is None:
+            return ErrorCode.NOT_LEADER_OR_FOLLOWER
+        offset, epoch = self.required[key]
+        return partition.acks_all_status(offset, epoch)
+
+    def try_complete(self, key: Hashable) -> bool:
+        return all(self.status(tp) is not None for tp in self.required)
+
+    def on_complete(self) -> None:
+        self.event.set()
+
+
 def append(
     server: BrokerServer, topic: str, index: int, records: bytes | None, acks: int
 ) -> dict[str, Any]:
@@ -91,9 +129,12 @@ def append(
         buffer, batches.batches, leader_epoch=partition.leader_epoch, wall_ms=wall_ms()
     )
     server.on_appended(partition, len(buffer))
-    return _partition_response(
+    response = _partition_response(
         index, ErrorCode.NONE, None, result.base_offset, log_.log_start_offset
     )
+    if acks == ACKS_ALL:
+        response["_required_offset"] = (result.last_offset + 1, partition.leader_epoch)
+    return response
 
 
 async def handle(
@@ -114,4 +155,36 @@ async def handle(
             # the client notices, refreshes its metadata and reconnects.
             raise ProtocolError(f"acks=0 produce failed: {ErrorCode(failed[0]['error_code']).name}")
         return None
+    if acks == ACKS_ALL:
+        await _await_replication(server, responses, request.timeout_ms)
     return {"responses": responses, "throttle_time_ms": 0}
+
+
+async def _await_replication(
+    server: BrokerServer, responses: list[dict[str, Any]], timeout_ms: int
+) -> None:
+    """Hold an acks=all response until its batches are committed (or fail/time out)."""
+    pending: dict[TopicPartition, tuple[int, int]] = {}
+    for topic in responses:
+        for entry in topic["partition_responses"]:
+            required = entry.pop("_required_offset", None)
+            if required is not None:
+                pending[(topic["name"], entry["index"])] = required
+    if not pending:
+        return
+    operation = DelayedProduce(server, pending, monotonic_ms() + max(timeout_ms, 0))
+    if not operation.try_complete(None):
+        server.watch_delayed(operation, list(pending))
+        await operation.event.wait()
+    statuses = {key: operation.status(key) for key in pending}
+    for topic in responses:
+        for entry in topic["partition_responses"]:
+            key = (topic["name"], entry["index"])
+            if key not in pending:
+                continue
+            status = statuses[key]
+            if status is None:
+                status = ErrorCode.REQUEST_TIMED_OUT
+            if status is not ErrorCode.NONE:
+                entry["error_code"] = status
+                entry["base_offset"] = -1

@@ -31,6 +31,6 @@ async def handle(server: BrokerServer, header: RequestHeader, request: Container
     return {
         "throttle_time_ms": 0,
         "error_code": ErrorCode.NONE,
-        "producer_id": server.allocate_producer_id(),
+        "producer_id": await server.allocate_producer_id(),
         "producer_epoch": 0,
     }

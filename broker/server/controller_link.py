@@ -1,0 +1,256 @@
+"""A broker's link to a remote controller (``process.roles=broker``).
+
+Three duties, each on its own connection to the controller's CONTROLLER listener:
+
+- **lifecycle**: BrokerRegistration, then BrokerHeartbeat every
+  ``broker.heartbeat.interval.ms`` (sooner while fenced and catching up) reporting the metadata
+  offset applied; the controller fences the broker when this connection drops.  SIGTERM asks
+  for a controlled shutdown through the heartbeat and waits for ``should_shut_down``;
+- **metadata**: a long-polled Fetch of ``__cluster_metadata`` from the offset applied so far;
+  each record is replayed into the broker's image, then applied to its partitions;
+- **requests**: AlterPartition, AllocateProducerIds and the forwarded topic commands.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import anyio.abc
+
+from broker.core.metadata import record_from_dict
+from broker.server.controller_server import METADATA_TOPIC
+from client.connection import Connection
+from client.errors import KafkaError
+from client.protocol.errors import ErrorCode
+from client.protocol.records import decode_records, iterate_batches
+
+if TYPE_CHECKING:
+    from construct import Container
+
+    from broker.server.broker import BrokerServer
+
+log = logging.getLogger("odradek.controller_link")
+
+METADATA_FETCH_WAIT_MS = 500
+RETRY_BACKOFF_MS = 100
+REQUEST_TIMEOUT_MS = 30_000
+PLAINTEXT_PROTOCOL = 0
+
+
+class ControllerLink:
+    """Connections from one broker to the (single) controller."""
+
+    def __init__(self, server: BrokerServer) -> None:
+        self.server = server
+        voters = server.config.controller_quorum_voters
+        self.host, self.port = voters[0].host, voters[0].port
+        self.incarnation_id = uuid.uuid4()
+        self.broker_epoch = -1
+        self.fenced = True
+        self.shutdown_requested = False
+        self.should_shut_down = anyio.Event()
+        self.unfenced = anyio.Event()
+        self._heartbeat_now = anyio.Event()
+        self._request_connection: Connection | None = None
+        self._group: anyio.abc.TaskGroup | None = None
+        self._lock = anyio.Lock()
+
+    async def run(self) -> None:
+        async with anyio.create_task_group() as group:
+            self._group = group
+            group.start_soon(self._lifecycle)
+            group.start_soon(self._follow_metadata)
+
+    def wake_heartbeat(self) -> None:
+        self._heartbeat_now.set()
+
+    def request_shutdown(self) -> None:
+        self.shutdown_requested = True
+        self._heartbeat_now.set()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def _lifecycle(self) -> None:
+        while True:
+            try:
+                async with Connection.connect(
+                    self.host,
+                    self.port,
+                    client_id=f"odradek-broker-{self.server.node_id}-lifecycle",
+                    request_timeout_ms=REQUEST_TIMEOUT_MS,
+                ) as connection:
+                    if self.broker_epoch < 0:
+                        await self._register(connection)
+                    while True:
+                        await self._heartbeat(connection)
+                        await self._wait_heartbeat_interval()
+            except (KafkaError, OSError) as error:
+                log.info("controller %s:%d: %s; retrying", self.host, self.port, error)
+                await anyio.sleep(RETRY_BACKOFF_MS / 1000)
+            except Exception:
+                log.exception("broker lifecycle failed; retrying")
+                await anyio.sleep(RETRY_BACKOFF_MS / 1000)
+
+    async def _register(self, connection: Connection) -> None:
+        server = self.server
+        response = await connection.send(
+            62,
+            {
+                "broker_id": server.node_id,
+                "cluster_id": server.cluster_id,
+                "incarnation_id": self.incarnation_id,
+                "listeners": [
+                    {
+                        "name": server.client_listener_name,
+                        "host": server.advertised_host,
+                        "port": server.advertised_port,
+                        "security_protocol": PLAINTEXT_PROTOCOL,
+                    }
+                ],
+                "features": [],
+                "rack": None,
+                "log_dirs": [],
+                "previous_broker_epoch": -1,
+            },
+        )
+        error = ErrorCode(response.error_code)
+        if error is not ErrorCode.NONE:
+            raise KafkaError(f"broker registration refused: {error.name}")
+        self.broker_epoch = response.broker_epoch
+        self.server.broker_epoch = self.broker_epoch
+        log.info("registered with the controller: broker epoch %d", self.broker_epoch)
+
+    async def _heartbeat(self, connection: Connection) -> None:
+        response = await connection.send(
+            63,
+            {
+                "broker_id": self.server.node_id,
+                "broker_epoch": self.broker_epoch,
+                "current_metadata_offset": self.server.metadata_offset,
+                "want_fence": False,
+                "want_shut_down": self.shutdown_requested,
+            },
+        )
+        error = ErrorCode(response.error_code)
+        if error in (ErrorCode.STALE_BROKER_EPOCH, ErrorCode.BROKER_ID_NOT_REGISTERED):
+            log.warning("heartbeat: %s; registering again", error.name)
+            self.broker_epoch = -1
+            await self._register(connection)
+            return
+        if error is not ErrorCode.NONE:
+            raise KafkaError(f"heartbeat refused: {error.name}")
+        was_fenced = self.fenced
+        self.fenced = bool(response.is_fenced)
+        if was_fenced and not self.fenced:
+            log.info("unfenced by the controller")
+            self.unfenced.set()
+        if response.should_shut_down:
+            self.should_shut_down.set()
+
+    async def _wait_heartbeat_interval(self) -> None:
+        interval_ms = self.server.config.broker_heartbeat_interval_ms
+        if self.fenced or self.shutdown_requested:
+            interval_ms = min(interval_ms, 50)
+        self._heartbeat_now = anyio.Event()
+        with anyio.move_on_after(interval_ms / 1000):
+            await self._heartbeat_now.wait()
+
+    # -- metadata ----------------------------------------------------------------------------
+
+    async def _follow_metadata(self) -> None:
+        while True:
+            try:
+                async with Connection.connect(
+                    self.host,
+                    self.port,
+                    client_id=f"odradek-broker-{self.server.node_id}-metadata",
+                    request_timeout_ms=REQUEST_TIMEOUT_MS + METADATA_FETCH_WAIT_MS,
+                ) as connection:
+                    while True:
+                        await self._fetch_metadata(connection)
+            except (KafkaError, OSError) as error:
+                log.info("metadata fetch from %s:%d: %s; retrying", self.host, self.port, error)
+                await anyio.sleep(RETRY_BACKOFF_MS / 1000)
+            except Exception:
+                log.exception("following the metadata log failed; retrying")
+                await anyio.sleep(RETRY_BACKOFF_MS / 1000)
+
+    async def _fetch_metadata(self, connection: Connection) -> None:
+        offset = self.server.image.records_replayed
+        response = await connection.send(
+            1,
+            {
+                "replica_id": -1,
+                "max_wait_ms": METADATA_FETCH_WAIT_MS,
+                "min_bytes": 1,
+                "max_bytes": 64 << 20,
+                "isolation_level": 0,
+                "session_id": 0,
+                "session_epoch": -1,
+                "topics": [
+                    {
+                        "topic": METADATA_TOPIC,
+                        "partitions": [
+                            {
+                                "partition": 0,
+                                "current_leader_epoch": -1,
+                                "fetch_offset": offset,
+                                "last_fetched_epoch": -1,
+                                "log_start_offset": -1,
+                                "partition_max_bytes": 64 << 20,
+                            }
+                        ],
+                    }
+                ],
+                "forgotten_topics_data": [],
+                "rack_id": "",
+            },
+            version=12,
+        )
+        part = response.responses[0].partitions[0]
+        error = ErrorCode(part.error_code)
+        if error is not ErrorCode.NONE:
+            raise KafkaError(f"metadata fetch at offset {offset}: {error.name}")
+        data = part.records
+        if not data:
+            return
+        bodies: list[Mapping[str, Any]] = []
+        for position, header in iterate_batches(data):
+            if header.base_offset + header.record_count <= offset:
+                continue
+            batch = memoryview(data)[position : position + header.size_bytes]
+            for index, record in enumerate(decode_records(batch)):
+                if header.base_offset + index >= offset and record.value is not None:
+                    bodies.append(json.loads(record.value))
+        self.server.apply_metadata([record_from_dict(dict(body)) for body in bodies])
+        if self.fenced:
+            self.wake_heartbeat()
+
+    # -- requests ----------------------------------------------------------------------------
+
+    async def send(
+        self, api_key: int, body: Mapping[str, Any], version: int | None = None
+    ) -> Container:
+        """One request on the shared request connection (reopened when it broke)."""
+        async with self._lock:
+            connection = self._request_connection
+            if connection is None or connection.closed:
+                assert self._group is not None
+                connection = await Connection.start(
+                    self._group,
+                    self.host,
+                    self.port,
+                    client_id=f"odradek-broker-{self.server.node_id}-requests",
+                    request_timeout_ms=REQUEST_TIMEOUT_MS,
+                )
+                self._request_connection = connection
+        return await connection.send(api_key, body, version=version)
+
+    async def close(self) -> None:
+        if self._request_connection is not None:
+            await self._request_connection.close()

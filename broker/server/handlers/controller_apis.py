@@ -1,0 +1,199 @@
+"""The controller's APIs, served on its CONTROLLER listener.
+
+BrokerRegistration (62), BrokerHeartbeat (63), AlterPartition (56), AllocateProducerIds (67),
+the forwarded topic commands (19, 20, 37: the broker handlers, run against the controller),
+ApiVersions (18), and Fetch (1) of ``__cluster_metadata``: how brokers follow the metadata log.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from construct import Container
+
+from broker.server.clock import monotonic_ms
+from broker.server.connection import current_connection_state
+from broker.server.controller_server import METADATA_TOPIC
+from broker.server.handlers import admin, api_versions
+from client.protocol.errors import ErrorCode
+from client.protocol.headers import RequestHeader
+
+if TYPE_CHECKING:
+    from broker.server.controller_server import ControllerServer
+    from broker.server.dispatcher import Handler
+
+MAX_METADATA_WAIT_MS = 30_000
+
+
+def _remember_broker(broker_id: int, broker_epoch: int) -> None:
+    """Fence this broker when the connection it speaks on closes."""
+    current_connection_state.get()["broker"] = (broker_id, broker_epoch)
+
+
+async def broker_registration(
+    server: ControllerServer, header: RequestHeader, request: Container
+) -> dict[str, Any]:
+    listener = request.listeners[0] if request.listeners else None
+    if listener is None:
+        return {"throttle_time_ms": 0, "error_code": ErrorCode.INVALID_REQUEST, "broker_epoch": -1}
+    outcome = server.cluster.register_broker(
+        request.broker_id,
+        str(request.incarnation_id),
+        host=listener.host,
+        port=listener.port,
+        rack=request.rack,
+        now_ms=monotonic_ms(),
+        metadata_offset=server.metadata_offset,
+    )
+    result = server.apply(outcome)
+    if result.error_code is ErrorCode.NONE:
+        _remember_broker(request.broker_id, result.broker_epoch)
+    return {
+        "throttle_time_ms": 0,
+        "error_code": result.error_code,
+        "broker_epoch": result.broker_epoch,
+    }
+
+
+async def broker_heartbeat(
+    server: ControllerServer, header: RequestHeader, request: Container
+) -> dict[str, Any]:
+    outcome = server.cluster.heartbeat(
+        request.broker_id,
+        request.broker_epoch,
+        current_metadata_offset=request.current_metadata_offset,
+        want_fence=request.want_fence,
+        want_shut_down=request.want_shut_down,
+        now_ms=monotonic_ms(),
+    )
+    result = server.apply(outcome)
+    if result.error_code is ErrorCode.NONE:
+        _remember_broker(request.broker_id, request.broker_epoch)
+    return {
+        "throttle_time_ms": 0,
+        "error_code": result.error_code,
+        "is_caught_up": result.is_caught_up,
+        "is_fenced": result.is_fenced,
+        "should_shut_down": result.should_shut_down,
+    }
+
+
+async def alter_partition(
+    server: ControllerServer, header: RequestHeader, request: Container
+) -> dict[str, Any]:
+    version = header.api_version
+    topics = []
+    for topic in request.topics:
+        topic_id = topic.get("topic_id")
+        if version < 2:
+            image = server.image.topic(topic.topic_name)
+            topic_id = image.topic_id if image is not None else uuid.UUID(int=0)
+        partitions = []
+        for part in topic.partitions:
+            if version >= 3:
+                new_isr = [(item.broker_id, item.broker_epoch) for item in part.new_isr_with_epochs]
+            else:
+                new_isr = [(broker, -1) for broker in part.new_isr]
+            result = server.apply(
+                server.cluster.alter_partition(
+                    request.broker_id,
+                    request.broker_epoch,
+                    topic_id=topic_id,
+                    partition_index=part.partition_index,
+                    leader_epoch=part.leader_epoch,
+                    partition_epoch=part.partition_epoch,
+                    new_isr=new_isr,
+                )
+            )
+            registration = result.registration
+            partitions.append(
+                {
+                    "partition_index": part.partition_index,
+                    "error_code": result.error_code,
+                    "leader_id": registration.leader if registration else -1,
+                    "leader_epoch": registration.leader_epoch if registration else -1,
+                    "isr": list(registration.isr) if registration else [],
+                    "leader_recovery_state": registration.leader_recovery_state
+                    if registration
+                    else 0,
+                    "partition_epoch": registration.partition_epoch if registration else -1,
+                }
+            )
+        topics.append(
+            {"topic_name": topic.get("topic_name"), "topic_id": topic_id, "partitions": partitions}
+        )
+    return {"throttle_time_ms": 0, "error_code": ErrorCode.NONE, "topics": topics}
+
+
+async def allocate_producer_ids(
+    server: ControllerServer, header: RequestHeader, request: Container
+) -> dict[str, Any]:
+    result = server.apply(
+        server.cluster.allocate_producer_ids(request.broker_id, request.broker_epoch)
+    )
+    return {
+        "throttle_time_ms": 0,
+        "error_code": result.error_code,
+        "producer_id_start": result.producer_id_start,
+        "producer_id_len": result.producer_id_len,
+    }
+
+
+def _metadata_partition(server: ControllerServer, offset: int, error: ErrorCode) -> dict[str, Any]:
+    records = server.metadata_batch(offset) if error is ErrorCode.NONE else b""
+    return {
+        "partition_index": 0,
+        "error_code": error,
+        "high_watermark": server.metadata_offset,
+        "last_stable_offset": server.metadata_offset,
+        "log_start_offset": 0,
+        "aborted_transactions": None,
+        "preferred_read_replica": -1,
+        "records": records,
+    }
+
+
+async def metadata_fetch(
+    server: ControllerServer, header: RequestHeader, request: Container
+) -> dict[str, Any]:
+    """Fetch of ``__cluster_metadata`` partition 0: the metadata log, long-polled."""
+    responses = []
+    for topic in request.topics:
+        name = topic.get("topic")
+        partitions = []
+        for part in topic.partitions:
+            if name != METADATA_TOPIC or part.partition != 0:
+                partitions.append(
+                    _metadata_partition(server, 0, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+                )
+                continue
+            offset = part.fetch_offset
+            if offset < 0 or offset > server.metadata_offset:
+                partitions.append(_metadata_partition(server, 0, ErrorCode.OFFSET_OUT_OF_RANGE))
+                continue
+            wait_ms = min(max(request.max_wait_ms, 0), MAX_METADATA_WAIT_MS)
+            await server.wait_for_records(offset, wait_ms)
+            partitions.append(_metadata_partition(server, offset, ErrorCode.NONE))
+        responses.append(
+            {"topic": name or "", "topic_id": topic.get("topic_id"), "partitions": partitions}
+        )
+    return {
+        "throttle_time_ms": 0,
+        "error_code": ErrorCode.NONE,
+        "session_id": 0,
+        "responses": responses,
+    }
+
+
+CONTROLLER_HANDLERS: dict[int, Handler] = {
+    1: metadata_fetch,
+    18: api_versions.handle,
+    19: admin.create_topics,
+    20: admin.delete_topics,
+    37: admin.create_partitions,
+    56: alter_partition,
+    62: broker_registration,
+    63: broker_heartbeat,
+    67: allocate_producer_ids,
+}

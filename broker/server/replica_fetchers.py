@@ -1,0 +1,240 @@
+"""The follower side of replication: one fetcher task per source broker.
+
+Each fetcher drives a :class:`~broker.core.replica_fetcher.ReplicaFetchState` (the sans-IO
+decisions) over one connection to the leader's inter-broker listener: long-polled Fetch
+requests (``replica.fetch.wait.max.ms``) for every partition it follows there, responses turned
+into effects and applied to the local logs — append with the leader's offsets, truncate by leader
+epoch, take the high watermark after any truncation.  When partitions are added while a fetch is
+parked at the leader, the fetch is abandoned (the connection is closed and reopened) so a new
+follower starts at once: failover waits for this round trip.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import anyio
+import anyio.abc
+
+from broker.core.replica_fetcher import (
+    AppendRecords,
+    Effect,
+    FetcherSettings,
+    PartitionFailed,
+    ReplicaFetchState,
+    ResetLog,
+    Truncate,
+)
+from broker.core.replication import apply_follower_effect
+from broker.log.partition_log import NonContiguousAppendError
+from broker.log.segment import records_end
+from broker.server.clock import monotonic_ms, wall_ms
+from client.connection import Connection
+from client.errors import KafkaError
+from client.protocol.records import InvalidRecordError, validate_batches
+
+if TYPE_CHECKING:
+    from broker.core.partition import Partition
+    from broker.server.broker import BrokerServer
+
+log = logging.getLogger("odradek.replication")
+
+TopicPartition = tuple[str, int]
+FETCH_VERSION = 15
+_WHOLE_LOG = (1 << 63) - 1
+_MAX_BATCH = (1 << 31) - 1  # the leader accepted it; message.max.bytes is the leader's check
+
+
+class ReplicaFetcher:
+    """Fetches the partitions this broker follows on one leader."""
+
+    def __init__(self, server: BrokerServer, source_broker: int) -> None:
+        self.server = server
+        self.source_broker = source_broker
+        config = server.config
+        self.state = ReplicaFetchState(
+            source_broker,
+            FetcherSettings(
+                replica_id=server.node_id,
+                max_wait_ms=config.replica_fetch_wait_max_ms,
+                min_bytes=1,
+                max_bytes=config.replica_fetch_response_max_bytes,
+                partition_max_bytes=config.replica_fetch_max_bytes,
+                backoff_ms=config.replica_fetch_backoff_ms,
+            ),
+        )
+        self._wakeup = anyio.Event()
+        self._in_flight: anyio.CancelScope | None = None
+        self._scope: anyio.CancelScope | None = None
+
+    def add(self, partition: Partition) -> None:
+        key = (partition.topic, partition.index)
+        log_ = self.server.partition_log(*key)
+        self.state.add_partition(key, partition.topic_id, partition.leader_epoch, log_)
+        self._kick()
+
+    def remove(self, key: TopicPartition) -> None:
+        self.state.remove_partition(key)
+
+    def _kick(self) -> None:
+        self._wakeup.set()
+        if self._in_flight is not None:
+            self._in_flight.cancel()
+
+    def stop(self) -> None:
+        if self._scope is not None:
+            self._scope.cancel()
+
+    async def run(self) -> None:
+        with anyio.CancelScope() as scope:
+            self._scope = scope
+            while True:
+                if not self.state.partitions:
+                    await self._wait_for_work(None)
+                    continue
+                try:
+                    await self._fetch_from_leader()
+                except (KafkaError, OSError) as error:
+                    log.info("fetcher for broker %d: %s", self.source_broker, error)
+                    await self._wait_for_work(self.server.config.replica_fetch_backoff_ms)
+                except Exception:
+                    # A bug here must not take the broker down; back off and start over.
+                    log.exception("fetcher for broker %d failed", self.source_broker)
+                    await self._wait_for_work(self.server.config.replica_fetch_backoff_ms)
+
+    async def _wait_for_work(self, timeout_ms: int | None) -> None:
+        self._wakeup = anyio.Event()
+        with anyio.move_on_after(None if timeout_ms is None else timeout_ms / 1000):
+            await self._wakeup.wait()
+
+    async def _fetch_from_leader(self) -> None:
+        endpoint = self.server.broker_endpoint(self.source_broker)
+        if endpoint is None:
+            await self._wait_for_work(self.server.config.replica_fetch_backoff_ms)
+            return
+        host, port = endpoint
+        timeout_ms = self.server.config.replica_fetch_wait_max_ms + 30_000
+        async with Connection.connect(
+            host,
+            port,
+            client_id=f"odradek-replica-fetcher-{self.server.node_id}",
+            request_timeout_ms=timeout_ms,
+        ) as connection:
+            version = connection.pick_version(1, 12, FETCH_VERSION)
+            while self.state.partitions:
+                if not await self._one_round(connection, version):
+                    break
+
+    async def _one_round(self, connection: Connection, version: int) -> bool:
+        """One fetch and its effects; False when the connection must be reopened."""
+        now = monotonic_ms()
+        request = self.state.build_request(now, self.server.broker_epoch)
+        if request is None:
+            ready = self.state.next_ready_ms()
+            await self._wait_for_work(None if ready is None else max(ready - now, 1))
+            return True
+        self._wakeup = anyio.Event()
+        with anyio.CancelScope() as scope:
+            self._in_flight = scope
+            response = await connection.send(1, request, version=version)
+        self._in_flight = None
+        if scope.cancelled_caught:
+            return False  # new partitions: do not wait out the parked fetch
+        names = {topic.topic_id: topic.name for topic in self.server.image.topics_by_name.values()}
+        effects = self.state.handle_response(
+            response, self.server.partition_logs_view(), monotonic_ms(), names
+        )
+        for effect in effects:
+            self._apply(effect)
+        await anyio.lowlevel.checkpoint()
+        return True
+
+    def _apply(self, effect: Effect) -> None:
+        server = self.server
+        partition = server.partitions.get(effect.key)
+        if partition is None or partition.leader != self.source_broker:
+            self.state.remove_partition(effect.key)
+            return
+        log_ = server.partition_log(*effect.key)
+        if isinstance(effect, Truncate):
+            log.info(
+                "%s-%d: truncating to offset %d by leader epoch (log end was %d)",
+                *effect.key,
+                effect.offset,
+                log_.log_end_offset,
+            )
+        elif isinstance(effect, ResetLog):
+            log.info(
+                "%s-%d: starting over at the leader's log start %d", *effect.key, effect.offset
+            )
+        elif isinstance(effect, PartitionFailed):
+            log.info(
+                "%s-%d: %s from leader %d, waiting for metadata",
+                *effect.key,
+                effect.error.name,
+                self.source_broker,
+            )
+        if apply_follower_effect(effect, partition, log_, self._append):
+            self.state.on_log_changed(effect.key, log_)
+        if isinstance(effect, Truncate | ResetLog):
+            # As Kafka: the recovery points move with a truncation; checkpoint them now.
+            server.logs.checkpoint(server.high_watermarks())
+
+    def _append(self, effect: AppendRecords) -> int:
+        """Append the whole batches of a fetched chunk as they are; bytes written."""
+        data = memoryview(effect.records)
+        end = records_end(data, _WHOLE_LOG)
+        if end == 0:
+            return 0
+        chunk = data[:end]
+        try:
+            batches = validate_batches(chunk, max_batch_bytes=_MAX_BATCH, from_client=False)
+        except InvalidRecordError as problem:
+            log.error(
+                "corrupt batch from leader %d for %s: %s", self.source_broker, effect.key, problem
+            )
+            return 0
+        log_ = self.server.partition_log(*effect.key)
+        try:
+            log_.append_as_follower(chunk, batches.batches, wall_ms=wall_ms())
+        except NonContiguousAppendError as problem:
+            # A response for an offset we no longer hold (a truncation raced it): refetch.
+            log.info("%s-%d: %s; fetching from the log end again", *effect.key, problem)
+            self.state.on_log_changed(effect.key, log_)
+            return 0
+        return end
+
+
+class ReplicaFetcherManager:
+    """Which leader each followed partition is fetched from; starts fetchers on demand."""
+
+    def __init__(self, server: BrokerServer) -> None:
+        self.server = server
+        self.fetchers: dict[int, ReplicaFetcher] = {}
+        self.followed: dict[TopicPartition, int] = {}
+        self._group: anyio.abc.TaskGroup | None = None
+
+    async def run(self) -> None:
+        async with anyio.create_task_group() as group:
+            self._group = group
+            for fetcher in self.fetchers.values():
+                group.start_soon(fetcher.run)
+            await anyio.sleep_forever()
+
+    def follow(self, partition: Partition) -> None:
+        key = (partition.topic, partition.index)
+        self.unfollow(key)
+        fetcher = self.fetchers.get(partition.leader)
+        if fetcher is None:
+            fetcher = ReplicaFetcher(self.server, partition.leader)
+            self.fetchers[partition.leader] = fetcher
+            if self._group is not None:
+                self._group.start_soon(fetcher.run)
+        fetcher.add(partition)
+        self.followed[key] = partition.leader
+
+    def unfollow(self, key: TopicPartition) -> None:
+        source = self.followed.pop(key, None)
+        if source is not None and source in self.fetchers:
+            self.fetchers[source].remove(key)
