@@ -50,9 +50,9 @@ def add_cluster_commands(commands: Any) -> None:
     )
     up.add_argument(
         "--base-port",
-        type=bounded_int(1, 65535 - 100),
+        type=bounded_int(0, 65535 - 100),
         default=9092,
-        help="first broker port; the controller gets base+100 (default 9092)",
+        help="first broker port; the controller gets base+100 (default 9092; 0: free ports)",
     )
     up.add_argument("--data-dir", metavar="DIR", help="data directory (default: a temporary one)")
     up.add_argument(
