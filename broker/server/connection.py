@@ -17,10 +17,12 @@ import contextvars
 import logging
 import socket
 import struct
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
+import anyio.abc
 import anyio.lowlevel
 
 from client.protocol.errors import ProtocolError
@@ -55,6 +57,19 @@ MAX_GATHER_BUFFERS = 512
 _SIZE = struct.Struct(">i")
 
 Buffer = bytes | bytearray | memoryview
+MAX_DEFERRED_RESPONSES = 256
+
+
+class DeferredResponse:
+    """The encoded response of a request that only has to wait now (see ``_Pipeline``)."""
+
+    __slots__ = ("_produce",)
+
+    def __init__(self, produce: Callable[[], Awaitable[Sequence[Buffer]]]) -> None:
+        self._produce = produce
+
+    async def parts(self) -> Sequence[Buffer]:
+        return await self._produce()
 
 
 class PeerClosed(Exception):
@@ -185,18 +200,78 @@ async def serve_connection(server: Server, sock: socket.socket, peer: str) -> No
             on_closed(state)
 
 
+class _Pipeline:
+    """Responses of one connection, written strictly in request order.
+
+    A request whose effects are all done and that only waits (an acks=all produce waiting for
+    replication) answers with a :class:`DeferredResponse`; the connection then reads and
+    handles the next requests meanwhile (up to ``MAX_DEFERRED_RESPONSES``), and a writer task
+    sends the responses in order as they complete.  Everything else is answered inline, so a
+    connection without deferred responses behaves exactly like Kafka's muted channel.
+    """
+
+    def __init__(self, connection: FrameSocket, group: anyio.abc.TaskGroup) -> None:
+        self.connection = connection
+        self.group = group
+        self.pending: deque[DeferredResponse | Sequence[Buffer]] = deque()
+        self.writing = False
+        self.room = anyio.Event()
+        self.failure: BaseException | None = None
+
+    async def submit(self, response: DeferredResponse | Sequence[Buffer]) -> None:
+        if self.failure is not None:
+            raise self.failure
+        if not self.pending and not isinstance(response, DeferredResponse):
+            await self.connection.send_all(response)
+            return
+        self.pending.append(response)
+        if not self.writing:
+            self.writing = True
+            self.group.start_soon(self._write)
+        while len(self.pending) > MAX_DEFERRED_RESPONSES:
+            self.room = anyio.Event()
+            await self.room.wait()
+            if self.failure is not None:
+                raise self.failure
+
+    async def _write(self) -> None:
+        try:
+            while self.pending:
+                head = self.pending[0]
+                parts = await head.parts() if isinstance(head, DeferredResponse) else head
+                await self.connection.send_all(parts)
+                self.pending.popleft()
+                self.room.set()
+        except Exception as error:  # the peer went away: stop reading too
+            self.failure = error
+            self.room.set()
+            self.group.cancel_scope.cancel()
+        finally:
+            self.writing = False
+
+
 async def _serve(server: Server, connection: FrameSocket, peer: str) -> None:
     idle_ms = server.config.connections_max_idle_ms
     idle_seconds = None if idle_ms < 0 else idle_ms / 1000
     dispatcher = server.dispatcher
-    while True:
-        with anyio.move_on_after(idle_seconds) as scope:
-            frame = await connection.read_frame()
-        if scope.cancelled_caught:
-            log.info("closing connection from %s idle for %d ms", peer, idle_ms)
-            return
-        response = await dispatcher.handle(frame)
-        if response is not None:
-            await connection.send_all(response)
-        # A busy connection must not starve the others (its socket may never block).
-        await anyio.lowlevel.checkpoint()
+    failure: BaseException | None = None
+    async with anyio.create_task_group() as group:
+        pipeline = _Pipeline(connection, group)
+        try:
+            while True:
+                with anyio.move_on_after(idle_seconds) as scope:
+                    frame = await connection.read_frame()
+                if scope.cancelled_caught:
+                    log.info("closing connection from %s idle for %d ms", peer, idle_ms)
+                    break
+                response = await dispatcher.handle(frame)
+                if response is not None:
+                    await pipeline.submit(response)
+                # A busy connection must not starve the others (its socket may never block).
+                await anyio.lowlevel.checkpoint()
+        except Exception as error:  # re-raised below, outside the task group
+            failure = error
+        group.cancel_scope.cancel()
+    failure = failure or pipeline.failure
+    if failure is not None:
+        raise failure

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from construct import Container
 
+from broker.server.connection import DeferredResponse
 from client.protocol import codec, headers
 from client.protocol.errors import ErrorCode, ProtocolError
 from client.protocol.headers import RequestHeader
@@ -26,7 +27,18 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("odradek.dispatcher")
 
-Response = dict[str, Any] | None
+
+class Deferred:
+    """A handler's answer when all its effects are done and only waiting remains (acks=all):
+    the connection may handle the next requests meanwhile; responses still go in order."""
+
+    __slots__ = ("wait",)
+
+    def __init__(self, wait: Callable[[], Awaitable[dict[str, Any]]]) -> None:
+        self.wait = wait
+
+
+Response = dict[str, Any] | Deferred | None
 Handler = Callable[[Any, RequestHeader, Container], Awaitable[Response]]
 
 _SIZE = struct.Struct(">i")
@@ -55,7 +67,9 @@ class Dispatcher:
         versions = self.advertised.get(api_key)
         return versions is not None and versions[0] <= api_version <= versions[1]
 
-    async def handle(self, frame: bytes | bytearray) -> list[bytes | bytearray | memoryview] | None:
+    async def handle(
+        self, frame: bytes | bytearray
+    ) -> list[bytes | bytearray | memoryview] | DeferredResponse | None:
         header = headers.decode_request_header(frame)
         if not self.supports(header.api_key, header.api_version):
             return self.unsupported(header)
@@ -74,6 +88,8 @@ class Dispatcher:
             raise ProtocolError("internal error while handling the request") from None
         if response is None:
             return None
+        if isinstance(response, Deferred):
+            return _deferred(header, response)
         return headers.encode_response_parts(
             header.api_key, header.api_version, header.correlation_id, response
         )
@@ -97,3 +113,17 @@ class Dispatcher:
             return headers.encode_response_parts(API_VERSIONS, 0, header.correlation_id, body)
         payload = _UNSUPPORTED.pack(header.correlation_id, ErrorCode.UNSUPPORTED_VERSION)
         return [_SIZE.pack(len(payload)) + payload]
+
+
+def _deferred(header: RequestHeader, deferred: Deferred) -> DeferredResponse:
+    async def parts() -> list[bytes | bytearray | memoryview]:
+        try:
+            body = await deferred.wait()
+        except Exception:
+            log.exception("handler for api %d v%d failed", header.api_key, header.api_version)
+            raise ProtocolError("internal error while handling the request") from None
+        return headers.encode_response_parts(
+            header.api_key, header.api_version, header.correlation_id, body
+        )
+
+    return DeferredResponse(parts)

@@ -22,6 +22,7 @@ from construct import Container
 from broker.core.partition import ACKS_ALL, ACKS_NONE
 from broker.core.producer_state import BatchInfo, Duplicate, ProducerStateManager, Reject
 from broker.server.clock import monotonic_ms, wall_ms
+from broker.server.dispatcher import Deferred
 from client.protocol.errors import ErrorCode, ProtocolError
 from client.protocol.headers import RequestHeader
 from client.protocol.records import BatchHeader, InvalidRecordError, validate_batches
@@ -139,7 +140,7 @@ def append(
 
 async def handle(
     server: BrokerServer, header: RequestHeader, request: Container
-) -> dict[str, Any] | None:
+) -> dict[str, Any] | Deferred | None:
     acks = request.acks
     responses = []
     for topic in request.topic_data:
@@ -155,15 +156,27 @@ async def handle(
             # the client notices, refreshes its metadata and reconnects.
             raise ProtocolError(f"acks=0 produce failed: {ErrorCode(failed[0]['error_code']).name}")
         return None
+    body = {"responses": responses, "throttle_time_ms": 0}
     if acks == ACKS_ALL:
-        await _await_replication(server, responses, request.timeout_ms)
-    return {"responses": responses, "throttle_time_ms": 0}
+        operation = _delayed_produce(server, responses, request.timeout_ms)
+        if operation is not None and operation.event.is_set():
+            _finish(operation, responses)
+        elif operation is not None:
+            # Appended: only the replication wait is left, so the connection may go on reading
+            # (its responses still leave in order).
+            async def wait() -> dict[str, Any]:
+                await operation.event.wait()
+                _finish(operation, responses)
+                return body
+
+            return Deferred(wait)
+    return body
 
 
-async def _await_replication(
+def _delayed_produce(
     server: BrokerServer, responses: list[dict[str, Any]], timeout_ms: int
-) -> None:
-    """Hold an acks=all response until its batches are committed (or fail/time out)."""
+) -> DelayedProduce | None:
+    """Park the acks=all partitions until their batches are committed; None if none wait."""
     pending: dict[TopicPartition, tuple[int, int]] = {}
     for topic in responses:
         for entry in topic["partition_responses"]:
@@ -171,18 +184,23 @@ async def _await_replication(
             if required is not None:
                 pending[(topic["name"], entry["index"])] = required
     if not pending:
-        return
+        return None
     operation = DelayedProduce(server, pending, monotonic_ms() + max(timeout_ms, 0))
-    if not operation.try_complete(None):
+    if operation.try_complete(None):
+        operation.event.set()
+    else:
         server.watch_delayed(operation, list(pending))
-        await operation.event.wait()
-    statuses = {key: operation.status(key) for key in pending}
+    return operation
+
+
+def _finish(operation: DelayedProduce, responses: list[dict[str, Any]]) -> None:
+    """Fill in each waiting partition's outcome: committed, failed, or timed out."""
     for topic in responses:
         for entry in topic["partition_responses"]:
             key = (topic["name"], entry["index"])
-            if key not in pending:
+            if key not in operation.required:
                 continue
-            status = statuses[key]
+            status = operation.status(key)
             if status is None:
                 status = ErrorCode.REQUEST_TIMED_OUT
             if status is not ErrorCode.NONE:
