@@ -485,6 +485,13 @@ _BROKER_KEYS = (
     _K("group.min.session.timeout.ms", _INT, "6000", "Smallest session timeout.", minimum=1),
     _K("group.max.session.timeout.ms", _INT, "1800000", "Largest session timeout.", minimum=1),
     _K("offsets.retention.minutes", _INT, "10080", "Keep offsets of empty groups.", minimum=1),
+    _K(
+        "offsets.commit.timeout.ms",
+        _INT,
+        "5000",
+        "Wait this long for a commit to replicate.",
+        minimum=1,
+    ),
     _K("transactional.id.expiration.ms", _INT, "604800000", "Expire idle ids.", minimum=1),
     _K("producer.id.expiration.ms", _INT, "86400000", "Expire idle producer ids.", minimum=1),
 )
@@ -565,7 +572,7 @@ _IGNORED_BROKER_KEYS: tuple[str, ...] = tuple(
     num.io.threads num.network.threads num.recovery.threads.per.data.dir
     num.replica.alter.log.dirs.threads num.replica.fetchers
     offset.metadata.max.bytes
-    offsets.commit.timeout.ms offsets.load.buffer.size offsets.retention.check.interval.ms
+    offsets.load.buffer.size offsets.retention.check.interval.ms
     offsets.topic.compression.codec offsets.topic.segment.bytes
     password.encoder.cipher.algorithm password.encoder.iterations password.encoder.key.length
     password.encoder.keyfactory.algorithm password.encoder.old.secret password.encoder.secret
@@ -720,6 +727,7 @@ class BrokerConfig:
     group_min_session_timeout_ms: int
     group_max_session_timeout_ms: int
     offsets_retention_minutes: int
+    offsets_commit_timeout_ms: int
     transactional_id_expiration_ms: int
     producer_id_expiration_ms: int
     explicit_keys: frozenset[str] = field(default=frozenset(), compare=False)

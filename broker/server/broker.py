@@ -46,6 +46,7 @@ from broker.server.controller_link import ControllerLink
 from broker.server.controller_server import ControllerServer
 from broker.server.dispatcher import Dispatcher
 from broker.server.group_service import GroupService
+from broker.server.internal_topics import OFFSETS_TOPIC
 from broker.server.replica_fetchers import ReplicaFetcherManager
 from client.errors import KafkaError
 from client.protocol.errors import ErrorCode
@@ -173,6 +174,17 @@ class BrokerServer:
 
     def live_brokers(self) -> list[int]:
         return self.image.active_brokers()
+
+    def partition_leader_endpoint(self, topic: str, index: int) -> tuple[int, str, int] | None:
+        """(broker id, host, port) of the partition's live leader, from the metadata."""
+        image = self.image.topic(topic)
+        registration = image.partitions.get(index) if image is not None else None
+        if registration is None or registration.leader < 0:
+            return None
+        endpoint = self.broker_endpoint(registration.leader)
+        if endpoint is None:
+            return None
+        return registration.leader, endpoint[0], endpoint[1]
 
     def broker_endpoint(self, broker_id: int) -> tuple[str, int] | None:
         registration = self.image.brokers.get(broker_id)
@@ -385,6 +397,8 @@ class BrokerServer:
                 self.replica_fetchers.follow(partition)
             else:
                 self.replica_fetchers.unfollow(key)
+            if partition.topic == OFFSETS_TOPIC:
+                self.groups.on_leadership_change(partition.index, partition.is_leader)
         if partition.is_leader:
             partition.maybe_advance_high_watermark()
         self._complete_delayed(key)

@@ -9,8 +9,10 @@ requests, timers.
   superseded, or unloaded).
 - One timer task sleeps until the coordinator's next deadline and calls ``expire`` (rebalance,
   sync and session timeouts, offsets retention).
-- State is loaded on first use by replaying the ``__consumer_offsets`` partitions this broker
-  leads (on a single node: all of them), Kafka's coordinator load.
+- A group's coordinator is the leader of its ``__consumer_offsets`` partition.  A partition's
+  state is loaded on first use by replaying it (Kafka's coordinator load) and unloaded when its
+  leadership moves away (parked requests answer NOT_COORDINATOR); records are committed with
+  acks=all semantics (the HW passes them) before any response goes out.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from broker.core.group_coordinator import (
 )
 from broker.server import internal_topics
 from broker.server.clock import monotonic_ms, wall_ms
-from client.protocol.errors import ErrorCode
+from broker.server.handlers.produce import DelayedProduce
+from client.protocol.errors import ErrorCode, ProtocolError
 
 if TYPE_CHECKING:
     from broker.server.broker import BrokerServer
@@ -56,42 +59,108 @@ class GroupService:
             member_id_suffix=lambda: str(uuid.uuid4()),
         )
         self.loaded = False
+        self.owned: set[int] = set()
         self._waiters: dict[ParkedRequest, anyio.Event] = {}
         self._wakeup = anyio.Event()
 
-    async def ensure_loaded(self) -> ErrorCode:
-        """Create ``__consumer_offsets`` if needed and replay it into the coordinator once."""
-        if self.loaded:
-            return ErrorCode.NONE
+    async def _offsets_topic_ready(self) -> bool:
         error = await internal_topics.ensure_offsets_topic(self.server)
-        if error not in (ErrorCode.NONE, ErrorCode.TOPIC_ALREADY_EXISTS):
+        return error in (ErrorCode.NONE, ErrorCode.TOPIC_ALREADY_EXISTS)
+
+    async def owner_error(self, group_id: str) -> ErrorCode:
+        """NONE when this broker coordinates ``group_id`` now: it leads the group's
+        ``__consumer_offsets`` partition (loaded by replay on first use); else
+        NOT_COORDINATOR, so the client looks the coordinator up again."""
+        if not await self._offsets_topic_ready():
             return ErrorCode.COORDINATOR_NOT_AVAILABLE
-        topic = internal_topics.OFFSETS_TOPIC
-        count = 0
-        for (name, partition), local in sorted(self.server.partitions.items()):
-            if name != topic or not local.is_leader:
-                continue
-            for _offset, key, value in internal_topics.replay(self.server, topic, partition):
-                if key is not None:
-                    self.coordinator.replay(key, value)
-                    count += 1
-            self.coordinator.load_complete(partition, monotonic_ms())
-        self.loaded = True
-        log.info("group coordinator loaded %d records from %s", count, topic)
+        partition = self.coordinator.partition_for(group_id)
+        local = self.server.partitions.get((internal_topics.OFFSETS_TOPIC, partition))
+        if local is None or not local.is_leader:
+            return ErrorCode.NOT_COORDINATOR
+        if partition not in self.owned:
+            self._load(partition)
         return ErrorCode.NONE
 
-    def apply(self, result: CoordinatorResult[Any]) -> Any:
-        """Persist the result's records, wake what it completed; returns its response."""
+    async def ensure_loaded(self) -> ErrorCode:
+        """Load every ``__consumer_offsets`` partition this broker leads (ListGroups & co.)."""
+        if not await self._offsets_topic_ready():
+            return ErrorCode.COORDINATOR_NOT_AVAILABLE
+        for (name, partition), local in sorted(self.server.partitions.items()):
+            owned = partition in self.owned
+            if name == internal_topics.OFFSETS_TOPIC and local.is_leader and not owned:
+                self._load(partition)
+        return ErrorCode.NONE
+
+    def _load(self, partition: int) -> None:
+        """Kafka's coordinator load: replay the partition into the coordinator."""
         topic = internal_topics.OFFSETS_TOPIC
+        count = 0
+        for _offset, key, value in internal_topics.replay(self.server, topic, partition):
+            if key is not None:
+                self.coordinator.replay(key, value)
+                count += 1
+        self.coordinator.load_complete(partition, monotonic_ms())
+        self.owned.add(partition)
+        self.loaded = True
+        self._wakeup.set()
+        log.info("group coordinator loaded %d records from %s-%d", count, topic, partition)
+
+    def on_leadership_change(self, partition: int, is_leader: bool) -> None:
+        """Leadership of a ``__consumer_offsets`` partition moved: a lost partition's groups
+        are unloaded (their parked requests answer NOT_COORDINATOR); a won one is loaded on
+        its first request."""
+        if is_leader or partition not in self.owned:
+            return
+        self.owned.discard(partition)
+        result = self.coordinator.unload_partition(partition, monotonic_ms())
+        self._complete(result)
+        log.info("group coordinator unloaded %s-%d", internal_topics.OFFSETS_TOPIC, partition)
+
+    async def apply(self, result: CoordinatorResult[Any]) -> Any:
+        """Append the result's records and wait until they are committed (acks=all within
+        the cluster), then wake what it completed; returns its response."""
+        topic = internal_topics.OFFSETS_TOPIC
+        required: dict[tuple[str, int], tuple[int, int]] = {}
         for partition, records in itertools.groupby(result.records, key=lambda r: r.partition):
             pairs = [(record.key, record.value) for record in records]
+            local = self.server.partitions.get((topic, partition))
+            if local is None or not local.is_leader:
+                self._fail_partition(partition)
+                raise ProtocolError(f"not the coordinator of {topic}-{partition} any more")
             internal_topics.append(self.server, topic, partition, pairs)
+            required[(topic, partition)] = (local.log_end_offset, local.leader_epoch)
+        if required:
+            await self._await_committed(required)
+        self._complete(result)
+        return result.response
+
+    async def _await_committed(self, required: dict[tuple[str, int], tuple[int, int]]) -> None:
+        operation = DelayedProduce(
+            self.server, required, monotonic_ms() + self.server.config.offsets_commit_timeout_ms
+        )
+        if not operation.try_complete(None):
+            self.server.watch_delayed(operation, list(required))
+            await operation.event.wait()
+        for key in required:
+            status = operation.status(key)
+            if status is not ErrorCode.NONE:
+                # Not committed: the partition's next leader (or a reload) replays the log,
+                # which is the truth; this client reconnects and finds the coordinator again.
+                self._fail_partition(key[1])
+                name = "REQUEST_TIMED_OUT" if status is None else status.name
+                raise ProtocolError(f"offsets commit to {key[0]}-{key[1]} failed: {name}")
+
+    def _fail_partition(self, partition: int) -> None:
+        if partition in self.owned:
+            self.owned.discard(partition)
+            self._complete(self.coordinator.unload_partition(partition, monotonic_ms()))
+
+    def _complete(self, result: CoordinatorResult[Any]) -> None:
         for parked in result.completed:
             event = self._waiters.pop(parked, None)
             if event is not None:
                 event.set()
         self._wakeup.set()
-        return result.response
 
     async def wait(self, parked: ParkedRequest) -> Any:
         """The response of a parked request, once the coordinator completed it."""
@@ -114,4 +183,7 @@ class GroupService:
             with anyio.move_on_after(delay):
                 await self._wakeup.wait()
             if self.loaded:
-                self.apply(self.coordinator.expire(monotonic_ms()))
+                try:
+                    await self.apply(self.coordinator.expire(monotonic_ms()))
+                except ProtocolError as error:
+                    log.warning("group coordinator: %s", error)

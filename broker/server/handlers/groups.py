@@ -17,6 +17,7 @@ from broker.core.group_coordinator import (
     LeaveGroupResponse,
     SyncGroupResponse,
 )
+from broker.core.group_offsets import DescribedGroup
 from broker.server.clock import monotonic_ms
 from broker.server.connection import current_peer_host
 from client.protocol.errors import ErrorCode
@@ -28,8 +29,11 @@ if TYPE_CHECKING:
 AUTHORIZED_OPERATIONS_OMITTED = -(2**31)
 
 
-async def _loaded(server: BrokerServer) -> ErrorCode:
-    return await server.groups.ensure_loaded()
+async def _loaded(server: BrokerServer, group_id: str | None = None) -> ErrorCode:
+    """Whether this broker coordinates ``group_id`` now (None: every group it leads)."""
+    if group_id is None:
+        return await server.groups.ensure_loaded()
+    return await server.groups.owner_error(group_id)
 
 
 def _join_body(response: JoinGroupResponse, version: int) -> dict[str, Any]:
@@ -55,7 +59,7 @@ def _join_body(response: JoinGroupResponse, version: int) -> dict[str, Any]:
 
 
 async def join_group(server: BrokerServer, header: RequestHeader, request: Container) -> Any:
-    error = await _loaded(server)
+    error = await _loaded(server, request.group_id)
     if error is not ErrorCode.NONE:
         return _join_body(JoinGroupResponse(error, request.member_id), header.api_version)
     result = server.groups.coordinator.join(
@@ -71,7 +75,7 @@ async def join_group(server: BrokerServer, header: RequestHeader, request: Conta
         version=header.api_version,
         now_ms=monotonic_ms(),
     )
-    response = server.groups.apply(result)
+    response = await server.groups.apply(result)
     if response is None:
         assert result.parked is not None
         response = await server.groups.wait(result.parked)
@@ -89,7 +93,7 @@ def _sync_body(response: SyncGroupResponse) -> dict[str, Any]:
 
 
 async def sync_group(server: BrokerServer, header: RequestHeader, request: Container) -> Any:
-    error = await _loaded(server)
+    error = await _loaded(server, request.group_id)
     if error is not ErrorCode.NONE:
         return _sync_body(SyncGroupResponse(error))
     result = server.groups.coordinator.sync(
@@ -102,7 +106,7 @@ async def sync_group(server: BrokerServer, header: RequestHeader, request: Conta
         assignments={a.member_id: bytes(a.assignment) for a in request.assignments},
         now_ms=monotonic_ms(),
     )
-    response = server.groups.apply(result)
+    response = await server.groups.apply(result)
     if response is None:
         assert result.parked is not None
         response = await server.groups.wait(result.parked)
@@ -110,7 +114,7 @@ async def sync_group(server: BrokerServer, header: RequestHeader, request: Conta
 
 
 async def heartbeat(server: BrokerServer, header: RequestHeader, request: Container) -> Any:
-    error = await _loaded(server)
+    error = await _loaded(server, request.group_id)
     if error is ErrorCode.NONE:
         error = server.groups.coordinator.heartbeat(
             request.group_id,
@@ -123,7 +127,7 @@ async def heartbeat(server: BrokerServer, header: RequestHeader, request: Contai
 
 
 async def leave_group(server: BrokerServer, header: RequestHeader, request: Container) -> Any:
-    error = await _loaded(server)
+    error = await _loaded(server, request.group_id)
     if header.api_version >= 3:
         members = [(m.member_id, m.group_instance_id) for m in request.members]
     else:
@@ -132,7 +136,7 @@ async def leave_group(server: BrokerServer, header: RequestHeader, request: Cont
         response = LeaveGroupResponse(error)
     else:
         result = server.groups.coordinator.leave(request.group_id, members, monotonic_ms())
-        response = server.groups.apply(result)
+        response = await server.groups.apply(result)
     answers = [
         {
             "member_id": m.member_id,
@@ -148,7 +152,7 @@ async def leave_group(server: BrokerServer, header: RequestHeader, request: Cont
 
 
 async def offset_commit(server: BrokerServer, header: RequestHeader, request: Container) -> Any:
-    error = await _loaded(server)
+    error = await _loaded(server, request.group_id)
     offsets = {
         (topic.name, p.partition_index): (
             p.committed_offset,
@@ -168,7 +172,7 @@ async def offset_commit(server: BrokerServer, header: RequestHeader, request: Co
             now_ms=monotonic_ms(),
             retention_time_ms=request.get("retention_time_ms", -1),
         )
-        errors = server.groups.apply(result)
+        errors = await server.groups.apply(result)
     else:
         errors = dict.fromkeys(offsets, error)
     topics: dict[str, list[dict[str, Any]]] = {}
@@ -208,17 +212,19 @@ def _fetched(
 
 
 async def offset_fetch(server: BrokerServer, header: RequestHeader, request: Container) -> Any:
-    error = await _loaded(server)
     if header.api_version >= 8:
-        groups = [
-            {
-                "group_id": g.group_id,
-                "topics": _fetched(server, g.group_id, g.topics, error),
-                "error_code": error,
-            }
-            for g in request.groups
-        ]
+        groups = []
+        for g in request.groups:
+            error = await _loaded(server, g.group_id)
+            groups.append(
+                {
+                    "group_id": g.group_id,
+                    "topics": _fetched(server, g.group_id, g.topics, error),
+                    "error_code": error,
+                }
+            )
         return {"throttle_time_ms": 0, "groups": groups}
+    error = await _loaded(server, request.group_id)
     return {
         "throttle_time_ms": 0,
         "topics": _fetched(server, request.group_id, request.topics, error),
@@ -244,24 +250,13 @@ async def list_groups(server: BrokerServer, header: RequestHeader, request: Cont
 
 
 async def describe_groups(server: BrokerServer, header: RequestHeader, request: Container) -> Any:
-    error = await _loaded(server)
-    if error is not ErrorCode.NONE:
-        return {
-            "throttle_time_ms": 0,
-            "groups": [
-                {
-                    "error_code": error,
-                    "group_id": g,
-                    "group_state": "",
-                    "protocol_type": "",
-                    "protocol_data": "",
-                    "members": [],
-                    "authorized_operations": AUTHORIZED_OPERATIONS_OMITTED,
-                }
-                for g in request.groups
-            ],
-        }
-    described = server.groups.coordinator.describe_groups(request.groups)
+    errors = {group_id: await _loaded(server, group_id) for group_id in request.groups}
+    owned = [group_id for group_id in request.groups if errors[group_id] is ErrorCode.NONE]
+    found = {g.group_id: g for g in server.groups.coordinator.describe_groups(owned)}
+    described = [
+        found.get(group_id) or _undescribed(group_id, errors[group_id])
+        for group_id in request.groups
+    ]
     return {
         "throttle_time_ms": 0,
         "groups": [
@@ -289,13 +284,17 @@ async def describe_groups(server: BrokerServer, header: RequestHeader, request: 
     }
 
 
+def _undescribed(group_id: str, error: ErrorCode) -> DescribedGroup:
+    return DescribedGroup(error, group_id, "", "", "", ())
+
+
 async def delete_groups(server: BrokerServer, header: RequestHeader, request: Container) -> Any:
-    error = await _loaded(server)
-    if error is not ErrorCode.NONE:
-        results = dict.fromkeys(request.groups_names, error)
-    else:
-        result = server.groups.coordinator.delete_groups(request.groups_names, monotonic_ms())
-        results = server.groups.apply(result)
+    errors = {group_id: await _loaded(server, group_id) for group_id in request.groups_names}
+    owned = [group_id for group_id, error in errors.items() if error is ErrorCode.NONE]
+    results = dict(errors)
+    if owned:
+        result = server.groups.coordinator.delete_groups(owned, monotonic_ms())
+        results.update(await server.groups.apply(result))
     return {
         "throttle_time_ms": 0,
         "results": [{"group_id": group, "error_code": code} for group, code in results.items()],
