@@ -113,8 +113,35 @@ def _broker_start(arguments: argparse.Namespace) -> int:
     )
     # Imported here so that argument and config errors need none of the server's imports.
     from broker.server.broker import run
+    from broker.server.meta_properties import MetaPropertiesError
 
-    return run(loaded.config)
+    try:
+        return run(loaded.config)
+    except MetaPropertiesError as error:
+        print(f"{PROGRAM}: error: {error}", file=sys.stderr)
+        return 1
+    except BaseExceptionGroup as group:
+        # A listener that cannot bind (port in use, no permission) fails the start-up task.
+        failure = _only(group, OSError)
+        if failure is None:
+            raise
+        print(f"{PROGRAM}: error: cannot start: {failure}", file=sys.stderr)
+        return 1
+
+
+def _only(group: BaseExceptionGroup[BaseException], kind: type[Exception]) -> Exception | None:
+    """The single ``kind`` exception a (nested) exception group consists of, if that is all."""
+    leaves: list[BaseException] = []
+    pending: list[BaseException] = [group]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, BaseExceptionGroup):
+            pending.extend(item.exceptions)
+        else:
+            leaves.append(item)
+    if len(leaves) == 1 and isinstance(leaves[0], kind):
+        return leaves[0]
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -72,14 +72,28 @@ class BrokerServer:
         self.log_dirs = [Path(directory).resolve() for directory in config.log_dirs]
         for directory in self.log_dirs:
             directory.mkdir(parents=True, exist_ok=True)
-        self.cluster_id = meta_properties.load_or_create(self.log_dirs, self.node_id)
         self.controller_server: ControllerServer | None = None
         self.link: ControllerLink | None = None
+        self.cluster_id: str | None
         if "controller" in config.process_roles:
-            self.controller_server = ControllerServer(config, self.log_dirs[0])
+            self.cluster_id = meta_properties.load_or_create(
+                self.log_dirs, self.node_id, config.cluster_id
+            )
+            self.controller_server = ControllerServer(config, self.log_dirs[0], self.cluster_id)
             self.image = self.controller_server.image
             self.controller_server.listeners.append(self._apply)
         else:
+            # A broker joins the controller's cluster: the id comes from the data dir, the
+            # config, or (first start) the controller itself, before registering.
+            self.cluster_id = meta_properties.read_cluster_id(self.log_dirs, self.node_id)
+            configured = config.cluster_id
+            if self.cluster_id is None:
+                self.cluster_id = configured
+            elif configured is not None and configured != self.cluster_id:
+                raise meta_properties.MetaPropertiesError(
+                    f"the data directory belongs to cluster {self.cluster_id}, "
+                    f"but cluster.id is {configured}"
+                )
             self.image = MetadataImage()
             self.link = ControllerLink(self)
         self.forwards_to_controller = self.controller_server is None
@@ -108,6 +122,11 @@ class BrokerServer:
         self.replica_fetchers = ReplicaFetcherManager(self)
         self._task_group: anyio.abc.TaskGroup | None = None
         self._sync_partitions()
+
+    def adopt_cluster_id(self, cluster_id: str) -> None:
+        """First start of a broker: take the controller's cluster id and record it."""
+        self.cluster_id = cluster_id
+        meta_properties.write_missing(self.log_dirs, self.node_id, cluster_id)
 
     def _client_listener(self) -> Listener:
         names = self.config.controller_listener_names
@@ -685,8 +704,8 @@ def run_controller(config: BrokerConfig) -> int:
     """``process.roles=controller``: the controller alone, until SIGTERM/SIGINT."""
     directory = Path(config.log_dirs[0]).resolve()
     directory.mkdir(parents=True, exist_ok=True)
-    meta_properties.load_or_create([directory], config.node_id)
-    controller = ControllerServer(config, directory)
+    cluster_id = meta_properties.load_or_create([directory], config.node_id, config.cluster_id)
+    controller = ControllerServer(config, directory, cluster_id)
     try:
         anyio.run(
             _serve_controller_until_signalled,

@@ -84,6 +84,8 @@ class ControllerLink:
                     client_id=f"odradek-broker-{self.server.node_id}-lifecycle",
                     request_timeout_ms=REQUEST_TIMEOUT_MS,
                 ) as connection:
+                    if self.server.cluster_id is None:
+                        await self._discover_cluster_id(connection)
                     if self.broker_epoch < 0:
                         await self._register(connection)
                     while True:
@@ -95,6 +97,13 @@ class ControllerLink:
             except Exception:
                 log.exception("broker lifecycle failed; retrying")
                 await anyio.sleep(RETRY_BACKOFF_MS / 1000)
+
+    async def _discover_cluster_id(self, connection: Connection) -> None:
+        response = await connection.send(60, {"include_cluster_authorized_operations": False})
+        if ErrorCode(response.error_code) is not ErrorCode.NONE or not response.cluster_id:
+            raise KafkaError(f"DescribeCluster: {ErrorCode(response.error_code).name}")
+        log.info("joining cluster %s", response.cluster_id)
+        self.server.adopt_cluster_id(response.cluster_id)
 
     async def _register(self, connection: Connection) -> None:
         server = self.server

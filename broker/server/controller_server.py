@@ -63,8 +63,9 @@ class ControllerServer:
 
     forwards_to_controller = False
 
-    def __init__(self, config: BrokerConfig, metadata_dir: Path) -> None:
+    def __init__(self, config: BrokerConfig, metadata_dir: Path, cluster_id: str) -> None:
         self.config = config
+        self.cluster_id = cluster_id
         self.node_id = config.node_id
         self.metadata_log = MetadataLog(metadata_dir)
         self.records: list[dict[str, Any]] = list(self.metadata_log.records)

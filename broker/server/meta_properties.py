@@ -34,8 +34,8 @@ def new_cluster_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 
-def load_or_create(log_dirs: list[Path], node_id: int) -> str:
-    """The cluster id recorded in the log dirs, writing meta.properties where it is missing."""
+def read_cluster_id(log_dirs: list[Path], node_id: int) -> str | None:
+    """The cluster id recorded in the log dirs (None: none has meta.properties yet)."""
     cluster_id: str | None = None
     for directory in log_dirs:
         path = directory / FILE_NAME
@@ -51,7 +51,11 @@ def load_or_create(log_dirs: list[Path], node_id: int) -> str:
         if cluster_id is not None and found != cluster_id:
             raise MetaPropertiesError(f"{path} names cluster {found}, others {cluster_id}")
         cluster_id = found
-    cluster_id = cluster_id or new_cluster_id()
+    return cluster_id
+
+
+def write_missing(log_dirs: list[Path], node_id: int, cluster_id: str) -> None:
+    """Write meta.properties into every log dir that has none (atomically, fsynced)."""
     for directory in log_dirs:
         path = directory / FILE_NAME
         if path.exists():
@@ -63,4 +67,19 @@ def load_or_create(log_dirs: list[Path], node_id: int) -> str:
         with open(temporary, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(temporary, path)
+
+
+def load_or_create(log_dirs: list[Path], node_id: int, configured: str | None = None) -> str:
+    """The cluster id recorded in the log dirs, writing meta.properties where it is missing.
+
+    ``configured`` (the ``cluster.id`` key) is used for a new data dir and must match an
+    existing one.
+    """
+    cluster_id = read_cluster_id(log_dirs, node_id)
+    if cluster_id is not None and configured is not None and configured != cluster_id:
+        raise MetaPropertiesError(
+            f"the data directory belongs to cluster {cluster_id}, but cluster.id is {configured}"
+        )
+    cluster_id = cluster_id or configured or new_cluster_id()
+    write_missing(log_dirs, node_id, cluster_id)
     return cluster_id

@@ -38,6 +38,11 @@ def _metadata(bootstrap: str) -> Any:
         return conn.request(3, 9, {"topics": [{"name": "replicated"}]})
 
 
+def _cluster_id(bootstrap: str) -> str:
+    with RawConnection(bootstrap) as conn:
+        return str(conn.request(3, 9, {"topics": []}).cluster_id)
+
+
 def test_cluster_up_replicates_and_stops_cleanly(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "broker.cli", "cluster", "up", "--brokers", "3"]
     command += ["--base-port", "0", "--data-dir", str(tmp_path)]
@@ -51,6 +56,10 @@ def test_cluster_up_replicates_and_stops_cleanly(tmp_path: Path) -> None:
         bootstrap = process.stdout.readline().decode().strip()
         assert bootstrap.count(",") == 2, bootstrap
         first = bootstrap.split(",")[0]
+        # One cluster: every broker adopted the controller's cluster id.
+        cluster_ids = {_cluster_id(address) for address in bootstrap.split(",")}
+        controller_meta = (tmp_path / "controller" / "meta.properties").read_text()
+        assert len(cluster_ids) == 1 and f"cluster.id={cluster_ids.pop()}" in controller_meta
         _create_topic(first)
         metadata = _metadata(first)
         assert sorted(b.node_id for b in metadata.brokers) == [1, 2, 3]

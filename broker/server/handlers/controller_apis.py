@@ -7,6 +7,7 @@ ApiVersions (18), and Fetch (1) of ``__cluster_metadata``: how brokers follow th
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from broker.server.dispatcher import Handler
 
 MAX_METADATA_WAIT_MS = 30_000
+log = logging.getLogger("odradek.controller")
 
 
 def _remember_broker(broker_id: int, broker_epoch: int) -> None:
@@ -37,6 +39,15 @@ async def broker_registration(
     listener = request.listeners[0] if request.listeners else None
     if listener is None:
         return {"throttle_time_ms": 0, "error_code": ErrorCode.INVALID_REQUEST, "broker_epoch": -1}
+    if request.cluster_id != server.cluster_id:
+        log.error(
+            "broker %d asked to join cluster %s; this is cluster %s",
+            request.broker_id,
+            request.cluster_id,
+            server.cluster_id,
+        )
+        error = ErrorCode.INCONSISTENT_CLUSTER_ID
+        return {"throttle_time_ms": 0, "error_code": error, "broker_epoch": -1}
     outcome = server.cluster.register_broker(
         request.broker_id,
         str(request.incarnation_id),
@@ -186,6 +197,30 @@ async def metadata_fetch(
     }
 
 
+async def describe_cluster(
+    server: ControllerServer, header: RequestHeader, request: Container
+) -> dict[str, Any]:
+    """The cluster id (a new broker adopts it) and the registered brokers."""
+    return {
+        "throttle_time_ms": 0,
+        "error_code": ErrorCode.NONE,
+        "error_message": None,
+        "endpoint_type": 2,
+        "cluster_id": server.cluster_id,
+        "controller_id": server.node_id,
+        "brokers": [
+            {
+                "broker_id": registration.broker_id,
+                "host": registration.host,
+                "port": registration.port,
+                "rack": registration.rack,
+            }
+            for registration in sorted(server.image.brokers.values(), key=lambda r: r.broker_id)
+        ],
+        "cluster_authorized_operations": -(2**31),
+    }
+
+
 CONTROLLER_HANDLERS: dict[int, Handler] = {
     1: metadata_fetch,
     18: api_versions.handle,
@@ -195,5 +230,6 @@ CONTROLLER_HANDLERS: dict[int, Handler] = {
     56: alter_partition,
     62: broker_registration,
     63: broker_heartbeat,
+    60: describe_cluster,
     67: allocate_producer_ids,
 }
