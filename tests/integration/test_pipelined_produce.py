@@ -86,7 +86,7 @@ def test_pipelined_acks_all_answers_in_order(kafka_cluster_factory: ClusterFacto
     assert answers[2][1].topics[0].error_code == ErrorCode.NONE
     # Both timed-out writes were appended (outcome unknown to the client, as Kafka says):
     # once the follower is back in sync the next write lands after them.
-    _wait_for_full_isr(first)
+    _wait_for_full_isr(f"{leader.host}:{leader.port}")  # the leader's own view of its ISR
     with RawConnection(f"{leader.host}:{leader.port}") as conn:
         result = conn.request(0, 8, _produce(b"three", 30_000))
     partition_result = result.responses[0].partition_responses[0]
