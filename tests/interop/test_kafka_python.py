@@ -341,8 +341,11 @@ def test_long_poll_wakes_on_produce(
         kafka_broker.bootstrap, fetch_max_wait_ms=LONG_POLL_MAX_WAIT_MS, request_timeout_ms=30_000
     ) as client:
         client.assign([TopicPartition(topic, 0)])
-        # This poll sends the Fetch, which the broker parks; nothing is there yet.
-        assert client.poll(timeout_ms=PARKED_FOR_MS) == {}
+        # These polls send the Fetch, which the broker parks; nothing is there yet.  Three
+        # polls, so that the Fetch (sent once metadata and offsets are known, later on a busy
+        # machine) has been parked for at least PARKED_FOR_MS when the record is produced.
+        for _ in range(3):
+            assert client.poll(timeout_ms=PARKED_FOR_MS) == {}
         produce(kafka_broker.bootstrap, topic, [record])
         received = poll_exactly(client, 1, timeout_s=LONG_POLL_DEADLINE_S)
         fetch_metrics = client.metrics()["consumer-fetch-manager-metrics"]
