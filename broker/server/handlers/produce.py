@@ -103,15 +103,56 @@ class DelayedProduce:
         self.event.set()
 
 
+def _not_here(server: BrokerServer, topic: str, index: int) -> dict[str, Any]:
+    """A partition this broker holds no replica of: NOT_LEADER_OR_FOLLOWER with its leader if
+    the cluster has it, UNKNOWN_TOPIC_OR_PARTITION if not."""
+    image = server.image.topic(topic)
+    registration = image.partitions.get(index) if image is not None else None
+    if registration is None:
+        return _partition_response(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+    response = _partition_response(index, ErrorCode.NOT_LEADER_OR_FOLLOWER)
+    leader = {"leader_id": registration.leader, "leader_epoch": registration.leader_epoch}
+    response["current_leader"] = leader
+    return response
+
+
+def _node_endpoints(server: BrokerServer, responses: list[dict[str, Any]]) -> list[Any]:
+    """KIP-951: the endpoints of the leaders named in NOT_LEADER_OR_FOLLOWER answers."""
+    leaders = {
+        entry["current_leader"]["leader_id"]
+        for topic in responses
+        for entry in topic["partition_responses"]
+        if "current_leader" in entry
+    }
+    endpoints = []
+    for broker_id in sorted(leaders):
+        registration = server.image.brokers.get(broker_id)
+        if registration is not None:
+            endpoints.append(
+                {
+                    "node_id": broker_id,
+                    "host": registration.host,
+                    "port": registration.port,
+                    "rack": registration.rack,
+                }
+            )
+    return endpoints
+
+
 def append(
     server: BrokerServer, topic: str, index: int, records: bytes | None, acks: int
 ) -> dict[str, Any]:
     partition = server.partitions.get((topic, index))
     if partition is None:
-        return _partition_response(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+        return _not_here(server, topic, index)
     error = partition.check_produce(acks)
     if error is not ErrorCode.NONE:
-        return _partition_response(index, error)
+        response = _partition_response(index, error)
+        if error is ErrorCode.NOT_LEADER_OR_FOLLOWER:
+            # KIP-951: tell the client the leader we know, so it need not ask for metadata.
+            leader = {"leader_id": partition.leader, "leader_epoch": partition.leader_epoch}
+            response["current_leader"] = leader
+        return response
     log_ = server.partition_log(topic, index)
     if not records:
         return _partition_response(index, ErrorCode.CORRUPT_MESSAGE, "empty record set")
@@ -156,7 +197,9 @@ async def handle(
             # the client notices, refreshes its metadata and reconnects.
             raise ProtocolError(f"acks=0 produce failed: {ErrorCode(failed[0]['error_code']).name}")
         return None
-    body = {"responses": responses, "throttle_time_ms": 0}
+    body: dict[str, Any] = {"responses": responses, "throttle_time_ms": 0}
+    if any("current_leader" in p for topic in responses for p in topic["partition_responses"]):
+        body["node_endpoints"] = _node_endpoints(server, responses)
     if acks == ACKS_ALL:
         operation = _delayed_produce(server, responses, request.timeout_ms)
         if operation is not None and operation.event.is_set():
