@@ -95,7 +95,7 @@ def _read_partition(
     index = request.partition
     partition = server.partitions.get((topic, index))
     if partition is None:
-        return _partition_entry(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+        return _partition_entry(index, server.not_hosted_error(topic, index))
     # Kafka's order: the client's leader epoch first, then the leadership.
     error = partition.check_leader_epoch(request.get("current_leader_epoch", -1))
     if error is not ErrorCode.NONE:
@@ -151,7 +151,7 @@ def _read_for_follower(
     index = request.partition
     partition = server.partitions.get((topic, index))
     if partition is None:
-        return _partition_entry(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+        return _partition_entry(index, server.not_hosted_error(topic, index))
     log_ = server.partition_log(topic, index)
     fetch_offset = request.fetch_offset
     check = check_follower_fetch(

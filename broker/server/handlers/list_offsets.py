@@ -37,7 +37,7 @@ def _lookup(server: BrokerServer, topic: str, request: Container) -> dict[str, A
     index = request.partition_index
     partition = server.partitions.get((topic, index))
     if partition is None:
-        return _entry(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+        return _entry(index, server.not_hosted_error(topic, index))
     # Kafka's order: the client's leader epoch first, then the leadership.
     error = partition.check_leader_epoch(request.get("current_leader_epoch", -1))
     if error is not ErrorCode.NONE:
