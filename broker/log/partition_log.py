@@ -717,14 +717,18 @@ def _first_unflushed(segments: list[LogSegment], recovery_point: int) -> int:
 
 def _recover(segments: list[LogSegment], suspects: list[int], first_unflushed: int | None) -> None:
     """Recover suspect segments and, after an unclean shutdown, every segment from
-    ``first_unflushed``; corruption drops all later segments."""
+    ``first_unflushed``; corruption drops all later segments, and so does a segment that
+    recovers to an end short of the next one's base offset (it lost unsynced bytes without a
+    torn batch to cut): the log must stay dense."""
     chosen = set(suspects)
     if first_unflushed is not None:
         chosen.update(range(first_unflushed, len(segments)))
     for index in sorted(chosen):
         if index >= len(segments):
             break
-        if segments[index].recover() > 0:
+        cut = segments[index].recover() > 0
+        following = segments[index + 1] if index + 1 < len(segments) else None
+        if cut or (following is not None and segments[index].next_offset != following.base_offset):
             for later in segments[index + 1 :]:
                 later.delete()
             del segments[index + 1 :]
