@@ -366,6 +366,15 @@ class Partition:
         ):
             self.pending_isr = None
 
+    def on_broker_ineligible(self, broker_id: int) -> bool:
+        """The image fenced the broker (or it is shutting down, or re-registered): it may no
+        longer hold the HW as a joiner.  True when the HW advanced."""
+        state = self.followers.get(broker_id)
+        if state is None or not state.eligible:
+            return False
+        state.eligible = False
+        return self.maybe_advance_high_watermark()
+
     def maybe_advance_high_watermark(self, now_ms: int | None = None) -> bool:
         """HW = min LEO over the maximal ISR and the caught-up followers eligible to join,
         gated on min ISR (KAFKA-15583); never back.  An unknown LEO holds it."""

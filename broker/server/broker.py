@@ -25,11 +25,14 @@ from broker import config as broker_config
 from broker.config import BrokerConfig, Listener
 from broker.core.controller import Controller, ControllerResult, NewTopic, TopicResult
 from broker.core.metadata import (
+    BrokerRegistrationChangeRecord,
+    FenceBrokerRecord,
     MetadataImage,
     MetadataRecord,
     PartitionRecord,
     PartitionRegistration,
     ProducerIdsRecord,
+    RegisterBrokerRecord,
     RemoveTopicRecord,
     TopicImage,
 )
@@ -121,7 +124,10 @@ class BrokerServer:
         self.groups = GroupService(self)
         self.replica_fetchers = ReplicaFetcherManager(self)
         self._task_group: anyio.abc.TaskGroup | None = None
+        self._orphans_checked = False
         self._sync_partitions()
+        if self.controller_server is not None:
+            self.on_metadata_caught_up()  # the shared image is complete already
 
     def adopt_cluster_id(self, cluster_id: str) -> None:
         """First start of a broker: take the controller's cluster id and record it."""
@@ -169,11 +175,22 @@ class BrokerServer:
         self._apply(records)
 
     def _apply(self, records: Sequence[MetadataRecord]) -> None:
+        ineligible: set[int] = set()
         for record in records:
             if isinstance(record, RemoveTopicRecord):
                 self._drop_topic(record.topic_id)
+            elif isinstance(record, FenceBrokerRecord | RegisterBrokerRecord) or (
+                isinstance(record, BrokerRegistrationChangeRecord)
+                and record.in_controlled_shutdown
+            ):
+                ineligible.add(record.broker_id)
         if any(isinstance(record, PartitionRecord) for record in records):
             self._sync_partitions()
+        for broker_id in ineligible:
+            # KIP-841: a fenced or stopping broker no longer holds back the HW as a joiner.
+            for key, partition in self.partitions.items():
+                if partition.on_broker_ineligible(broker_id):
+                    self._complete_delayed(key)
         self._metadata_changed.set()
         self._metadata_changed = anyio.Event()
 
@@ -365,7 +382,6 @@ class BrokerServer:
                     partition = self._open_partition(topic, index)
                     self.partitions[key] = partition
                 self._adopt(partition, registration, now)
-        self._drop_orphan_logs()
 
     def _open_partition(self, topic: TopicImage, index: int) -> Partition:
         log_ = self.logs.get(topic.name, index)
@@ -429,6 +445,13 @@ class BrokerServer:
         if partition.is_leader:
             partition.maybe_advance_high_watermark()
         self._complete_delayed(key)
+
+    def on_metadata_caught_up(self) -> None:
+        """The image has every record the controller had: logs of topics it does not know
+        were deleted while we were down.  Never earlier: an empty image knows no topic."""
+        if not self._orphans_checked:
+            self._orphans_checked = True
+            self._drop_orphan_logs()
 
     def _drop_orphan_logs(self) -> None:
         """Logs of topics deleted while we were down (the image is the source of truth)."""

@@ -227,6 +227,8 @@ class ControllerLink:
             raise KafkaError(f"metadata fetch at offset {offset}: {error.name}")
         data = part.records
         if not data:
+            if self.server.image.records_replayed >= part.high_watermark:
+                self.server.on_metadata_caught_up()
             return
         bodies: list[Mapping[str, Any]] = []
         for position, header in iterate_batches(data):
@@ -237,6 +239,8 @@ class ControllerLink:
                 if header.base_offset + index >= offset and record.value is not None:
                     bodies.append(json.loads(record.value))
         self.server.apply_metadata([record_from_dict(dict(body)) for body in bodies])
+        if self.server.image.records_replayed >= part.high_watermark:
+            self.server.on_metadata_caught_up()
         if self.fenced:
             self.wake_heartbeat()
 

@@ -467,12 +467,6 @@ def test_f3_stale_rejoin(kafka_cluster_factory: ClusterFactory, topic: str) -> N
     assert report.acked == 150, str(report)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a restarted broker (process.roles=broker) deletes every local partition log at "
-    "startup: _sync_partitions -> _drop_orphan_logs runs against its still-empty metadata "
-    "image, so after all replicas restart, acked records are gone (P1)",
-)
 def test_p1_acked_records_survive_a_restart_of_every_broker(
     cluster: LocalCluster, topic: str
 ) -> None:
@@ -493,6 +487,10 @@ def test_p1_acked_records_survive_a_restart_of_every_broker(
         node.start()
         ends_at_start[node.node_id] = log_end(node, topic, 0)
     wait_for_state(cluster, topic, lambda s: s[0].leader >= 0, "a leader after the restart")
+    # The new leader's HW (checkpointed every few seconds) may start below its epoch start:
+    # ListOffsets says OFFSET_NOT_AVAILABLE until a second replica is back in the ISR (as
+    # Kafka, KAFKA-2334).  Read once the ISR has healed.
+    wait_for_full_isr(cluster, topic)
     stored = read_all(cluster.bootstrap, topic, [0], history)[0]
     assert stored == list(enumerate(values)), (
         f"{len(stored)} of 100 acked records readable after the restart; "
@@ -535,12 +533,6 @@ def test_f2_follower_kill9_and_rejoin(
     assert_replicas_identical(cluster, topic, [0])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a leader keeps counting a fenced follower, dropped from the ISR by the controller, "
-    "as 'caught up and eligible' (FollowerState.eligible is set at fetch time only): the HW "
-    "and acks=all stall for replica.lag.time.max.ms after a follower's kill -9",
-)
 def test_f2_acks_all_do_not_wait_for_a_fenced_follower(
     cluster: LocalCluster, topic: str, history: History, writers: list[ConfluentWriter]
 ) -> None:

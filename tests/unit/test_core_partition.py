@@ -347,6 +347,21 @@ def test_the_hold_ends_when_the_follower_stops_catching_up() -> None:
     assert partition.high_watermark == 50
 
 
+def test_a_fenced_follower_stops_holding_the_high_watermark_at_once() -> None:
+    """The image fenced the follower (kill -9): the leader must not wait out the lag time."""
+    partition = _leader(replicas=(1, 2, 3), isr=(1, 2), min_isr=1, log_end_offset=10)
+    _fetch(partition, 2, 10, 0)
+    _fetch(partition, 3, 10, 0)
+    partition.on_isr_change_failed(IsrProposal("t", 0, partition.topic_id, 5, 8, (1, 2, 3), ()))
+    partition.on_local_append(20, 1, 10)
+    _fetch(partition, 2, 20, 20)
+    assert partition.high_watermark == 10  # 3 holds it, caught up and eligible
+    assert partition.on_broker_ineligible(3)  # fenced: the HW moves on now
+    assert partition.high_watermark == 20
+    assert not partition.on_broker_ineligible(3)  # idempotent
+    assert not partition.on_broker_ineligible(9)  # not a replica
+
+
 # -- caught-up tracking and shrink -----------------------------------------------------------
 
 
