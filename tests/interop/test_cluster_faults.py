@@ -339,7 +339,9 @@ def test_f1_leader_kill9_mid_stream(
     before = create_topic(cluster, topic, partitions=3)
     tail = TailingReader(lambda: [address(n) for n in running(cluster)], topic, 0, history)
     tail.start()
-    writer = start_writer(writers, cluster, topic, partitions, history, total=1500)
+    writer = start_writer(
+        writers, cluster, topic, partitions, history
+    )  # until stop(): some records must be produced after the kill
     assert writer.wait_for_acks(300, ACK_TIMEOUT_S), "no steady stream before the fault"
     victim = leader_node(cluster, before, 0)
     killed_at = time.monotonic()
