@@ -13,6 +13,7 @@ Connections idle for ``connections.max.idle.ms`` are closed.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 import socket
@@ -58,6 +59,7 @@ _SIZE = struct.Struct(">i")
 
 Buffer = bytes | bytearray | memoryview
 MAX_DEFERRED_RESPONSES = 256
+MAX_CORKED_BYTES = 256 * 1024
 
 
 class DeferredResponse:
@@ -110,6 +112,21 @@ class FrameSocket:
             if count == 0:
                 raise PeerClosed("end of stream")
             view = view[count:]
+
+    def buffered_frame(self) -> bytes | None:
+        """The next frame if it is already wholly in the receive buffer (no I/O), else None."""
+        pending = self._pending
+        if len(pending) < 4:
+            return None
+        (size,) = _SIZE.unpack_from(pending, 0)
+        if size < 0 or size > self.max_frame_bytes:
+            raise FrameTooLarge(size, self.max_frame_bytes)
+        end = 4 + size
+        if len(pending) < end:
+            return None
+        frame = bytes(pending[4:end])
+        del pending[:end]
+        return frame
 
     async def read_frame(self) -> bytes | bytearray:
         """The next frame body; ``FrameTooLarge`` on a size prefix over the limit."""
@@ -217,13 +234,23 @@ class _Pipeline:
         self.writing = False
         self.room = anyio.Event()
         self.failure: BaseException | None = None
+        # Ready responses held back while more requests are already buffered, so that a burst
+        # of pipelined requests is answered with one gather write instead of one per request.
+        self.corked: list[Buffer] = []
+        self.corked_bytes = 0
 
     async def submit(self, response: DeferredResponse | Sequence[Buffer]) -> None:
         if self.failure is not None:
             raise self.failure
         if not self.pending and not isinstance(response, DeferredResponse):
-            await self.connection.send_all(response)
+            self.corked.extend(response)
+            self.corked_bytes += sum(len(piece) for piece in response)
+            if self.corked_bytes >= MAX_CORKED_BYTES or len(self.corked) >= MAX_GATHER_BUFFERS:
+                await self.flush()
             return
+        if self.corked:
+            self.pending.append(self.corked)
+            self.corked, self.corked_bytes = [], 0
         self.pending.append(response)
         if not self.writing:
             self.writing = True
@@ -233,6 +260,12 @@ class _Pipeline:
             await self.room.wait()
             if self.failure is not None:
                 raise self.failure
+
+    async def flush(self) -> None:
+        """Send the corked responses (before the connection waits for more requests)."""
+        if self.corked:
+            corked, self.corked, self.corked_bytes = self.corked, [], 0
+            await self.connection.send_all(corked)
 
     async def _write(self) -> None:
         try:
@@ -259,11 +292,15 @@ async def _serve(server: Server, connection: FrameSocket, peer: str) -> None:
         pipeline = _Pipeline(connection, group)
         try:
             while True:
-                with anyio.move_on_after(idle_seconds) as scope:
-                    frame = await connection.read_frame()
-                if scope.cancelled_caught:
-                    log.info("closing connection from %s idle for %d ms", peer, idle_ms)
-                    break
+                frame: bytes | bytearray | None = connection.buffered_frame()
+                if frame is None:
+                    await pipeline.flush()
+                    with anyio.move_on_after(idle_seconds) as scope:
+                        frame = await connection.read_frame()
+                    if scope.cancelled_caught:
+                        log.info("closing connection from %s idle for %d ms", peer, idle_ms)
+                        break
+                assert frame is not None
                 response = await dispatcher.handle(frame)
                 if response is not None:
                     await pipeline.submit(response)
@@ -271,6 +308,10 @@ async def _serve(server: Server, connection: FrameSocket, peer: str) -> None:
                 await anyio.lowlevel.checkpoint()
         except Exception as error:  # re-raised below, outside the task group
             failure = error
+            if not isinstance(error, PeerClosed) and not pipeline.pending:
+                # Answer what came before the bad request, as Kafka does, then close.
+                with contextlib.suppress(Exception):
+                    await pipeline.flush()
         group.cancel_scope.cancel()
     failure = failure or pipeline.failure
     if failure is not None:

@@ -91,3 +91,29 @@ def test_pipelined_acks_all_answers_in_order(kafka_cluster_factory: ClusterFacto
         result = conn.request(0, 8, _produce(b"three", 30_000))
     partition_result = result.responses[0].partition_responses[0]
     assert (partition_result.error_code, partition_result.base_offset) == (ErrorCode.NONE, 2)
+
+
+def test_a_burst_of_pipelined_requests_is_answered_in_order(kafka_broker: Any) -> None:
+    """Requests already buffered are handled before the responses go out (one gather write);
+    every one is answered, in order, and a bad request after good ones gets them answered
+    first, then the connection closes."""
+    requests = [headers.encode_request(18, 3, i, "t", {}) for i in range(1, 101)]
+    with RawConnection(kafka_broker.bootstrap) as conn:
+        conn.send_bytes(b"".join(requests))
+        ids = [headers.decode_response(18, 3, conn.read_frame())[0] for _ in requests]
+    assert ids == list(range(1, 101))
+    produce = {
+        "transactional_id": None,
+        "acks": 0,
+        "timeout_ms": 1000,
+        "topic_data": [
+            {"name": "no-such", "partition_data": [{"index": 9, "records": build_batch([b"x"])}]}
+        ],
+    }
+    with RawConnection(kafka_broker.bootstrap) as conn:
+        good = headers.encode_request(18, 3, 1, "t", {})
+        # acks=0 to a partition that does not exist: no response, the broker closes (Kafka).
+        bad = headers.encode_request(0, 8, 2, "t", produce)
+        conn.send_bytes(good + bad)
+        assert headers.decode_response(18, 3, conn.read_frame())[0] == 1
+        assert conn.is_closed_by_peer()
