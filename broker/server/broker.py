@@ -12,7 +12,7 @@ import logging
 import os
 import signal
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,7 @@ from broker.server.controller_link import ControllerLink
 from broker.server.controller_server import ControllerServer
 from broker.server.dispatcher import Dispatcher
 from broker.server.group_service import GroupService
+from broker.server.handlers.produce import acks_key
 from broker.server.internal_topics import OFFSETS_TOPIC
 from broker.server.replica_fetchers import ReplicaFetcherManager
 from client.errors import KafkaError
@@ -180,8 +181,7 @@ class BrokerServer:
             if isinstance(record, RemoveTopicRecord):
                 self._drop_topic(record.topic_id)
             elif isinstance(record, FenceBrokerRecord | RegisterBrokerRecord) or (
-                isinstance(record, BrokerRegistrationChangeRecord)
-                and record.in_controlled_shutdown
+                isinstance(record, BrokerRegistrationChangeRecord) and record.in_controlled_shutdown
             ):
                 ineligible.add(record.broker_id)
         if any(isinstance(record, PartitionRecord) for record in records):
@@ -481,8 +481,11 @@ class BrokerServer:
     def on_appended(self, partition: Partition, size_bytes: int) -> None:
         """After a local append: advance the HW and wake the fetches parked on the partition."""
         log_ = self.partition_log(partition.topic, partition.index)
-        partition.on_local_append(log_.log_end_offset, size_bytes)
-        self._complete_delayed((partition.topic, partition.index))
+        key = (partition.topic, partition.index)
+        if partition.on_local_append(log_.log_end_offset, size_bytes):
+            self._complete_delayed(key)  # the HW moved: acks=all waiters and consumers
+        else:
+            self._complete_waiters(key)  # followers' fetches (consumers need the HW)
 
     def on_follower_fetch(
         self, partition: Partition, replica_id: int, fetch_offset: int, replica_epoch: int
@@ -503,6 +506,11 @@ class BrokerServer:
             self._send_isr_change(outcome.proposal)
 
     def _complete_delayed(self, key: TopicPartition) -> None:
+        """The partition's HW or state changed: retry everything waiting on it."""
+        self._complete_waiters(key)
+        self._complete_waiters(acks_key(key))
+
+    def _complete_waiters(self, key: Hashable) -> None:
         for operation in self.purgatory.check_and_complete(key):
             operation.on_complete()
 
@@ -627,7 +635,7 @@ class BrokerServer:
 
     # -- the purgatory --------------------------------------------------------------------
 
-    def watch_delayed(self, operation: DelayedOperation, keys: list[TopicPartition]) -> None:
+    def watch_delayed(self, operation: DelayedOperation, keys: Sequence[Hashable]) -> None:
         """Park a delayed operation; wake the expiry task if it now has an earlier deadline."""
         earliest = self.purgatory.next_deadline_ms()
         self.purgatory.watch(operation, keys)

@@ -63,12 +63,16 @@ MAX_CORKED_BYTES = 256 * 1024
 
 
 class DeferredResponse:
-    """The encoded response of a request that only has to wait now (see ``_Pipeline``)."""
+    """The encoded response of a request that only has to wait now (see ``_Pipeline``);
+    ``ready()`` says whether waiting is over (so it can share a gather write)."""
 
-    __slots__ = ("_produce",)
+    __slots__ = ("_produce", "ready")
 
-    def __init__(self, produce: Callable[[], Awaitable[Sequence[Buffer]]]) -> None:
+    def __init__(
+        self, produce: Callable[[], Awaitable[Sequence[Buffer]]], ready: Callable[[], bool]
+    ) -> None:
         self._produce = produce
+        self.ready = ready
 
     async def parts(self) -> Sequence[Buffer]:
         return await self._produce()
@@ -271,9 +275,21 @@ class _Pipeline:
         try:
             while self.pending:
                 head = self.pending[0]
-                parts = await head.parts() if isinstance(head, DeferredResponse) else head
+                parts = list(await head.parts() if isinstance(head, DeferredResponse) else head)
+                # The responses behind it that are ready too go out in the same gather write.
+                count = 1
+                while count < len(self.pending) and len(parts) < MAX_GATHER_BUFFERS:
+                    item = self.pending[count]
+                    if isinstance(item, DeferredResponse):
+                        if not item.ready():
+                            break
+                        parts.extend(await item.parts())
+                    else:
+                        parts.extend(item)
+                    count += 1
                 await self.connection.send_all(parts)
-                self.pending.popleft()
+                for _ in range(count):
+                    self.pending.popleft()
                 self.room.set()
         except Exception as error:  # the peer went away: stop reading too
             self.failure = error

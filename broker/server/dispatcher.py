@@ -32,10 +32,13 @@ class Deferred:
     """A handler's answer when all its effects are done and only waiting remains (acks=all):
     the connection may handle the next requests meanwhile; responses still go in order."""
 
-    __slots__ = ("wait",)
+    __slots__ = ("ready", "wait")
 
-    def __init__(self, wait: Callable[[], Awaitable[dict[str, Any]]]) -> None:
+    def __init__(
+        self, wait: Callable[[], Awaitable[dict[str, Any]]], ready: Callable[[], bool]
+    ) -> None:
         self.wait = wait
+        self.ready = ready
 
 
 Response = dict[str, Any] | Deferred | None
@@ -126,4 +129,4 @@ def _deferred(header: RequestHeader, deferred: Deferred) -> DeferredResponse:
             header.api_key, header.api_version, header.correlation_id, body
         )
 
-    return DeferredResponse(parts)
+    return DeferredResponse(parts, deferred.ready)

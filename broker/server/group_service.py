@@ -32,7 +32,7 @@ from broker.core.group_coordinator import (
 )
 from broker.server import internal_topics
 from broker.server.clock import monotonic_ms, wall_ms
-from broker.server.handlers.produce import DelayedProduce
+from broker.server.handlers.produce import DelayedProduce, acks_key
 from client.protocol.errors import ErrorCode, ProtocolError
 
 if TYPE_CHECKING:
@@ -139,7 +139,7 @@ class GroupService:
             self.server, required, monotonic_ms() + self.server.config.offsets_commit_timeout_ms
         )
         if not operation.try_complete(None):
-            self.server.watch_delayed(operation, list(required))
+            self.server.watch_delayed(operation, [acks_key(key) for key in required])
             await operation.event.wait()
         for key in required:
             status = operation.status(key)

@@ -37,26 +37,42 @@ PARTITION_READ_SOFT_CAP_BYTES = 256 * 1024
 
 
 class DelayedFetch:
-    """A fetch waiting until its partitions gained ``min_bytes`` since it first read."""
+    """A fetch waiting until its partitions gained ``min_bytes`` since it first read.
+
+    A follower reads to the log end, so appended bytes count at once; a consumer reads below
+    the high watermark, so it also needs the HW to have moved (otherwise an acks=all append
+    on a replicated partition would wake it to read nothing).
+    """
 
     def __init__(
-        self, server: BrokerServer, keys: list[TopicPartition], needed_bytes: int, deadline_ms: int
+        self,
+        server: BrokerServer,
+        keys: list[TopicPartition],
+        needed_bytes: int,
+        deadline_ms: int,
+        *,
+        for_replica: bool,
     ) -> None:
         self.server = server
         self.deadline_ms = deadline_ms
         self.completed = False
         self.needed_bytes = needed_bytes
-        self.start = {key: server.partitions[key].bytes_appended for key in keys}
+        self.for_replica = for_replica
+        partitions = [server.partitions[key] for key in keys]
+        self.start = {key: p.bytes_appended for key, p in zip(keys, partitions, strict=True)}
+        self.start_hw = {key: p.high_watermark for key, p in zip(keys, partitions, strict=True)}
         self.event = anyio.Event()
 
     def try_complete(self, key: Hashable) -> bool:
         gained = 0
+        committed = self.for_replica
         for tp, start in self.start.items():
             partition = self.server.partitions.get(tp)
             if partition is None:
                 return True
             gained += partition.bytes_appended - start
-        return gained >= self.needed_bytes
+            committed = committed or partition.high_watermark > self.start_hw[tp]
+        return committed and gained >= self.needed_bytes
 
     def on_complete(self) -> None:
         self.event.set()
@@ -256,7 +272,8 @@ async def handle(server: BrokerServer, header: RequestHeader, request: Container
     if total < min_bytes and max_wait_ms > 0 and not _has_errors(responses):
         keys = _watched_keys(server, request, version)
         if keys:
-            await _wait(server, keys, min_bytes - total, max_wait_ms)
+            replica_id, _ = replica_of(request, version)
+            await _wait(server, keys, min_bytes - total, max_wait_ms, replica_id >= 0)
             responses, total = _read_all(server, request, version)
     return {
         "throttle_time_ms": 0,
@@ -267,11 +284,12 @@ async def handle(server: BrokerServer, header: RequestHeader, request: Container
 
 
 async def _wait(
-    server: BrokerServer, keys: list[TopicPartition], needed: int, wait_ms: int
+    server: BrokerServer, keys: list[TopicPartition], needed: int, wait_ms: int, replica: bool
 ) -> None:
     from broker.server.clock import monotonic_ms
 
-    operation = DelayedFetch(server, keys, needed, monotonic_ms() + wait_ms)
+    deadline = monotonic_ms() + wait_ms
+    operation = DelayedFetch(server, keys, needed, deadline, for_replica=replica)
     server.watch_delayed(operation, keys)
     # Set exactly once: by an append that satisfied it, or by the purgatory's expiry.
     await operation.event.wait()

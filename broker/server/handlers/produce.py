@@ -74,6 +74,12 @@ def _check_producer(
 TopicPartition = tuple[str, int]
 
 
+def acks_key(key: TopicPartition) -> tuple[str, str, int]:
+    """The purgatory key acks=all waiters watch: woken only when the HW (or the leadership)
+    of the partition changes, not on every append."""
+    return ("acks", key[0], key[1])
+
+
 class DelayedProduce:
     """An acks=all response waiting until the HW passed each partition's appended batch."""
 
@@ -212,7 +218,7 @@ async def handle(
                 _finish(operation, responses)
                 return body
 
-            return Deferred(wait)
+            return Deferred(wait, operation.event.is_set)
     return body
 
 
@@ -232,7 +238,7 @@ def _delayed_produce(
     if operation.try_complete(None):
         operation.event.set()
     else:
-        server.watch_delayed(operation, list(pending))
+        server.watch_delayed(operation, [acks_key(key) for key in pending])
     return operation
 
 
