@@ -1,0 +1,183 @@
+"""The follower side: ``broker/server/replica_fetchers.py`` over the simulated network.
+
+One :class:`SimFetcher` per source broker drives a real ``ReplicaFetchState``: build the Fetch
+body, send it (long-polled at the leader), turn the response into effects, apply each with the
+real ``apply_follower_effect`` (appends through ``append_as_follower``).  As the shell: adding a
+partition while a fetch is parked abandons that fetch and starts a new one at once; a failed
+fetch (timeout, reset, refused) backs off ``replica.fetch.backoff.ms`` (cut short by new work).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from broker.core.replica_fetcher import (
+    AppendRecords,
+    Effect,
+    FetcherSettings,
+    PartitionFailed,
+    ReplicaFetchState,
+    ResetLog,
+    Truncate,
+)
+from broker.core.replication import apply_follower_effect
+from broker.log.segment import records_end
+from client.protocol.records import InvalidRecordError, validate_batches
+from tests.sim.messages import ReplicaFetchRequest, TopicPartition, broker_host
+from tests.sim.world import RpcError
+
+if TYPE_CHECKING:
+    from broker.core.partition import Partition
+    from tests.sim.broker_node import SimBroker
+
+WHOLE_LOG = (1 << 63) - 1
+MAX_BATCH = (1 << 31) - 1
+CONNECTION_TIMEOUT_EXTRA_MS = 30_000
+
+
+class SimFetcher:
+    """Fetches the partitions its broker follows on one leader."""
+
+    def __init__(self, broker: SimBroker, source_broker: int) -> None:
+        self.broker = broker
+        self.source_broker = source_broker
+        settings = broker.settings
+        self.state = ReplicaFetchState(
+            source_broker,
+            FetcherSettings(
+                replica_id=broker.node_id,
+                max_wait_ms=settings.replica_fetch_wait_max_ms,
+                min_bytes=1,
+                max_bytes=settings.replica_fetch_response_max_bytes,
+                partition_max_bytes=settings.replica_fetch_max_bytes,
+                backoff_ms=settings.replica_fetch_backoff_ms,
+            ),
+        )
+        # Every pending continuation (a wait, a fetch in flight) holds the generation it was
+        # started in; a kick starts a new one, so the old continuation is ignored.
+        self.generation = 0
+        self.running = False
+
+    def add(self, partition: Partition) -> None:
+        key = (partition.topic, partition.index)
+        log_ = self.broker.partition_log(*key)
+        self.state.add_partition(key, partition.topic_id, partition.leader_epoch, log_)
+        self._kick()
+
+    def remove(self, key: TopicPartition) -> None:
+        self.state.remove_partition(key)
+
+    def _kick(self) -> None:
+        """New work: stop waiting, abandon a parked fetch, fetch again now."""
+        self.generation += 1
+        generation = self.generation
+        self.broker.after(0, "fetcher kick", lambda: self._round(generation))
+
+    def _wait(self, delay_ms: int | None) -> None:
+        """Wait for a kick, or ``delay_ms`` (None: only a kick)."""
+        self.generation += 1
+        generation = self.generation
+        if delay_ms is not None:
+            self.broker.after(delay_ms, "fetcher wait", lambda: self._round(generation))
+
+    def _round(self, generation: int) -> None:
+        if generation != self.generation:
+            return
+        if not self.state.partitions:
+            self._wait(None)
+            return
+        broker = self.broker
+        if self.source_broker not in broker.image.brokers:
+            self._wait(broker.settings.replica_fetch_backoff_ms)  # no endpoint yet
+            return
+        now = broker.now()
+        request = self.state.build_request(now, broker.broker_epoch)
+        if request is None:
+            ready = self.state.next_ready_ms()
+            self._wait(None if ready is None else max(ready - now, 1))
+            return
+        timeout = broker.settings.replica_fetch_wait_max_ms + CONNECTION_TIMEOUT_EXTRA_MS
+        broker.world.call(
+            broker.host,
+            broker_host(self.source_broker),
+            ReplicaFetchRequest(request),
+            lambda response: self._on_response(generation, response),
+            timeout_ms=timeout,
+            channel=f"fetch-{broker.node_id}",
+        )
+
+    def _on_response(self, generation: int, response: Any) -> None:
+        if generation != self.generation:
+            return  # abandoned: a kick started another fetch
+        broker = self.broker
+        if isinstance(response, RpcError):
+            self._wait(broker.settings.replica_fetch_backoff_ms)
+            return
+        names = {topic.topic_id: topic.name for topic in broker.image.topics_by_name.values()}
+        effects = self.state.handle_response(
+            response, broker.partition_logs_view(), broker.now(), names
+        )
+        for effect in effects:
+            self._apply(effect)
+        self.generation += 1
+        next_generation = self.generation
+        broker.after(0, "fetcher next round", lambda: self._round(next_generation))
+
+    def _apply(self, effect: Effect) -> None:
+        broker = self.broker
+        partition = broker.partitions.get(effect.key)
+        if partition is None or partition.leader != self.source_broker:
+            self.state.remove_partition(effect.key)
+            return
+        log_ = broker.partition_log(*effect.key)
+        name = f"{effect.key[0]}-{effect.key[1]}"
+        if isinstance(effect, Truncate):
+            broker.log(
+                f"{name}: truncating to {effect.offset} by leader epoch (log end was "
+                f"{log_.log_end_offset})"
+            )
+        elif isinstance(effect, ResetLog):
+            broker.log(f"{name}: starting over at the leader's log start {effect.offset}")
+        elif isinstance(effect, PartitionFailed):
+            broker.log(f"{name}: {effect.error.name} from leader {self.source_broker}")
+        if apply_follower_effect(effect, partition, log_, self._append):
+            self.state.on_log_changed(effect.key, log_)
+
+    def _append(self, effect: AppendRecords) -> int:
+        data = memoryview(effect.records)
+        end = records_end(data, WHOLE_LOG)
+        if end == 0:
+            return 0
+        chunk = data[:end]
+        try:
+            batches = validate_batches(chunk, max_batch_bytes=MAX_BATCH, from_client=False)
+        except InvalidRecordError as problem:
+            self.broker.log(f"corrupt batch from leader {self.source_broker}: {problem}")
+            return 0
+        log_ = self.broker.partition_log(*effect.key)
+        log_.append_as_follower(chunk, batches.batches, wall_ms=self.broker.wall_ms())
+        return end
+
+
+class FetcherManager:
+    """Which leader each followed partition is fetched from (``ReplicaFetcherManager``)."""
+
+    def __init__(self, broker: SimBroker) -> None:
+        self.broker = broker
+        self.fetchers: dict[int, SimFetcher] = {}
+        self.followed: dict[TopicPartition, int] = {}
+
+    def follow(self, partition: Partition) -> None:
+        key = (partition.topic, partition.index)
+        self.unfollow(key)
+        fetcher = self.fetchers.get(partition.leader)
+        if fetcher is None:
+            fetcher = SimFetcher(self.broker, partition.leader)
+            self.fetchers[partition.leader] = fetcher
+        fetcher.add(partition)
+        self.followed[key] = partition.leader
+
+    def unfollow(self, key: TopicPartition) -> None:
+        source = self.followed.pop(key, None)
+        if source is not None and source in self.fetchers:
+            self.fetchers[source].remove(key)

@@ -1,0 +1,135 @@
+"""The deterministic whole-cluster simulation (replication.md §5): seeds, fixed schedules.
+
+Every seed runs the real controller, partition, fetcher and log code under random faults with
+every invariant checked after every step, then a fault-free tail and the history checks.  A
+failure names its seed; ``python -m tests.sim --seed N`` replays it exactly, printing the
+history.  CI runs ``CI_SEEDS``; ``make test-slow`` runs ``SLOW_SEEDS`` as well.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from tests.sim.cluster import SimConfig
+from tests.sim.runner import RunResult, run
+from tests.sim.scenarios import SCENARIOS
+
+CI_SEEDS = range(100)
+SLOW_SEEDS = range(100, 1100)
+ROOT = Path(__file__).resolve().parents[2]
+
+# Seeds that found a bug, kept as regression cases: with the fix they pass.  (A seed names a
+# schedule only for the simulation as it was when it was found; CI_SEEDS also hold 61, 64 and
+# 95, which found the same bug.)
+REGRESSION_SEEDS: dict[int, str] = {
+    107: "abeb9a1: log recovery after power loss left a hole (the first segment lost its "
+    "unsynced bytes, a later one survived); the leader served records from past the hole",
+    193: "abeb9a1, idem (P3: a batch at 51 where 0 was next)",
+    299: "abeb9a1, idem",
+}
+
+
+def check(result: RunResult) -> None:
+    assert result.ok, result.explain()
+
+
+@pytest.mark.parametrize("seed", CI_SEEDS, ids=lambda seed: f"seed-{seed}-")
+def test_seed(seed: int) -> None:
+    check(run(SimConfig.for_seed(seed)))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", SLOW_SEEDS, ids=lambda seed: f"seed-{seed}-")
+def test_seed_slow(seed: int) -> None:
+    check(run(SimConfig.for_seed(seed)))
+
+
+@pytest.mark.parametrize("seed", sorted(REGRESSION_SEEDS), ids=lambda seed: f"seed-{seed}-")
+def test_regression_seed(seed: int) -> None:
+    check(run(SimConfig.for_seed(seed)))
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS), ids=lambda name: f"{name}-")
+def test_scenario(name: str) -> None:
+    configure, schedule = SCENARIOS[name]
+    check(run(configure(0), scenario=schedule, scenario_name=name))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(1, 20), ids=lambda seed: f"seed-{seed}-")
+@pytest.mark.parametrize("name", sorted(SCENARIOS), ids=lambda name: f"{name}-")
+def test_scenario_seeds(name: str, seed: int) -> None:
+    configure, schedule = SCENARIOS[name]
+    check(run(configure(seed), scenario=schedule, scenario_name=name))
+
+
+def test_same_seed_same_history() -> None:
+    """Determinism: one seed replays event for event (nothing reads a clock or the hash
+    seed); a different seed does not."""
+    config = SimConfig.for_seed(5, duration_ms=4000, tail_ms=4000)
+    first, second = run(config), run(config)
+    assert first.history == second.history
+    assert run(replace(config, seed=6)).digest() != first.digest()
+
+
+def test_history_does_not_depend_on_the_hash_seed() -> None:
+    """Set and dict orders of strings vary with PYTHONHASHSEED; the simulation must not."""
+    digests = set()
+    for hash_seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        command = [
+            sys.executable,
+            "-m",
+            "tests.sim",
+            "--seed",
+            "5",
+            "--duration-ms",
+            "4000",
+            "--quiet",
+        ]
+        output = subprocess.run(
+            command, cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=120
+        )
+        assert output.returncode == 0, output.stdout + output.stderr
+        digests.add(next(line for line in output.stdout.splitlines() if "history" in line))
+    assert len(digests) == 1, digests
+
+
+def test_known_shell_bug_duplicate_ack() -> None:
+    """broker/server/handlers/produce.py answers a retried (duplicate) idempotent acks=all
+    batch NONE at once, before the HW passed it; the sim reproduces the shell with
+    ``faithful={"duplicate-ack"}`` and loses an acked record (P1).  Delete this test (and the
+    sim's deviation) once the shell waits for the HW as Kafka does."""
+    config = SimConfig.for_seed(37, faithful=frozenset({"duplicate-ack"}))
+    result = run(config)
+    assert any("(P1)" in violation for violation in result.violations), result.explain()
+    assert run(SimConfig.for_seed(37)).ok
+
+
+def test_the_checker_sees_a_lost_acked_record() -> None:
+    """The checker is not vacuous: losing an acked write (a disk that forgets everything on
+    a crash, as power loss without the F10 excuse) is reported."""
+    config = SimConfig.for_seed(3, duration_ms=6000, tail_ms=6000)
+    result = run(config, scenario=_forgetful_crash)
+    assert any("(P1)" in v or "process crash" in v for v in result.violations), result.explain()
+
+
+def _forgetful_crash(cluster: object) -> None:
+    from tests.sim.cluster import Cluster
+
+    assert isinstance(cluster, Cluster)
+    cluster.run_for(3000)
+    leader = cluster.partition_state().leader
+    disk = cluster.world.hosts[f"broker-{leader}"].disk
+    cluster.world.crash(f"broker-{leader}")
+    for inode in disk.files.values():  # everything lost, yet no power loss was declared
+        inode.data = bytearray()
+        inode.durable = b""
+    cluster.restart_broker(leader)
+    cluster.run_for(3000)
