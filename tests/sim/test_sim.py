@@ -112,6 +112,19 @@ def test_known_shell_bug_duplicate_ack() -> None:
     assert run(SimConfig.for_seed(37)).ok
 
 
+def test_known_shell_bug_stale_replay() -> None:
+    """A restarted broker/server applies each metadata chunk it replays (``apply_metadata`` ->
+    ``_sync_partitions``, ``MAX_RECORDS_PER_FETCH`` records a chunk), so it acts on old states:
+    here it follows a deposed leader at its old epoch and lets that zombie's HW pass a record
+    the cluster committed differently (P5).  The sim, like Kafka's metadata loader, adopts
+    partition states only once caught up; ``faithful={"stale-replay"}`` reproduces the shell
+    (seed 456 replays in chunks of 7 records)."""
+    config = SimConfig.for_seed(456, faithful=frozenset({"stale-replay"}))
+    result = run(config)
+    assert any("committed" in violation for violation in result.violations), result.explain()
+    assert run(SimConfig.for_seed(456)).ok
+
+
 def test_the_checker_sees_a_lost_acked_record() -> None:
     """The checker is not vacuous: losing an acked write (a disk that forgets everything on
     a crash, as power loss without the F10 excuse) is reported."""
