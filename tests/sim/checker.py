@@ -61,8 +61,10 @@ class Checker:
         self.controller_isr: dict[TopicPartition, tuple[int, ...]] = {}
         # a produced batch (as sent) -> the highest leader epoch stamped on it when acked
         self.acked_epochs: dict[bytes, int] = {}
-        # every success a broker answered: (time, broker, partition, acks, its leader epoch)
-        self.acks: list[tuple[int, int, TopicPartition, int, int]] = []
+        # every success a broker answered: (time, broker, partition, acks, its leader epoch,
+        # offset), and where each leader's log ended when it began to serve
+        self.acks: list[tuple[int, int, TopicPartition, int, int, int]] = []
+        self.term_starts: dict[tuple[TopicPartition, int], int] = {}
 
     def fail(self, text: str) -> None:
         message = f"[{self.cluster.world.now_ms} ms] {text}"
@@ -258,6 +260,7 @@ class Checker:
         serving = partition.is_leader and listening
         term = (shadow.incarnation, partition.leader_epoch) if serving else None
         if term is not None and term != shadow.leader_term:
+            self.term_starts[(key, partition.leader_epoch)] = shadow.end
             self._check_leader_log(broker_id, key, shadow, partition.leader_epoch)
         elif term is not None and hw < shadow.high_watermark:
             self.fail(f"{key}: leader {broker_id} HW went back {shadow.high_watermark} -> {hw}")
@@ -425,7 +428,14 @@ class Checker:
         offset = response.base_offset
         partition = broker.partitions[key]
         self.acks.append(
-            (self.cluster.world.now_ms, broker.node_id, key, request.acks, partition.leader_epoch)
+            (
+                self.cluster.world.now_ms,
+                broker.node_id,
+                key,
+                request.acks,
+                partition.leader_epoch,
+                offset,
+            )
         )
         if request.acks != ACKS_ALL:
             return

@@ -52,15 +52,20 @@ def follower(cluster: Cluster) -> int:
 
 
 def leader_acks_after(cluster: Cluster, broker: int, epoch: int, since_ms: int) -> int:
-    """acks=all successes ``broker`` answered as leader of an epoch below ``epoch``."""
+    """acks=all successes ``broker`` answered, after ``since_ms``, as leader of an epoch below
+    ``epoch`` for a record beyond the log the leader of ``epoch`` started with: writes only
+    the deposed leader can hold.  (An ack just after the election, before its followers learned
+    of it, is fine: they copied the record, so the new leader holds it.)"""
+    start = cluster.checker.term_starts.get((KEY, epoch), 0)
     return sum(
         1
-        for time_ms, who, key, acks, leader_epoch in cluster.checker.acks
+        for time_ms, who, key, acks, leader_epoch, offset in cluster.checker.acks
         if who == broker
         and key == KEY
         and acks != ACKS_LEADER
         and leader_epoch < epoch
         and time_ms > since_ms
+        and offset >= start
     )
 
 
