@@ -60,6 +60,7 @@ log = logging.getLogger("odradek.broker")
 
 TopicPartition = tuple[str, int]
 CONTROLLED_SHUTDOWN_TIMEOUT_MS = 10_000
+ALTER_PARTITION_RETRY_MS = 100
 
 
 class BrokerServer:
@@ -125,8 +126,10 @@ class BrokerServer:
         self.groups = GroupService(self)
         self.replica_fetchers = ReplicaFetcherManager(self)
         self._task_group: anyio.abc.TaskGroup | None = None
-        self._orphans_checked = False
-        self._sync_partitions()
+        # A broker-only node replays the metadata log from the start after a restart: acting
+        # on those old partition states (following a deposed leader at an old epoch) is
+        # unsafe, so partitions follow the image only once it has caught up.
+        self._metadata_ready = False
         if self.controller_server is not None:
             self.on_metadata_caught_up()  # the shared image is complete already
 
@@ -184,7 +187,7 @@ class BrokerServer:
                 isinstance(record, BrokerRegistrationChangeRecord) and record.in_controlled_shutdown
             ):
                 ineligible.add(record.broker_id)
-        if any(isinstance(record, PartitionRecord) for record in records):
+        if self._metadata_ready and any(isinstance(r, PartitionRecord) for r in records):
             self._sync_partitions()
         for broker_id in ineligible:
             # KIP-841: a fenced or stopping broker no longer holds back the HW as a joiner.
@@ -449,8 +452,9 @@ class BrokerServer:
     def on_metadata_caught_up(self) -> None:
         """The image has every record the controller had: logs of topics it does not know
         were deleted while we were down.  Never earlier: an empty image knows no topic."""
-        if not self._orphans_checked:
-            self._orphans_checked = True
+        if not self._metadata_ready:
+            self._metadata_ready = True
+            self._sync_partitions()
             self._drop_orphan_logs()
 
     def _drop_orphan_logs(self) -> None:
@@ -543,48 +547,65 @@ class BrokerServer:
             self._task_group.start_soon(self._send_isr_change_remote, proposal)
 
     async def _send_isr_change_remote(self, proposal: IsrProposal) -> None:
+        """AlterPartition to the controller.  A transport failure is not a refusal (the
+        controller may have committed it): keep the proposal pending and ask again, as Kafka's
+        AlterPartitionManager does, until an answer comes or the partition moved on."""
         assert self.link is not None
-        error = ErrorCode.UNKNOWN_SERVER_ERROR
-        try:
-            response = await self.link.send(
-                56,
-                {
-                    "broker_id": self.node_id,
-                    "broker_epoch": self.broker_epoch,
-                    "topics": [
-                        {
-                            "topic_id": proposal.topic_id,
-                            "partitions": [
-                                {
-                                    "partition_index": proposal.index,
-                                    "leader_epoch": proposal.leader_epoch,
-                                    "new_isr_with_epochs": [
-                                        {"broker_id": broker, "broker_epoch": epoch}
-                                        for broker, epoch in zip(
-                                            proposal.new_isr, proposal.broker_epochs, strict=True
-                                        )
-                                    ],
-                                    "leader_recovery_state": 0,
-                                    "partition_epoch": proposal.partition_epoch,
-                                }
-                            ],
-                        }
-                    ],
-                },
-                version=3,
-            )
-            error = ErrorCode(response.error_code)
-            if error is ErrorCode.NONE:
-                error = ErrorCode(response.topics[0].partitions[0].error_code)
-        except KafkaError as problem:
-            log.info("AlterPartition for %s-%d failed: %s", proposal.topic, proposal.index, problem)
+        key = (proposal.topic, proposal.index)
+        while True:
+            try:
+                error = await self._alter_partition_request(proposal)
+                break
+            except KafkaError as problem:
+                log.info("AlterPartition for %s-%d: %s; retrying", *key, problem)
+            partition = self.partitions.get(key)
+            if (
+                partition is None
+                or partition.pending_isr != proposal.new_isr
+                or partition.partition_epoch != proposal.partition_epoch
+            ):
+                return  # superseded: a new state arrived with the metadata
+            await anyio.sleep(ALTER_PARTITION_RETRY_MS / 1000)
         if error is ErrorCode.NONE:
             # The committed state arrives with the metadata; wait (bounded) for it.
-            key = (proposal.topic, proposal.index)
             await self.await_metadata(
                 lambda: self._partition_epoch_at_least(key, proposal.partition_epoch + 1), 5_000
             )
         self._on_isr_change_answer(proposal, error)
+
+    async def _alter_partition_request(self, proposal: IsrProposal) -> ErrorCode:
+        assert self.link is not None
+        response = await self.link.send(
+            56,
+            {
+                "broker_id": self.node_id,
+                "broker_epoch": self.broker_epoch,
+                "topics": [
+                    {
+                        "topic_id": proposal.topic_id,
+                        "partitions": [
+                            {
+                                "partition_index": proposal.index,
+                                "leader_epoch": proposal.leader_epoch,
+                                "new_isr_with_epochs": [
+                                    {"broker_id": broker, "broker_epoch": epoch}
+                                    for broker, epoch in zip(
+                                        proposal.new_isr, proposal.broker_epochs, strict=True
+                                    )
+                                ],
+                                "leader_recovery_state": 0,
+                                "partition_epoch": proposal.partition_epoch,
+                            }
+                        ],
+                    }
+                ],
+            },
+            version=3,
+        )
+        error = ErrorCode(response.error_code)
+        if error is ErrorCode.NONE:
+            error = ErrorCode(response.topics[0].partitions[0].error_code)
+        return error
 
     def _partition_epoch_at_least(self, key: TopicPartition, epoch: int) -> bool:
         partition = self.partitions.get(key)

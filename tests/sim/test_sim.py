@@ -102,10 +102,10 @@ def test_history_does_not_depend_on_the_hash_seed() -> None:
 
 
 def test_known_shell_bug_duplicate_ack() -> None:
-    """broker/server/handlers/produce.py answers a retried (duplicate) idempotent acks=all
-    batch NONE at once, before the HW passed it; the sim reproduces the shell with
-    ``faithful={"duplicate-ack"}`` and loses an acked record (P1).  Delete this test (and the
-    sim's deviation) once the shell waits for the HW as Kafka does."""
+    """The checker catches a bug the shell had (fixed in broker/server/handlers/produce.py):
+    a retried (duplicate) idempotent acks=all batch was answered NONE at once, before the HW
+    passed it.  ``faithful={"duplicate-ack"}`` brings the old behaviour back, and the run loses
+    an acked record (P1); the fixed behaviour (the default) passes the same seed."""
     config = SimConfig.for_seed(37, faithful=frozenset({"duplicate-ack"}))
     result = run(config)
     assert any("(P1)" in violation for violation in result.violations), result.explain()
@@ -113,12 +113,12 @@ def test_known_shell_bug_duplicate_ack() -> None:
 
 
 def test_known_shell_bug_stale_replay() -> None:
-    """A restarted broker/server applies each metadata chunk it replays (``apply_metadata`` ->
-    ``_sync_partitions``, ``MAX_RECORDS_PER_FETCH`` records a chunk), so it acts on old states:
-    here it follows a deposed leader at its old epoch and lets that zombie's HW pass a record
-    the cluster committed differently (P5).  The sim, like Kafka's metadata loader, adopts
-    partition states only once caught up; ``faithful={"stale-replay"}`` reproduces the shell
-    (seed 456 replays in chunks of 7 records)."""
+    """The checker catches a bug the shell had (fixed in broker/server/broker.py): a restarted
+    broker applied each metadata chunk it replayed, so it acted on old states — here it follows
+    a deposed leader at its old epoch and lets that zombie's HW pass a record the cluster
+    committed differently (P5).  The shell, like Kafka's metadata loader and the sim's default,
+    now adopts partition states only once caught up; ``faithful={"stale-replay"}`` brings the
+    old behaviour back (seed 456 replays in chunks of 7 records)."""
     config = SimConfig.for_seed(456, faithful=frozenset({"stale-replay"}))
     result = run(config)
     assert any("committed" in violation for violation in result.violations), result.explain()

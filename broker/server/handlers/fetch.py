@@ -261,7 +261,12 @@ def _watched_keys(server: BrokerServer, request: Container, version: int) -> lis
 
 
 def _has_errors(responses: list[Any]) -> bool:
-    return any(p["error_code"] for topic in responses for p in topic["partitions"])
+    """An error or a divergence to report: answer at once, do not park the fetch."""
+    return any(
+        p["error_code"] or "diverging_epoch" in p
+        for topic in responses
+        for p in topic["partitions"]
+    )
 
 
 async def handle(server: BrokerServer, header: RequestHeader, request: Container) -> dict[str, Any]:

@@ -65,7 +65,11 @@ def _check_producer(
         )
     )
     if isinstance(verdict, Duplicate):
-        return _partition_response(index, ErrorCode.NONE, None, verdict.first_offset)
+        response = _partition_response(index, ErrorCode.NONE, None, verdict.first_offset)
+        # The original may not be committed yet: an acks=all retry waits for it like the
+        # original append would (else a lost leader could have acked an uncommitted batch).
+        response["_duplicate_end"] = verdict.last_offset + 1
+        return response
     if isinstance(verdict, Reject):
         return _partition_response(index, verdict.error_code, verdict.message)
     return None
@@ -171,6 +175,9 @@ def append(
     duplicate_or_error = _check_producer(log_.producer_state, batches.batches[0][1], index)
     if duplicate_or_error is not None:
         duplicate_or_error["log_start_offset"] = log_.log_start_offset
+        end = duplicate_or_error.pop("_duplicate_end", None)
+        if end is not None and acks == ACKS_ALL:
+            duplicate_or_error["_required_offset"] = (end, partition.leader_epoch)
         return duplicate_or_error
     buffer = bytearray(records)
     result = log_.append(
