@@ -60,6 +60,14 @@ _SIZE = struct.Struct(">i")
 Buffer = bytes | bytearray | memoryview
 MAX_DEFERRED_RESPONSES = 256
 MAX_CORKED_BYTES = 256 * 1024
+# Requests whose handler never waits before answering (Produce answers or defers at once,
+# ApiVersions): only across these are ready responses held back for one gather write.
+NEVER_WAITING_APIS = frozenset({0, 18})
+_API_KEY = struct.Struct(">h")
+
+
+def _api_key(frame: bytes | bytearray) -> int:
+    return _API_KEY.unpack_from(frame, 0)[0] if len(frame) >= 2 else -1
 
 
 class DeferredResponse:
@@ -317,6 +325,10 @@ async def _serve(server: Server, connection: FrameSocket, peer: str) -> None:
                         log.info("closing connection from %s idle for %d ms", peer, idle_ms)
                         break
                 assert frame is not None
+                if pipeline.corked and _api_key(frame) not in NEVER_WAITING_APIS:
+                    # This request may park (a long-poll Fetch, JoinGroup, a forwarded admin
+                    # request): what is answered already must not wait behind it.
+                    await pipeline.flush()
                 response = await dispatcher.handle(frame)
                 if response is not None:
                     await pipeline.submit(response)

@@ -117,3 +117,41 @@ def test_a_burst_of_pipelined_requests_is_answered_in_order(kafka_broker: Any) -
         conn.send_bytes(good + bad)
         assert headers.decode_response(18, 3, conn.read_frame())[0] == 1
         assert conn.is_closed_by_peer()
+
+
+def test_a_parked_request_does_not_hold_back_earlier_answers(kafka_broker: Any) -> None:
+    """ApiVersions then a long-poll Fetch in one write: the ApiVersions answer goes out while
+    the Fetch is parked (a JoinGroup or SyncGroup parks the same way; a held-back Heartbeat
+    answer would cost the member its session)."""
+    create: dict[str, Any] = {
+        "topics": [
+            {
+                "name": "parked",
+                "num_partitions": 1,
+                "replication_factor": 1,
+                "assignments": [],
+                "configs": [],
+            }
+        ],
+        "timeout_ms": 5000,
+    }
+    fetch = {
+        "replica_id": -1,
+        "max_wait_ms": 20_000,
+        "min_bytes": 1,
+        "isolation_level": 0,
+        "topics": [
+            {
+                "topic": "parked",
+                "partitions": [{"partition": 0, "fetch_offset": 0, "partition_max_bytes": 1 << 20}],
+            }
+        ],
+    }
+    with RawConnection(kafka_broker.bootstrap) as conn:
+        assert conn.request(19, 4, create).topics[0].error_code == ErrorCode.NONE
+        conn.send_bytes(
+            headers.encode_request(18, 3, 7, "t", {}) + headers.encode_request(1, 12, 8, "t", fetch)
+        )
+        # The Fetch waits up to 20 s; the socket's own timeout (10 s) fails the read if the
+        # ApiVersions answer were held behind it.
+        assert headers.decode_response(18, 3, conn.read_frame())[0] == 7
