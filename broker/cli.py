@@ -29,6 +29,7 @@ PROGRAM_EXAMPLES = """\
 examples:
   odradek broker start --config configs/server.properties
   odradek cluster up --brokers 3
+  odradek sim --seed 37
   odradek topic create orders --partitions 6 --replication-factor 1
   odradek topic describe orders
   echo hello | odradek produce orders
@@ -87,6 +88,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     start.set_defaults(handler=_broker_start)
     add_cluster_commands(commands)
+    sim = commands.add_parser(
+        "sim",
+        help="run the deterministic cluster simulation (python -m broker.sim --help)",
+        add_help=False,
+    )
+    sim.set_defaults(handler=lambda _: _sim([]))
     add_topic_commands(commands)
     add_group_commands(commands)
     add_data_commands(commands)
@@ -144,8 +151,23 @@ def _only(group: BaseExceptionGroup[BaseException], kind: type[Exception]) -> Ex
     return None
 
 
+def _sim(argv: list[str]) -> int:
+    """``odradek sim --seed N [--steps K] [--scenario F3] ...``: replay a seed exactly."""
+    from broker.sim.__main__ import main as sim_main
+
+    try:
+        return sim_main(argv, prog=f"{PROGRAM} sim")
+    except SystemExit as exit_request:  # --help, or a usage error from its own parser
+        code = exit_request.code
+        return code if isinstance(code, int) else USAGE_ERROR_EXIT_CODE
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the `odradek` command line; returns the process exit code."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["sim"]:
+        # The simulation has its own option parser (python -m broker.sim); pass it all.
+        return _sim(argv[1:])
     parser = _parser()
     try:
         arguments = parser.parse_args(argv)

@@ -2,7 +2,7 @@
 
 Every seed runs the real controller, partition, fetcher and log code under random faults with
 every invariant checked after every step, then a fault-free tail and the history checks.  A
-failure names its seed; ``python -m tests.sim --seed N`` replays it exactly, printing the
+failure names its seed; ``python -m broker.sim --seed N`` replays it exactly, printing the
 history.  CI runs ``CI_SEEDS``; ``make test-slow`` runs ``SLOW_SEEDS`` as well.
 """
 
@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.sim.cluster import SimConfig
-from tests.sim.runner import RunResult, run
-from tests.sim.scenarios import SCENARIOS
+from broker.sim.cluster import SimConfig
+from broker.sim.runner import RunResult, run
+from broker.sim.scenarios import SCENARIOS
 
 CI_SEEDS = range(100)
 SLOW_SEEDS = range(100, 1100)
@@ -86,7 +86,7 @@ def test_history_does_not_depend_on_the_hash_seed() -> None:
         command = [
             sys.executable,
             "-m",
-            "tests.sim",
+            "broker.sim",
             "--seed",
             "5",
             "--duration-ms",
@@ -134,7 +134,7 @@ def test_the_checker_sees_a_lost_acked_record() -> None:
 
 
 def _forgetful_crash(cluster: object) -> None:
-    from tests.sim.cluster import Cluster
+    from broker.sim.cluster import Cluster
 
     assert isinstance(cluster, Cluster)
     cluster.run_for(3000)
@@ -146,3 +146,13 @@ def _forgetful_crash(cluster: object) -> None:
         inode.durable = b""
     cluster.restart_broker(leader)
     cluster.run_for(3000)
+
+
+def test_odradek_sim_command(capsys: pytest.CaptureFixture[str]) -> None:
+    """`odradek sim` replays a seed from the command line and reports the verdict."""
+    from broker.cli import main
+
+    assert main(["sim", "--seed", "3", "--quiet"]) == 0
+    assert "OK: seed=3" in capsys.readouterr().out
+    assert main(["sim", "--scenario", "F99"]) == 2
+    assert "unknown scenario 'F99'" in capsys.readouterr().out

@@ -1,7 +1,7 @@
 """A whole simulated cluster: a controller, brokers, clients, the checker, and how to run it.
 
 :class:`SimConfig` is everything a run depends on; :meth:`SimConfig.for_seed` derives a
-varied one from a seed alone, so ``python -m tests.sim --seed N`` replays it exactly.
+varied one from a seed alone, so ``python -m broker.sim --seed N`` replays it exactly.
 :class:`Cluster` builds the hosts, drives the world step by step (checking the invariants after
 each), and offers the fault actions the nemesis and the fixed scenarios use.
 """
@@ -17,14 +17,14 @@ from broker.core.controller import NewTopic
 from broker.core.metadata import MetadataImage, PartitionRegistration
 from broker.core.partition import ACKS_ALL, ACKS_LEADER
 from broker.log.config import LogConfig
-from tests.sim.broker_node import BrokerNodeSettings, SimBroker
-from tests.sim.checker import Checker
-from tests.sim.clients import ClientState, SimConsumer, SimProducer
-from tests.sim.controller_node import ControllerNodeSettings, MetadataLogDisk, SimController
-from tests.sim.disk import SimDisk
-from tests.sim.history import Report
-from tests.sim.messages import CONTROLLER, broker_host
-from tests.sim.world import Host, NetworkSettings, World
+from broker.sim.broker_node import BrokerNodeSettings, SimBroker
+from broker.sim.checker import Checker
+from broker.sim.clients import ClientState, SimConsumer, SimProducer
+from broker.sim.controller_node import ControllerNodeSettings, MetadataLogDisk, SimController
+from broker.sim.disk import SimDisk
+from broker.sim.history import Report
+from broker.sim.messages import CONTROLLER, broker_host
+from broker.sim.world import Host, NetworkSettings, World
 
 TOPIC = "t"
 MAX_SETUP_MS = 60_000

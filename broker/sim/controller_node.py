@@ -26,8 +26,7 @@ from broker.core.controller import (
     TopicResult,
 )
 from broker.core.metadata import MetadataImage, MetadataRecord, record_from_dict, record_to_dict
-from client.protocol.errors import ErrorCode
-from tests.sim.messages import (
+from broker.sim.messages import (
     AlterPartitionRequest,
     AlterPartitionResponse,
     BrokerHeartbeatRequest,
@@ -37,7 +36,8 @@ from tests.sim.messages import (
     MetadataFetchRequest,
     MetadataFetchResponse,
 )
-from tests.sim.world import Host
+from broker.sim.world import Host
+from client.protocol.errors import ErrorCode
 
 T = TypeVar("T")
 TICK_INTERVAL_MS = 50  # controller_server.TICK_INTERVAL_MS

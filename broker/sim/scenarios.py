@@ -13,10 +13,9 @@ from typing import Any
 
 from broker.core.metadata import NO_LEADER, RECOVERING
 from broker.core.partition import ACKS_LEADER
-from client.protocol.errors import ErrorCode
-from tests.sim.cluster import Cluster, SimConfig
-from tests.sim.messages import CONTROLLER, broker_host
-from tests.sim.scenario_tools import (
+from broker.sim.cluster import Cluster, SimConfig
+from broker.sim.messages import CONTROLLER, broker_host
+from broker.sim.scenario_tools import (
     KEY,
     Schedule,
     acked,
@@ -30,6 +29,7 @@ from tests.sim.scenario_tools import (
     read_from,
     wait_for,
 )
+from client.protocol.errors import ErrorCode
 
 # -- the scenarios ------------------------------------------------------------------------
 

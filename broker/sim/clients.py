@@ -17,9 +17,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from client.protocol.errors import ErrorCode
-from client.protocol.records import build_batch, decode_records, iterate_batches
-from tests.sim.messages import (
+from broker.sim.messages import (
     ClientMetadataRequest,
     ClientMetadataResponse,
     ConsumerFetchRequest,
@@ -28,7 +26,9 @@ from tests.sim.messages import (
     ProduceResponse,
     broker_host,
 )
-from tests.sim.world import Host, RpcError
+from broker.sim.world import Host, RpcError
+from client.protocol.errors import ErrorCode
+from client.protocol.records import build_batch, decode_records, iterate_batches
 
 RETRY_BACKOFF_MS = 100
 REQUEST_TIMEOUT_MS = 5_000

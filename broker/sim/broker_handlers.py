@@ -25,9 +25,7 @@ from broker.core.partition import ACKS_ALL
 from broker.core.producer_state import BatchInfo, Duplicate, Reject
 from broker.core.replication import check_follower_fetch
 from broker.log.partition_log import OffsetOutOfRangeError
-from client.protocol.errors import ErrorCode
-from client.protocol.records import InvalidRecordError, validate_batches
-from tests.sim.messages import (
+from broker.sim.messages import (
     ClientMetadataRequest,
     ClientMetadataResponse,
     ConsumerFetchRequest,
@@ -37,9 +35,11 @@ from tests.sim.messages import (
     ReplicaFetchRequest,
     TopicPartition,
 )
+from client.protocol.errors import ErrorCode
+from client.protocol.records import InvalidRecordError, validate_batches
 
 if TYPE_CHECKING:
-    from tests.sim.broker_node import SimBroker
+    from broker.sim.broker_node import SimBroker
 
 MAX_WAIT_MS_LIMIT = 5 * 60 * 1000
 

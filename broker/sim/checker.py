@@ -23,10 +23,8 @@ from typing import TYPE_CHECKING, Any
 from broker.core.metadata import NO_LEADER, RECOVERING, MetadataImage
 from broker.core.partition import ACKS_ALL
 from broker.log.partition_log import PartitionLog
-from client.protocol.errors import ErrorCode
-from client.protocol.records import parse_header
-from tests.sim.messages import CONTROLLER, ProduceRequest, ProduceResponse, TopicPartition
-from tests.sim.shadow import (
+from broker.sim.messages import CONTROLLER, ProduceRequest, ProduceResponse, TopicPartition
+from broker.sim.shadow import (
     Commit,
     Excuse,
     Replica,
@@ -36,10 +34,12 @@ from tests.sim.shadow import (
     fingerprint,
     value_of,
 )
+from client.protocol.errors import ErrorCode
+from client.protocol.records import parse_header
 
 if TYPE_CHECKING:
-    from tests.sim.broker_node import SimBroker
-    from tests.sim.cluster import Cluster
+    from broker.sim.broker_node import SimBroker
+    from broker.sim.cluster import Cluster
 
 
 class Checker:

@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from tests.sim.messages import CONTROLLER, broker_host
+from broker.sim.messages import CONTROLLER, broker_host
 
 if TYPE_CHECKING:
-    from tests.sim.cluster import Cluster
+    from broker.sim.cluster import Cluster
 
 NEMESIS_MIN_GAP_MS = 200
 NEMESIS_MAX_GAP_MS = 2500

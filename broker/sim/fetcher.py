@@ -22,13 +22,13 @@ from broker.core.replica_fetcher import (
 )
 from broker.core.replication import apply_follower_effect
 from broker.log.segment import records_end
+from broker.sim.messages import ReplicaFetchRequest, TopicPartition, broker_host
+from broker.sim.world import RpcError
 from client.protocol.records import InvalidRecordError, validate_batches
-from tests.sim.messages import ReplicaFetchRequest, TopicPartition, broker_host
-from tests.sim.world import RpcError
 
 if TYPE_CHECKING:
     from broker.core.partition import Partition
-    from tests.sim.broker_node import SimBroker
+    from broker.sim.broker_node import SimBroker
 
 WHOLE_LOG = (1 << 63) - 1
 MAX_BATCH = (1 << 31) - 1

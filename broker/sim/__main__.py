@@ -1,9 +1,9 @@
-"""``python -m tests.sim --seed N``: run one simulation, print its history and any violation.
+"""``python -m broker.sim --seed N``: run one simulation, print its history and any violation.
 
 Exit status 0 when every property held, 1 otherwise.  ``--steps K`` stops the random phase
 after K events (for a short look), ``--trace`` logs every event, ``--scenario F3`` runs a fixed
 schedule instead of random faults, ``--faithful duplicate-ack`` reproduces a known shell bug
-(see tests/sim/broker_node.py and broker_handlers.py for the list).
+(see broker/sim/broker_node.py and broker_handlers.py for the list).
 """
 
 from __future__ import annotations
@@ -13,16 +13,18 @@ import sys
 import traceback
 from dataclasses import replace
 
-from tests.sim.cluster import SimConfig
-from tests.sim.runner import RunResult, run
+from broker.sim.cluster import SimConfig
+from broker.sim.runner import RunResult, run
 
 
-def parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m tests.sim", description=__doc__)
+def parse(argv: list[str], prog: str = "python -m broker.sim") -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--steps", type=int, default=None, help="cap on events (random phase)")
     parser.add_argument("--duration-ms", type=int, default=None)
-    parser.add_argument("--scenario", default=None, help="F1..F15: a fixed schedule")
+    parser.add_argument(
+        "--scenario", default=None, type=str.upper, help="F1..F15: a fixed schedule"
+    )
     parser.add_argument(
         "--faithful",
         action="append",
@@ -42,7 +44,7 @@ def one(args: argparse.Namespace, seed: int) -> RunResult:
     if args.faithful:
         config = replace(config, faithful=frozenset(args.faithful))
     if args.scenario is not None:
-        from tests.sim.scenarios import SCENARIOS
+        from broker.sim.scenarios import SCENARIOS
 
         configure, schedule = SCENARIOS[args.scenario.upper()]
         config = configure(seed)
@@ -54,8 +56,15 @@ def one(args: argparse.Namespace, seed: int) -> RunResult:
     return run(config, trace=args.trace)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse(sys.argv[1:] if argv is None else argv)
+def main(argv: list[str] | None = None, prog: str = "python -m broker.sim") -> int:
+    args = parse(sys.argv[1:] if argv is None else argv, prog)
+    if args.scenario is not None:
+        from broker.sim.scenarios import SCENARIOS
+
+        if args.scenario not in SCENARIOS:
+            names = ", ".join(sorted(SCENARIOS))
+            print(f"{prog}: error: unknown scenario {args.scenario!r} (one of {names})")
+            return 2
     if args.sweep:
         failed = []
         for seed in range(args.seed, args.seed + args.sweep):

@@ -16,8 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from broker.core.metadata import record_from_dict
-from client.protocol.errors import ErrorCode
-from tests.sim.messages import (
+from broker.sim.messages import (
     CONTROLLER,
     BrokerHeartbeatRequest,
     BrokerHeartbeatResponse,
@@ -26,10 +25,11 @@ from tests.sim.messages import (
     MetadataFetchRequest,
     MetadataFetchResponse,
 )
-from tests.sim.world import RpcError
+from broker.sim.world import RpcError
+from client.protocol.errors import ErrorCode
 
 if TYPE_CHECKING:
-    from tests.sim.broker_node import SimBroker
+    from broker.sim.broker_node import SimBroker
 
 REQUEST_TIMEOUT_MS = 30_000  # controller_link.REQUEST_TIMEOUT_MS
 METADATA_FETCH_WAIT_MS = 500

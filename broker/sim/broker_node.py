@@ -1,15 +1,15 @@
 """The simulated broker: the glue of ``broker/server/broker.py``.
 
 It runs the real ``Partition``, ``Purgatory``, ``LogManager``/``PartitionLog`` (on a
-:class:`~tests.sim.disk.SimDisk`), the controller link of ``tests/sim/broker_link.py`` and the
-replica fetchers of ``tests/sim/fetcher.py``, in the shell's order of operations:
+:class:`~broker.sim.disk.SimDisk`), the controller link of ``broker/sim/broker_link.py`` and the
+replica fetchers of ``broker/sim/fetcher.py``, in the shell's order of operations:
 
 - metadata: records from the link are replayed, then partitions adopt their committed states
   (``_sync_partitions``/``_adopt``); fenced, re-registered or stopping brokers stop holding the
   HW (KIP-841); orphan logs are dropped once the image caught up;
 - the listener (produce, consumer and follower fetches, metadata) starts at the first unfence;
   so do ISR expiry (every ``replica.lag.time.max.ms`` / 2) and the HW checkpoint;
-- requests: handlers in ``tests/sim/broker_handlers.py``; ISR changes here.
+- requests: handlers in ``broker/sim/broker_handlers.py``; ISR changes here.
 
 Deviations from the shell, each a bug reported in the sim's notes and selectable as
 ``faithful`` (see :class:`BrokerNodeSettings`):
@@ -42,13 +42,13 @@ from broker.core.purgatory import DelayedOperation, Purgatory
 from broker.log.config import LogConfig
 from broker.log.log_manager import LogManager
 from broker.log.partition_log import PartitionLog
+from broker.sim import broker_handlers
+from broker.sim.broker_handlers import acks_key
+from broker.sim.broker_link import ControllerLink
+from broker.sim.fetcher import FetcherManager
+from broker.sim.messages import AlterPartitionRequest, AlterPartitionResponse, TopicPartition
+from broker.sim.world import Host, RpcError
 from client.protocol.errors import ErrorCode
-from tests.sim import broker_handlers
-from tests.sim.broker_handlers import acks_key
-from tests.sim.broker_link import ControllerLink
-from tests.sim.fetcher import FetcherManager
-from tests.sim.messages import AlterPartitionRequest, AlterPartitionResponse, TopicPartition
-from tests.sim.world import Host, RpcError
 
 DATA_DIR = Path("/data")
 ISR_COMMIT_WAIT_MS = 5_000  # _send_isr_change_remote waits this long for the metadata

@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING
 
 from broker.core.metadata import NO_LEADER, RECOVERED
 from broker.core.partition import ACKS_ALL
+from broker.sim.checker import Checker
+from broker.sim.clients import Send
+from broker.sim.messages import TopicPartition
+from broker.sim.shadow import Shadow, value_of
 from client.protocol.errors import ErrorCode
-from tests.sim.checker import Checker
-from tests.sim.clients import Send
-from tests.sim.messages import TopicPartition
-from tests.sim.shadow import Shadow, value_of
 
 if TYPE_CHECKING:
-    from tests.sim.cluster import Cluster
+    from broker.sim.cluster import Cluster
 
 
 @dataclass(slots=True)

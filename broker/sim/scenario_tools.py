@@ -1,4 +1,4 @@
-"""Helpers for the fixed schedules (``tests/sim/scenarios.py``): waits, expectations, reads.
+"""Helpers for the fixed schedules (``broker/sim/scenarios.py``): waits, expectations, reads.
 
 Everything acts through the cluster's real processes; ``expect`` turns a broken promise into a
 checker violation so a scenario reports like any seed.
@@ -11,9 +11,9 @@ from dataclasses import replace
 from typing import Any
 
 from broker.core.partition import ACKS_LEADER
-from tests.sim.cluster import Cluster, SimConfig
-from tests.sim.messages import ConsumerFetchRequest, broker_host
-from tests.sim.world import Host
+from broker.sim.cluster import Cluster, SimConfig
+from broker.sim.messages import ConsumerFetchRequest, broker_host
+from broker.sim.world import Host
 
 KEY = ("t", 0)
 Schedule = Callable[[Cluster], None]

@@ -11,9 +11,9 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from tests.sim.cluster import Cluster, SimConfig
-from tests.sim.history import Report, check_ack_order, check_history, convergence_problems
-from tests.sim.nemesis import Nemesis
+from broker.sim.cluster import Cluster, SimConfig
+from broker.sim.history import Report, check_ack_order, check_history, convergence_problems
+from broker.sim.nemesis import Nemesis
 
 CONVERGENCE_GRACE_MS = 60_000
 
@@ -49,11 +49,11 @@ def rerun_command(config: SimConfig, scenario: str | None = None) -> str:
     if scenario is not None:
         return (
             f'.venv/bin/pytest tests/sim -k "{scenario}-"   or   '
-            f"python -m tests.sim --scenario {scenario} --seed {config.seed}{extra}"
+            f"python -m broker.sim --scenario {scenario} --seed {config.seed}{extra}"
         )
     return (
         f'.venv/bin/pytest tests/sim -k "seed-{config.seed}-"   or   '
-        f"python -m tests.sim --seed {config.seed}{extra}"
+        f"python -m broker.sim --seed {config.seed}{extra}"
     )
 
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from broker.core.leader_epoch import EpochEntry
 from broker.core.partition import Partition
 from broker.log.partition_log import PartitionLog
+from broker.sim.messages import TopicPartition
 from client.protocol.records import decode_records, iterate_batches
-from tests.sim.messages import TopicPartition
 
 WHOLE_LOG = (1 << 63) - 1
 

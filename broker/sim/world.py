@@ -6,7 +6,7 @@ popped from the queue, at simulated time ``now_ms``.  One step = one event.
 
 Processes (:class:`Host`) have incarnations: a crash (kill -9) bumps the incarnation, so every
 timer and message of the dead process is dropped, and makes its disk lose what a crash loses
-(``tests/sim/disk.py``).  A paused process (SIGSTOP) keeps its events until it resumes; the rest
+(``broker/sim/disk.py``).  A paused process (SIGSTOP) keeps its events until it resumes; the rest
 of the world goes on without it.  Each host has a wall clock (``wall_ms``) that may jump (F13);
 timeouts use the monotonic clock.
 
