@@ -11,8 +11,11 @@ against the cluster prints `odradek: error: ...` lines and exits 1. Never a trac
 from __future__ import annotations
 
 import argparse
+import ctypes
 import importlib.metadata
 import logging
+import os
+import signal
 import sys
 
 from broker.cli_cluster import add_cluster_commands
@@ -24,6 +27,7 @@ from broker.config import ConfigError, load_config
 
 PROGRAM = "odradek"
 USAGE_ERROR_EXIT_CODE = 2
+PR_SET_PDEATHSIG = 1
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 PROGRAM_EXAMPLES = """\
 examples:
@@ -109,6 +113,7 @@ def _broker_start(arguments: argparse.Namespace) -> int:
         return USAGE_ERROR_EXIT_CODE
     for warning in loaded.warnings:
         print(f"{PROGRAM}: warning: {warning}", file=sys.stderr)
+    _die_with_launcher()
     # A no-op when logging is already configured (by an embedding program or pytest).
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stderr)
     source = arguments.config or "the embedded default configuration"
@@ -134,6 +139,21 @@ def _broker_start(arguments: argparse.Namespace) -> int:
             raise
         print(f"{PROGRAM}: error: cannot start: {failure}", file=sys.stderr)
         return 1
+
+
+def _die_with_launcher() -> None:
+    """Started by `cluster up` (ODRADEK_PARENT_PID): get SIGTERM when the launcher dies
+    (Linux PR_SET_PDEATHSIG), and stop now if it is already gone."""
+    parent = os.environ.get("ODRADEK_PARENT_PID", "")
+    if not parent.isdigit() or not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != int(parent):
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _only(group: BaseExceptionGroup[BaseException], kind: type[Exception]) -> Exception | None:

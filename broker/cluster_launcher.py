@@ -19,6 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 CONTROLLER_NODE_ID = 100
+# The node asks the kernel for SIGTERM when this launcher dies (see broker.cli), so a killed
+# `cluster up` or test never leaves nodes behind.
+PARENT_PID_VARIABLE = "ODRADEK_PARENT_PID"
 READY = {
     "broker": re.compile(rb"listening on PLAINTEXT://([^:\s]+):(\d+)"),
     "controller": re.compile(rb"listening on CONTROLLER://([^:\s]+):(\d+)"),
@@ -85,7 +88,11 @@ class NodeProcess:
         for key, value in self.settings.items():
             command += ["--set", f"{key}={value}"]
         self.process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, PARENT_PID_VARIABLE: str(os.getpid())},
         )
         self.port = self._wait_for_ready()
         threading.Thread(target=self._drain, daemon=True).start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -47,7 +48,11 @@ def test_cluster_up_replicates_and_stops_cleanly(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "broker.cli", "cluster", "up", "--brokers", "3"]
     command += ["--base-port", "0", "--data-dir", str(tmp_path)]
     process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
     )
     timer = threading.Timer(START_TIMEOUT_S, process.kill)
     timer.start()
@@ -85,7 +90,7 @@ def test_cluster_up_replicates_and_stops_cleanly(tmp_path: Path) -> None:
     finally:
         timer.cancel()
         if process.poll() is None:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)  # the launcher and every node it started
             process.wait()
     assert process.returncode == 0
     log = errors.decode(errors="replace")
