@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from types import MappingProxyType
 
 from broker.log.checkpoints import (
     LOG_START_OFFSET_CHECKPOINT,
@@ -118,6 +119,10 @@ class LogManager:
 
     def get(self, topic: str, partition: int) -> PartitionLog | None:
         return self._logs.get((topic, partition))
+
+    def by_key(self) -> Mapping[TopicPartition, PartitionLog]:
+        """Every open log by (topic, partition): a read-only view, nothing copied."""
+        return MappingProxyType(self._logs)
 
     def logs(self) -> list[PartitionLog]:
         return list(self._logs.values())
