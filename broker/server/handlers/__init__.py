@@ -12,6 +12,7 @@ from broker.server.handlers import (
     groups,
     list_offsets,
     metadata,
+    offset_for_leader_epoch,
     produce,
     producer_id,
 )
@@ -38,6 +39,7 @@ HANDLERS: dict[int, Handler] = {
     19: admin.create_topics,
     20: admin.delete_topics,
     22: producer_id.handle,
+    23: offset_for_leader_epoch.handle,
     32: admin.describe_configs,
     37: admin.create_partitions,
     60: metadata.describe_cluster,
