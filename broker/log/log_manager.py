@@ -128,9 +128,16 @@ class LogManager:
         return list(self._logs.values())
 
     def create(
-        self, topic: str, partition: int, config: LogConfig | None = None, *, wall_ms: int = 0
+        self,
+        topic: str,
+        partition: int,
+        config: LogConfig | None = None,
+        *,
+        wall_ms: int = 0,
+        topic_id: uuid.UUID | None = None,
     ) -> PartitionLog:
-        """The partition's log, created in the log dir holding the fewest logs if new."""
+        """The partition's log, created in the log dir holding the fewest logs if new (its
+        ``partition.metadata`` names ``topic_id`` when given)."""
         existing = self.get(topic, partition)
         if existing is not None:
             return existing
@@ -146,6 +153,8 @@ class LogManager:
             files=self.files,
             wall_ms=wall_ms,
         )
+        if topic_id is not None:
+            log.set_topic_id(topic_id)
         log.flush()
         self.files.fsync_dir(log_dir)
         self._logs[(topic, partition)] = log
@@ -156,20 +165,30 @@ class LogManager:
         """Delete every partition of ``topic``; returns the partitions deleted."""
         partitions = sorted(p for t, p in self._logs if t == topic)
         for partition in partitions:
-            key = (topic, partition)
-            log = self._logs.pop(key)
-            log_dir = self._dir_of.pop(key)
-            self._high_watermarks.pop(key, None)
-            log.close()
-            doomed = log_dir / f"{topic}-{partition}.{uuid.uuid4().hex}{DELETE_DIR_SUFFIX}"
-            self.files.rename(log.directory, doomed)
-            self.files.fsync_dir(log_dir)
-            self.files.remove_tree(doomed)
+            self._delete((topic, partition))
         if partitions:
             # The high watermarks go too (the last ones given: lower than now, so safe), or a
             # topic created again under the name would start from the old one's.
             self.checkpoint(self._high_watermarks)
         return partitions
+
+    def delete_partition(self, topic: str, partition: int) -> bool:
+        """Delete one partition's log (a stale one: see ``PartitionLog.topic_id``)."""
+        if (topic, partition) not in self._logs:
+            return False
+        self._delete((topic, partition))
+        self.checkpoint(self._high_watermarks)
+        return True
+
+    def _delete(self, key: TopicPartition) -> None:
+        log = self._logs.pop(key)
+        log_dir = self._dir_of.pop(key)
+        self._high_watermarks.pop(key, None)
+        log.close()
+        doomed = log_dir / f"{key[0]}-{key[1]}.{uuid.uuid4().hex}{DELETE_DIR_SUFFIX}"
+        self.files.rename(log.directory, doomed)
+        self.files.fsync_dir(log_dir)
+        self.files.remove_tree(doomed)
 
     def checkpoint(self, high_watermarks: Mapping[TopicPartition, int] | None = None) -> None:
         """Write the recovery-point and log-start-offset checkpoints in every log dir, and

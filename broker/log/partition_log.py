@@ -9,12 +9,14 @@ The log owns the partition's leader-epoch cache (``leader-epoch-checkpoint``, KI
 from __future__ import annotations
 
 import bisect
+import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from broker.core.producer_state import BatchInfo, ProducerStateManager, increment_sequence
-from broker.log import leader_epoch_checkpoint, producer_snapshots
+from broker.log import leader_epoch_checkpoint, partition_metadata, producer_snapshots
 from broker.log.config import LogConfig
 from broker.log.files import OS_FILES, Files
 from broker.log.index import INT32_MAX
@@ -29,6 +31,8 @@ from broker.log.segment import (
 from client.protocol import records
 from client.protocol.errors import ErrorCode
 from client.protocol.records import BatchHeader
+
+_log = logging.getLogger("odradek.log")
 
 _LEFTOVER_SUFFIXES = (".deleted", ".cleaned", ".swap", ".tmp")
 
@@ -113,6 +117,21 @@ class PartitionLog:
             log_end_offset=self.log_end_offset,
             rescan_from=rescan_epochs_from,
         )
+        self.topic_id = self._load_topic_id()
+
+    def _load_topic_id(self) -> uuid.UUID | None:
+        try:
+            return partition_metadata.read(self.files, self.directory)
+        except partition_metadata.PartitionMetadataError as error:
+            # Written atomically, so this is damage: the broker writes the id it adopts anew.
+            _log.error("%s: %s; the topic id will be written again", self.directory, error)
+            return None
+
+    def set_topic_id(self, topic_id: uuid.UUID) -> None:
+        """Record the incarnation of the topic this log belongs to (``partition.metadata``)."""
+        if topic_id != self.topic_id:
+            partition_metadata.write(self.files, self.directory, topic_id)
+            self.topic_id = topic_id
 
     # ---- loading ----------------------------------------------------------------------
 

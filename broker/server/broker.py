@@ -388,10 +388,30 @@ class BrokerServer:
 
     def _open_partition(self, topic: TopicImage, index: int) -> Partition:
         log_ = self.logs.get(topic.name, index)
+        if log_ is not None and log_.topic_id not in (None, topic.topic_id):
+            # The topic was deleted and created again under its name while we were down: the
+            # log on disk is the old topic's and must never be served or elected as the new.
+            log.warning(
+                "%s-%d: the log on disk belongs to an earlier topic of that name (id %s, now %s):"
+                " deleting it",
+                topic.name,
+                index,
+                log_.topic_id,
+                topic.topic_id,
+            )
+            self.logs.delete_partition(topic.name, index)
+            self._checkpointed_high_watermarks.pop((topic.name, index), None)
+            log_ = None
         if log_ is None:
             log_ = self.logs.create(
-                topic.name, index, self.log_config(topic.configs), wall_ms=wall_ms()
+                topic.name,
+                index,
+                self.log_config(topic.configs),
+                wall_ms=wall_ms(),
+                topic_id=topic.topic_id,
             )
+        else:
+            log_.set_topic_id(topic.topic_id)  # a log from before partition.metadata
         partition = Partition(
             topic=topic.name,
             index=index,
@@ -458,12 +478,17 @@ class BrokerServer:
             self._drop_orphan_logs()
 
     def _drop_orphan_logs(self) -> None:
-        """Logs of topics deleted while we were down (the image is the source of truth)."""
-        orphans = {
-            log_.topic for log_ in self.logs.logs() if log_.topic not in self.image.topics_by_name
-        }
-        for topic in orphans:
-            self.logs.delete_topic(topic)
+        """Logs of topics deleted while we were down (the image is the source of truth), of
+        an earlier topic of the same name, and of partitions this broker is no replica of."""
+        for log_ in self.logs.logs():
+            topic = self.image.topic(log_.topic)
+            registration = topic.partitions.get(log_.partition) if topic is not None else None
+            stale = topic is not None and log_.topic_id not in (None, topic.topic_id)
+            if registration is None or stale or self.node_id not in registration.replicas:
+                log.warning(
+                    "%s-%d: not a replica here: deleting its log", log_.topic, log_.partition
+                )
+                self.logs.delete_partition(log_.topic, log_.partition)
 
     def min_insync_replicas(self, topic: TopicImage) -> int:
         value = topic.configs.get("min.insync.replicas")
