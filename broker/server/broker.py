@@ -25,7 +25,9 @@ from broker import config as broker_config
 from broker.config import BrokerConfig, Listener
 from broker.core.controller import Controller, ControllerResult, NewTopic, TopicResult
 from broker.core.metadata import (
+    TOPIC_RESOURCE,
     BrokerRegistrationChangeRecord,
+    ConfigRecord,
     FenceBrokerRecord,
     MetadataImage,
     MetadataRecord,
@@ -189,6 +191,13 @@ class BrokerServer:
                 ineligible.add(record.broker_id)
         if self._metadata_ready and any(isinstance(r, PartitionRecord) for r in records):
             self._sync_partitions()
+        configured = {
+            r.resource_name
+            for r in records
+            if isinstance(r, ConfigRecord) and r.resource_type == TOPIC_RESOURCE
+        }
+        if configured:
+            self._apply_topic_configs(configured)
         for broker_id in ineligible:
             # KIP-841: a fenced or stopping broker no longer holds back the HW as a joiner.
             for key, partition in self.partitions.items():
@@ -475,6 +484,9 @@ class BrokerServer:
         if not self._metadata_ready:
             self._metadata_ready = True
             self._sync_partitions()
+            # Logs loaded at start had no topic configs yet (a broker-only node's image was
+            # empty): they take them now.
+            self._apply_topic_configs()
             self._drop_orphan_logs()
 
     def _drop_orphan_logs(self) -> None:
@@ -489,6 +501,23 @@ class BrokerServer:
                     "%s-%d: not a replica here: deleting its log", log_.topic, log_.partition
                 )
                 self.logs.delete_partition(log_.topic, log_.partition)
+
+    def _apply_topic_configs(self, topics: set[str] | None = None) -> None:
+        """Topic configs changed (AlterConfigs): the hosted partitions of ``topics`` (None:
+        all) take the new effective values, as at creation: the log's config
+        (``log_config``) and ``min.insync.replicas`` (acks=all checks, HW gating)."""
+        for key, partition in self.partitions.items():
+            if topics is not None and partition.topic not in topics:
+                continue
+            topic = self.image.topic(partition.topic)
+            log_ = self.logs.get(*key)
+            if topic is None or log_ is None:
+                continue
+            log_.config = self.log_config(topic.configs)
+            partition.min_insync_replicas = self.min_insync_replicas(topic)
+            if partition.is_leader:
+                partition.maybe_advance_high_watermark()
+            self._complete_delayed(key)
 
     def min_insync_replicas(self, topic: TopicImage) -> int:
         value = topic.configs.get("min.insync.replicas")

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from broker.server.handlers import (
     admin,
+    alter_configs,
     api_versions,
     coordinator,
     fetch,
@@ -41,6 +42,8 @@ HANDLERS: dict[int, Handler] = {
     22: producer_id.handle,
     23: offset_for_leader_epoch.handle,
     32: admin.describe_configs,
+    33: alter_configs.alter_configs,
     37: admin.create_partitions,
+    44: alter_configs.incremental_alter_configs,
     60: metadata.describe_cluster,
 }

@@ -12,6 +12,7 @@ from types import ModuleType
 
 from client.protocol.messages import (
     allocate_producer_ids,
+    alter_configs,
     alter_partition,
     api_versions,
     broker_heartbeat,
@@ -26,6 +27,7 @@ from client.protocol.messages import (
     fetch,
     find_coordinator,
     heartbeat,
+    incremental_alter_configs,
     init_producer_id,
     join_group,
     leave_group,
@@ -60,8 +62,10 @@ _MODULES: tuple[ModuleType, ...] = (
     init_producer_id,
     offset_for_leader_epoch,
     describe_configs,
+    alter_configs,
     create_partitions,
     delete_groups,
+    incremental_alter_configs,
     alter_partition,
     describe_cluster,
     broker_registration,

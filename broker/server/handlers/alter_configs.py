@@ -1,0 +1,186 @@
+"""AlterConfigs (33) and IncrementalAlterConfigs (44): ``kafka-configs --alter``.
+
+The receiving broker answers what it can decide itself (duplicates, null values, unknown
+operations and resource types, BROKER resources: see :mod:`broker.core.config_changes`) and
+hands the TOPIC resources to the controller: forwarded (KIP-590) from a broker-only node, a
+call in a combined node.  The controller commits the change as ``ConfigRecord``\\ s; every
+broker applies the new effective config to its partitions as it replays them
+(``BrokerServer._apply``).  The same handlers serve the controller's own listener.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from construct import Container
+
+from broker import config as broker_config
+from broker.core import config_changes
+from broker.core.config_changes import ResourceChange, ResourceResult
+from broker.core.controller import ControllerResult
+from broker.server.controller_server import validate_topic_configs
+from client.errors import KafkaError
+from client.protocol.errors import ErrorCode
+from client.protocol.headers import RequestHeader
+
+if TYPE_CHECKING:
+    from broker.server.broker import BrokerServer
+
+
+class TopicConfigSchema:
+    """``broker.config``'s topic keys, for :mod:`broker.core.config_changes`."""
+
+    def validate(self, configs: Mapping[str, str | None]) -> dict[str, str]:
+        return validate_topic_configs(dict(configs))
+
+    def is_list(self, name: str) -> bool:
+        key = broker_config.TOPIC_CONFIGS.get(name)
+        return key is not None and key.config_type == broker_config.ConfigType.LIST
+
+    def default(self, name: str) -> str | None:
+        key = broker_config.TOPIC_CONFIGS.get(name)
+        return key.default if key is not None else None
+
+
+SCHEMA = TopicConfigSchema()
+
+
+def _resource(item: Container, incremental: bool) -> ResourceChange:
+    changes = tuple(
+        config_changes.ConfigChange(
+            config.name,
+            config.value,
+            config.config_operation if incremental else config_changes.ConfigOperation.SET,
+        )
+        for config in item.configs
+    )
+    return ResourceChange(item.resource_type, item.resource_name, changes)
+
+
+def _body(resources: list[ResourceChange], incremental: bool, validate_only: bool) -> Any:
+    def config(change: config_changes.ConfigChange) -> dict[str, Any]:
+        entry: dict[str, Any] = {"name": change.name, "value": change.value}
+        if incremental:
+            entry["config_operation"] = change.operation
+        return entry
+
+    return {
+        "resources": [
+            {
+                "resource_type": resource.resource_type,
+                "resource_name": resource.resource_name,
+                "configs": [config(change) for change in resource.changes],
+            }
+            for resource in resources
+        ],
+        "validate_only": validate_only,
+    }
+
+
+async def _forward(
+    server: BrokerServer,
+    header: RequestHeader,
+    resources: list[ResourceChange],
+    incremental: bool,
+    validate_only: bool,
+) -> list[ResourceResult]:
+    """The topic resources, sent on to the controller; its answers in the same order."""
+    body = _body(resources, incremental, validate_only)
+    try:
+        assert server.link is not None
+        response = await server.link.send(header.api_key, body, version=header.api_version)
+    except KafkaError as error:
+        message = f"The controller did not answer: {error}"
+        return [
+            ResourceResult(r.resource_type, r.resource_name, ErrorCode.REQUEST_TIMED_OUT, message)
+            for r in resources
+        ]
+    answers = {
+        (item.resource_type, item.resource_name): (item.error_code, item.error_message)
+        for item in response.responses
+    }
+    results = []
+    for resource in resources:
+        code, message = answers.get(
+            (resource.resource_type, resource.resource_name),
+            (ErrorCode.UNKNOWN_SERVER_ERROR, "The controller did not answer for this resource."),
+        )
+        results.append(
+            ResourceResult(resource.resource_type, resource.resource_name, ErrorCode(code), message)
+        )
+    if not validate_only:
+        await _await_visible(server, resources, results, incremental)
+    return results
+
+
+async def _await_visible(
+    server: BrokerServer,
+    resources: list[ResourceChange],
+    results: list[ResourceResult],
+    incremental: bool,
+) -> None:
+    """Answer once this broker's image shows the changes (read-your-writes here)."""
+    done = [
+        resource
+        for resource, result in zip(resources, results, strict=True)
+        if result.error_code is ErrorCode.NONE
+    ]
+
+    def visible() -> bool:
+        for resource in done:
+            topic = server.image.topic(resource.resource_name)
+            configs = topic.configs if topic is not None else None
+            if not config_changes.change_visible(configs, resource, incremental=incremental):
+                return False
+        return True
+
+    if done:
+        await server.await_metadata(visible)
+
+
+async def _handle(
+    server: BrokerServer, header: RequestHeader, request: Container, incremental: bool
+) -> dict[str, Any]:
+    resources = [_resource(item, incremental) for item in request.resources]
+    validate_only = bool(request.validate_only)
+    answers = config_changes.preprocess(resources, server.node_id, incremental=incremental)
+    pending = [index for index in range(len(resources)) if index not in answers]
+    topics = [resources[index] for index in pending]
+    if topics and server.forwards_to_controller:
+        results = await _forward(server, header, topics, incremental, validate_only)
+    elif topics:
+        outcome = config_changes.alter_topic_configs(
+            server.image, SCHEMA, topics, incremental=incremental, validate_only=validate_only
+        )
+        server.commit(ControllerResult(outcome.records, []))
+        results = outcome.results
+    else:
+        results = []
+    answers.update(zip(pending, results, strict=True))
+    return {
+        "throttle_time_ms": 0,
+        "responses": [
+            {
+                "error_code": answer.error_code,
+                "error_message": answer.error_message,
+                "resource_type": answer.resource_type,
+                "resource_name": answer.resource_name,
+            }
+            for answer in (answers[index] for index in range(len(resources)))
+        ],
+    }
+
+
+async def alter_configs(
+    server: BrokerServer, header: RequestHeader, request: Container
+) -> dict[str, Any]:
+    """AlterConfigs: each resource's dynamic configs become exactly the ones given."""
+    return await _handle(server, header, request, incremental=False)
+
+
+async def incremental_alter_configs(
+    server: BrokerServer, header: RequestHeader, request: Container
+) -> dict[str, Any]:
+    """IncrementalAlterConfigs: SET / DELETE / APPEND / SUBTRACT per key."""
+    return await _handle(server, header, request, incremental=True)
