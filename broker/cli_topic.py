@@ -1,4 +1,5 @@
-"""`odradek topic create|list|describe|delete`: topic administration over the client's AdminClient.
+"""`odradek topic create|list|describe|alter|delete`: topic administration over the client's
+AdminClient.
 
 Every command talks to the cluster only through :class:`client.admin.AdminClient`, so it works
 against any Kafka-protocol broker, not only ours.  Arguments are validated by argparse (usage
@@ -145,6 +146,7 @@ examples:
   odradek topic create orders --partitions 6 --replication-factor 3
   odradek topic list
   odradek topic describe orders
+  odradek topic alter orders --config retention.ms=86400000
   odradek topic delete orders
 """
 CREATE_EXAMPLES = """\
@@ -163,6 +165,12 @@ examples:
   odradek topic describe orders
   odradek topic describe orders payments --output json
   odradek topic describe --bootstrap-server kafka:9092    # every topic
+"""
+ALTER_EXAMPLES = """\
+examples:
+  odradek topic alter orders --config retention.ms=86400000 --config min.insync.replicas=2
+  odradek topic alter orders --delete-config retention.ms    # back to the default
+  odradek topic alter audit --config cleanup.policy=compact --validate-only
 """
 DELETE_EXAMPLES = """\
 examples:
@@ -208,7 +216,7 @@ def add_topic_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
     """Add ``topic`` and its commands to the ``odradek`` subcommands."""
     topic = commands.add_parser(
         "topic",
-        help="create, list, describe and delete topics",
+        help="create, list, describe, alter and delete topics",
         description="Manage topics on any Kafka-protocol cluster.",
         epilog=TOPIC_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -264,6 +272,33 @@ def add_topic_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
     )
     describe.add_argument("names", metavar="NAME", nargs="*", help="topics (default: all)")
     describe.set_defaults(handler=command_handler(_describe))
+
+    alter = add(
+        "alter", "change a topic's configs (other configs keep their values)", ALTER_EXAMPLES
+    )
+    alter.add_argument("name", metavar="NAME", help="the topic to change")
+    alter.add_argument(
+        "--config",
+        metavar="KEY=VALUE",
+        action=ConfigAction,
+        dest="configs",
+        default={},
+        help="set a topic config such as retention.ms=86400000; repeatable",
+    )
+    alter.add_argument(
+        "--delete-config",
+        metavar="KEY",
+        action="append",
+        dest="deleted",
+        default=[],
+        help="remove a topic config (its default applies again); repeatable",
+    )
+    alter.add_argument(
+        "--validate-only",
+        action="store_true",
+        help="let the broker check the change without making it",
+    )
+    alter.set_defaults(handler=_alter_handler)
 
     delete = add("delete", "delete topics", DELETE_EXAMPLES)
     delete.add_argument("names", metavar="NAME", nargs="+", help="the topics to delete")
@@ -391,6 +426,38 @@ async def _create(admin: AdminClient, arguments: argparse.Namespace) -> None:
     if error is not None:
         raise CommandError([topic_error(topic.name, error)])
     print(f"Created topic {topic.name!r}.")
+
+
+def _config_changes(arguments: argparse.Namespace) -> dict[str, str | None]:
+    """``--config`` and ``--delete-config`` as key -> value (None: delete); a usage error
+    when there is nothing to change or a key is both set and deleted."""
+    changes: dict[str, str | None] = dict(arguments.configs)
+    for given in arguments.deleted:
+        key = given.strip()
+        if key in arguments.configs:
+            raise CommandError([f"{key} is both set (--config) and deleted (--delete-config)"], 2)
+        changes[key] = None
+    if not changes:
+        raise CommandError(["nothing to change: give --config KEY=VALUE or --delete-config KEY"], 2)
+    return changes
+
+
+def _alter_handler(arguments: argparse.Namespace) -> int:
+    arguments.changes = _config_changes(arguments)  # before connecting: a usage error
+    return command_handler(_alter)(arguments)
+
+
+async def _alter(admin: AdminClient, arguments: argparse.Namespace) -> None:
+    results = await admin.alter_topic_configs(
+        {arguments.name: arguments.changes},
+        validate_only=arguments.validate_only,
+        raise_errors=False,
+    )
+    error = results[arguments.name]
+    if error is not None:
+        raise CommandError([topic_error(arguments.name, error)])
+    verb = "Validated the change to" if arguments.validate_only else "Altered"
+    print(f"{verb} the configs of topic {arguments.name!r}.")
 
 
 async def _delete(admin: AdminClient, arguments: argparse.Namespace) -> None:

@@ -2,12 +2,12 @@
 
 ``async with AdminClient({"bootstrap.servers": "host:9092"}) as admin:``
 
-Routing follows Kafka's clients: CreateTopics, DeleteTopics and CreatePartitions go to the
-controller named in Metadata; DescribeConfigs for a broker goes to that broker, for a topic to
-the controller; ListOffsets goes to each partition's leader; Metadata to any broker; ListGroups
-to every broker; the other group calls to the group's coordinator (see
-:mod:`client.admin_groups`).  Retriable
-failures (NOT_CONTROLLER, a broken connection, NOT_LEADER_OR_FOLLOWER, ...) refresh metadata and
+Routing follows Kafka's clients: CreateTopics, DeleteTopics, CreatePartitions and
+IncrementalAlterConfigs of topics go to the controller named in Metadata; DescribeConfigs for
+a broker goes to that broker, for a topic to the controller; ListOffsets goes to each
+partition's leader; Metadata to any broker; ListGroups to every broker; the other group
+calls to the group's coordinator (see :mod:`client.admin_groups`).  Retriable failures
+(NOT_CONTROLLER, a broken connection, NOT_LEADER_OR_FOLLOWER, ...) refresh metadata and
 are retried with ``retry.backoff.ms`` until ``default.api.timeout.ms``.
 
 Errors, per item: the calls that change topics take ``raise_errors``.  With ``True`` (the
@@ -62,6 +62,9 @@ CREATE_TOPICS = 19
 DELETE_TOPICS = 20
 CREATE_PARTITIONS = 37
 DESCRIBE_CONFIGS = 32
+INCREMENTAL_ALTER_CONFIGS = 44
+# IncrementalAlterConfigs' config_operation (KIP-339).
+CONFIG_SET, CONFIG_DELETE = 0, 1
 LIST_OFFSETS = 2
 # Kafka: replica_id -1 marks a consumer (not a follower) in ListOffsets.
 CONSUMER_REPLICA_ID = -1
@@ -281,6 +284,38 @@ class AdminClient:
         return describe_topics_from(metadata, wanted)
 
     # -- configs -----------------------------------------------------------------------------
+
+    async def alter_topic_configs(
+        self,
+        changes: Mapping[str, Mapping[str, str | None]],
+        *,
+        validate_only: bool = False,
+        raise_errors: bool = True,
+    ) -> TopicResults:
+        """Change topic configs (IncrementalAlterConfigs, to the controller): per topic,
+        key -> new value, or None to delete the override (the default applies again); keys
+        not named keep their values.  See the module docstring for errors."""
+
+        def body(names: list[str], version: int) -> dict[str, Any]:
+            return {
+                "resources": [
+                    {
+                        "resource_type": int(ConfigResourceType.TOPIC),
+                        "resource_name": name,
+                        "configs": [_alterable(key, value) for key, value in changes[name].items()],
+                    }
+                    for name in names
+                ],
+                "validate_only": validate_only,
+            }
+
+        def results_of(response: Container) -> Iterable[tuple[str, int, str | None]]:
+            for result in response.responses:
+                yield result.resource_name, result.error_code, result.error_message
+
+        return await self._controller_call(
+            INCREMENTAL_ALTER_CONFIGS, list(changes), body, results_of, raise_errors
+        )
 
     async def describe_configs(
         self, resources: Iterable[ConfigResource], *, keys: Sequence[str] | None = None
@@ -637,6 +672,12 @@ def _creatable(topic: NewTopic) -> dict[str, Any]:
         ],
         "configs": [{"name": name, "value": value} for name, value in topic.configs.items()],
     }
+
+
+def _alterable(key: str, value: str | None) -> dict[str, Any]:
+    """One IncrementalAlterConfigs entry: SET ``value``, or DELETE when it is None."""
+    operation = CONFIG_SET if value is not None else CONFIG_DELETE
+    return {"name": key, "config_operation": operation, "value": value}
 
 
 def _results(field_name: str) -> Callable[[Container], Iterable[tuple[str, int, str | None]]]:
