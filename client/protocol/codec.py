@@ -112,7 +112,14 @@ class KafkaStruct(Construct):  # type: ignore[misc]
         out = Container()
         for name, codec, _default in self.slots:
             out[name] = codec._parse(stream, context, path)
-        if self.tagged is not None:
+        tagged = self.tagged
+        if tagged is not None:
+            if not tagged and type(stream) is p.Reader:
+                # Nearly every struct on the wire: no tagged fields known, none sent.
+                position = stream._position
+                if position < stream._end and stream._view[position] == 0:
+                    stream._position = position + 1
+                    return out
             self._parse_tagged(out, stream, context, path)
         return out
 
@@ -164,6 +171,9 @@ class KafkaStruct(Construct):  # type: ignore[misc]
     def _build_tagged(self, obj: Any, stream: Stream, context: Any, path: str) -> None:
         tagged = self.tagged
         assert tagged is not None
+        if not tagged and UNKNOWN_TAGS not in obj:
+            stream.write(b"\x00")  # the usual struct: an empty tagged-field section
+            return
         entries: list[tuple[int, bytes]] = list(obj.get(UNKNOWN_TAGS) or ())
         keep = obj.get(DEFAULT_TAGS) or ()
         for tag, (name, codec, default) in tagged.items():
@@ -235,6 +245,8 @@ def _struct_codec(fields: tuple[Field, ...], version: int, flexible: bool) -> Ka
 
 
 _CACHE: dict[tuple[int, str, str, int], KafkaStruct] = {}
+# Written pieces shorter than this are copied into a shared buffer; longer ones are kept.
+SMALL_PIECE_BYTES = 4096
 
 
 def codec_for(message: Message, version: int) -> KafkaStruct:
@@ -250,23 +262,38 @@ def codec_for(message: Message, version: int) -> KafkaStruct:
 
 
 class Parts:
-    """A write-only stream that keeps the written pieces instead of copying them.
+    """A write-only stream that keeps large written pieces instead of copying them.
 
-    Encoding appends references (a 1 MiB ``records`` field is not copied); the one copy happens
-    when the caller joins the parts, together with the frame's size prefix and header.
+    Encoding appends references to large pieces (a 1 MiB ``records`` field is not copied) and
+    gathers the many small ones (lengths, numbers, names) into one buffer as it goes, so a
+    response is a few pieces, not one per field; the caller joins or gather-writes them.
     """
 
-    __slots__ = ("parts", "size")
+    __slots__ = ("_pieces", "_small", "size")
 
     def __init__(self) -> None:
-        self.parts: list[bytes | bytearray | memoryview] = []
+        self._pieces: list[bytes | bytearray | memoryview] = []
+        self._small = bytearray()
         self.size = 0
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
-        self.parts.append(data)
         length = len(data)
+        if length < SMALL_PIECE_BYTES:
+            self._small += data
+        else:
+            if self._small:
+                self._pieces.append(self._small)
+                self._small = bytearray()
+            self._pieces.append(data)
         self.size += length
         return length
+
+    @property
+    def parts(self) -> list[bytes | bytearray | memoryview]:
+        if self._small:
+            self._pieces.append(self._small)
+            self._small = bytearray()
+        return self._pieces
 
 
 def encode_parts(message: Message, version: int, value: Mapping[str, Any]) -> Parts:

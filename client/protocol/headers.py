@@ -47,6 +47,7 @@ RESPONSE_HEADER = Message(
 )
 
 _API_HEADER = struct.Struct(">hhi")
+_INT16 = struct.Struct(">h")
 _SIZE = struct.Struct(">i")
 
 
@@ -85,8 +86,24 @@ def decode_request_header(frame: bytes | bytearray | memoryview) -> RequestHeade
     """
     if len(frame) < _API_HEADER.size:
         raise ProtocolError("request shorter than its header")
-    api_key, api_version, _ = _API_HEADER.unpack_from(frame, 0)
+    api_key, api_version, correlation_id = _API_HEADER.unpack_from(frame, 0)
     version = request_header_version(api_key, api_version)
+    if version:
+        # The usual header, read in place (it is on every request); anything unusual (short,
+        # not UTF-8, tagged fields present) takes the codec below, which also raises.
+        (length,) = _INT16.unpack_from(frame, 8) if len(frame) >= 10 else (-2,)
+        start = 10
+        end = start + max(length, 0)
+        if length >= -1 and end < len(frame) + (version == 1):
+            try:
+                client_id = None if length < 0 else str(frame[start:end], "utf-8")
+            except UnicodeDecodeError:
+                pass
+            else:
+                if version == 1:
+                    return RequestHeader(api_key, api_version, correlation_id, client_id, end)
+                if frame[end] == 0:  # header v2 without tagged fields
+                    return RequestHeader(api_key, api_version, correlation_id, client_id, end + 1)
     stream = Reader(frame)
     header = codec.decode_from(REQUEST_HEADER, version, stream)
     return RequestHeader(

@@ -1,30 +1,23 @@
 """Kafka's primitive wire types as construct constructs.
 
-Fixed-width integers are construct's own ``FormatField``s (they carry their ``struct`` format in
-``fmtstr``, which the codec uses to merge runs of them).  The variable-length types (varints,
-(compact) (nullable) strings and bytes, UUID) are small ``Construct`` subclasses written here,
-because their length rules (``-1`` / ``0`` meaning null, ``N + 1`` in compact forms) are
-Kafka's own.  Every length read from the wire is checked against the bytes that remain, so a
-hostile frame can never make the decoder allocate more than the frame itself.
+Every type is a small ``Construct`` subclass written here.  Reading from a :class:`Reader` (the
+decoder's stream) they take bytes straight from its buffer: the fixed-width ones with a
+precompiled ``struct.Struct``, varints and lengths without a call per byte (on small requests
+the generic stream helpers cost more than the parsing did).  The variable-length types
+(varints, (compact) (nullable) strings and bytes, UUID) follow Kafka's length rules (``-1`` /
+``0`` meaning null, ``N + 1`` in compact forms).  Every length read from the wire is checked
+against the bytes that remain, so a hostile frame can never make the decoder allocate more
+than the frame itself.
 """
 
 from __future__ import annotations
 
+import struct
 import uuid
 from typing import Any
 
 import construct
-from construct import (
-    Construct,
-    Flag,
-    Float64b,
-    Int8sb,
-    Int16sb,
-    Int16ub,
-    Int32sb,
-    Int32ub,
-    Int64sb,
-)
+from construct import Construct
 
 __all__ = [
     "UUID_TYPE",
@@ -49,15 +42,6 @@ __all__ = [
     "remaining",
     "write",
 ]
-
-Int8 = Int8sb
-Int16 = Int16sb
-Int32 = Int32sb
-Int64 = Int64sb
-UInt16 = Int16ub
-UInt32 = Int32ub
-Float64 = Float64b
-Bool = Flag
 
 # What the codec reads from or writes to: a file-like ``IO[bytes]``, a :class:`Reader`, or the
 # codec's ``Parts`` writer.  construct's own signatures are untyped, so this stays loose.
@@ -122,6 +106,59 @@ def write(stream: Stream, data: bytes | bytearray | memoryview, path: str = "") 
     stream.write(data)
 
 
+class _Fixed(Construct):  # type: ignore[misc]
+    """A big-endian fixed-width number (INT8..INT64, UINT16/32, FLOAT64)."""
+
+    def __init__(self, fmt: str) -> None:
+        super().__init__()
+        self._struct = struct.Struct(fmt)
+        self._size = self._struct.size
+
+    def _parse(self, stream: Stream, context: Any, path: str) -> Any:
+        size = self._size
+        if type(stream) is Reader:
+            start = stream._position
+            if stream._end - start < size:
+                raise construct.StreamError(f"wanted {size} bytes", path=path)
+            stream._position = start + size
+            return self._struct.unpack_from(stream._view, start)[0]
+        return self._struct.unpack(read(stream, size, path))[0]
+
+    def _build(self, obj: Any, stream: Stream, context: Any, path: str) -> Any:
+        try:
+            stream.write(self._struct.pack(obj))
+        except struct.error as error:
+            raise construct.FormatFieldError(f"cannot encode {obj!r}: {error}", path=path) from None
+        return obj
+
+    def _sizeof(self, context: Any, path: str) -> int:
+        return self._size
+
+
+class _Bool(_Fixed):
+    """BOOLEAN: one byte, anything but 0 reads as true; written as 0 or 1."""
+
+    def __init__(self) -> None:
+        super().__init__(">B")
+
+    def _parse(self, stream: Stream, context: Any, path: str) -> bool:
+        return bool(super()._parse(stream, context, path))
+
+    def _build(self, obj: Any, stream: Stream, context: Any, path: str) -> Any:
+        stream.write(b"\x01" if obj else b"\x00")
+        return obj
+
+
+Int8 = _Fixed(">b")
+Int16 = _Fixed(">h")
+Int32 = _Fixed(">i")
+Int64 = _Fixed(">q")
+UInt16 = _Fixed(">H")
+UInt32 = _Fixed(">I")
+Float64 = _Fixed(">d")
+Bool = _Bool()
+
+
 def encode_uvarint(value: int) -> bytes:
     """Unsigned LEB128, as Kafka's UNSIGNED_VARINT."""
     if value < 0:
@@ -150,6 +187,15 @@ def decode_uvarint(data: bytes | memoryview, offset: int, max_bytes: int = 5) ->
 
 
 def _read_uvarint(stream: Stream, path: str, max_bytes: int) -> int:
+    if type(stream) is Reader:
+        # The common case, straight from the buffer (one-byte varints above all).
+        view, start, end = stream._view, stream._position, stream._end
+        if start < end and view[start] < 0x80:
+            stream._position = start + 1
+            return int(view[start])
+        value, after = decode_uvarint(view[:end], start, max_bytes)
+        stream._position = after
+        return value
     result = 0
     shift = 0
     for _ in range(max_bytes):
@@ -211,7 +257,7 @@ class _Sized(Construct):  # type: ignore[misc]
         self.text = text
         self.compact = compact
         self.nullable = nullable
-        self.length_field = Int16sb if text else Int32sb
+        self.length_field = Int16 if text else Int32
 
     def _read_length(self, stream: Stream, path: str) -> int:
         if self.compact:
@@ -224,9 +270,16 @@ class _Sized(Construct):  # type: ignore[misc]
             if length == -1 and self.nullable:
                 return None
             raise construct.ValidationError(f"invalid length {length}", path=path)
-        if length > remaining(stream):
-            raise construct.StreamError(f"length {length} exceeds the frame", path=path)
-        data = read(stream, length, path)
+        if type(stream) is Reader:
+            start = stream._position
+            if length > stream._end - start:
+                raise construct.StreamError(f"length {length} exceeds the frame", path=path)
+            stream._position = start + length
+            data: Any = stream._view[start : start + length]
+        else:
+            if length > remaining(stream):
+                raise construct.StreamError(f"length {length} exceeds the frame", path=path)
+            data = read(stream, length, path)
         if self.text:
             try:
                 return str(data, "utf-8")
