@@ -35,8 +35,30 @@ lint: $(VENV)/.stamp-test
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# Micro benchmarks (bench/micro/README.md).  Runs are saved under bench/baselines/<machine id>/;
+# bench and bench-check compare with BENCH_BASELINE (default: the newest run saved for this
+# machine id, else the newest of any).  BENCH_ARGS adds pytest options (e.g. -k replication).
+BENCH_STORAGE := bench/baselines
+BENCH_NAME ?= baseline
+BENCH_FAIL ?= median:30%
+BENCH_BASELINE ?= $(shell $(BIN)/python -m bench.micro.baseline $(BENCH_STORAGE))
+BENCH_RUN = $(BIN)/python -m pytest bench/micro -q -p no:randomly --benchmark-enable \
+	--benchmark-only --benchmark-storage=file://$(BENCH_STORAGE) \
+	--benchmark-columns=min,median,mean,iqr,outliers,rounds $(BENCH_ARGS)
+BENCH_COMPARE = $(if $(BENCH_BASELINE),--benchmark-compare=$(BENCH_BASELINE) \
+	--benchmark-group-by=name)
+
+.PHONY: bench-save bench-check
+
 bench: $(VENV)/.stamp-test
-	$(BIN)/python -m pytest bench/micro --benchmark-only -q
+	$(BENCH_RUN) $(BENCH_COMPARE)
+
+bench-save: $(VENV)/.stamp-test
+	$(BENCH_RUN) --benchmark-save=$(BENCH_NAME)
+
+bench-check: $(VENV)/.stamp-test
+	$(if $(BENCH_BASELINE),,$(error no saved run under $(BENCH_STORAGE): make bench-save first))
+	$(BENCH_RUN) $(BENCH_COMPARE) --benchmark-compare-fail=$(BENCH_FAIL)
 
 clean:
 	rm -rf $(VENV) odradek-data

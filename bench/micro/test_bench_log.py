@@ -1,4 +1,5 @@
-"""Storage micro benchmarks: header-only validation, append, index lookup, fetch read.
+"""Storage micro benchmarks: header-only validation, append, index lookups, fetch read,
+offset by timestamp.
 
 Figures are for comparison within one run (ratios), never asserted.
 """
@@ -12,7 +13,7 @@ from pytest_benchmark.fixture import BenchmarkFixture
 
 from broker.log.config import LogConfig
 from broker.log.files import OS_FILES
-from broker.log.index import OffsetIndex
+from broker.log.index import OffsetIndex, TimeIndex
 from broker.log.partition_log import PartitionLog
 from client.protocol import records as r
 
@@ -69,6 +70,48 @@ def test_offset_index_lookup(benchmark: BenchmarkFixture, tmp_path: Path) -> Non
             index.lookup(target)
 
     benchmark(lookups)  # 1000 lookups per round
+    found = [index.lookup(target) for target in targets]
+    assert found == [(t // 16 * 16, t // 16 * 4096) if t >= 16 else (0, 0) for t in targets]
+
+
+def test_time_index_lookup(benchmark: BenchmarkFixture, tmp_path: Path) -> None:
+    """1000 lookups per round in a time index of 100,000 entries (1.2 MB of entries)."""
+    index = TimeIndex(OS_FILES.open(tmp_path / "bench.timeindex"), 0, 10 * MIB)
+    for entry in range(1, 100_001):
+        assert index.maybe_append(T0 + entry * 1000, entry * 16)
+    generator = random.Random(11)
+    targets = [T0 + generator.randrange(1000, 100_001_000) for _ in range(1000)]
+
+    def lookups() -> list[tuple[int, int]]:
+        return [index.lookup(target) for target in targets]
+
+    found = benchmark(lookups)
+    expected = [(T0 + (t - T0) // 1000 * 1000, (t - T0) // 1000 * 16) for t in targets]
+    assert found == expected
+
+
+def test_offset_for_timestamp_8mib_log(benchmark: BenchmarkFixture, tmp_path: Path) -> None:
+    """ListOffsets by timestamp on an 8 MiB log of 16 KiB batches (one segment): the time
+    index, the offset index, then the batch headers and the records of one batch."""
+    log = open_log(tmp_path / "bench-0")
+    data = bytearray(batch_of_about(BATCH_BYTES))
+    per_batch = r.validate_batches(data, max_batch_bytes=MIB).batches[0][1].record_count
+    appends = 8 * MIB // len(data)
+    for number in range(appends):
+        # Each batch's records are stamped T0 + its first offset + i (one ms per record).
+        first = number * per_batch
+        batch = bytearray(
+            r.build_batch(
+                [r.Record(0, T0 + first + i, b"key", b"v" * 1000, []) for i in range(per_batch)]
+            )
+        )
+        batches = r.validate_batches(batch, max_batch_bytes=MIB).batches
+        log.append(batch, batches, leader_epoch=0, wall_ms=T0)
+    target = appends * per_batch // 2 + per_batch // 2  # mid-log, mid-batch
+
+    found = benchmark(log.offset_for_timestamp, T0 + target)
+    assert found == (target, T0 + target)
+    log.close()
 
 
 def test_fetch_read_1mib(benchmark: BenchmarkFixture, tmp_path: Path) -> None:

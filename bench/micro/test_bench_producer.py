@@ -3,7 +3,9 @@
 The end-to-end group produces ``ODRADEK_BENCH_RECORDS`` (default 200k) 100-byte records to a
 subprocess broker with our producer, kafka-python and confluent-kafka (acks=1, one partition,
 each client's defaults otherwise, confluent as ``bench/e2e/throughput.py`` drives it), so their
-times in one run give the ratios.  Nothing is asserted about speed.
+times in one run give the ratios.  With benchmarks disabled (the test run collects bench/micro
+with ``--benchmark-disable``) it produces ``SMOKE_RECORDS`` only.  Nothing is asserted about
+speed.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ MIB = 1024 * 1024
 VALUE = b"x" * 100
 APPENDS_PER_ROUND = 10_000
 RECORDS = int(os.environ.get("ODRADEK_BENCH_RECORDS", "200000"))
+SMOKE_RECORDS = 2000
 
 
 def _accumulator(batch_size: int, codec: int = COMPRESSION_NONE) -> RecordAccumulator:
@@ -103,19 +106,19 @@ def test_seal_1_mib_batch(benchmark: BenchmarkFixture, codec: int) -> None:
 # -- end to end --------------------------------------------------------------------------------
 
 
-async def _ours(bootstrap: str, topic: str, acks: str, idempotence: bool) -> None:
+async def _ours(bootstrap: str, topic: str, acks: str, idempotence: bool, records: int) -> None:
     async with Producer(
         bootstrap_servers=bootstrap, acks=acks, enable_idempotence=idempotence
     ) as producer:
         send = producer.send
-        for _ in range(RECORDS):
+        for _ in range(records):
             await send(topic, VALUE)
         await producer.flush()
 
 
-def _kafka_python(bootstrap: str, topic: str) -> None:
+def _kafka_python(bootstrap: str, topic: str, records: int) -> None:
     producer = kafka.KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=5)
-    for _ in range(RECORDS):
+    for _ in range(records):
         producer.send(topic, VALUE)
     producer.flush()
     producer.close()
@@ -134,6 +137,7 @@ def test_produce_end_to_end(
     benchmark: BenchmarkFixture, broker_bootstrap: str, client: str
 ) -> None:
     """Produce RECORDS x 100 B (one partition) and wait for every answer."""
+    records = RECORDS if benchmark.enabled else SMOKE_RECORDS
 
     def setup() -> tuple[tuple[str], dict[str, Any]]:
         return (_create_topic(broker_bootstrap, 1),), {}
@@ -141,16 +145,16 @@ def test_produce_end_to_end(
     def run(topic: str) -> None:
         started = time.perf_counter()
         if client == "ours":
-            anyio.run(_ours, broker_bootstrap, topic, "1", False)
+            anyio.run(_ours, broker_bootstrap, topic, "1", False, records)
         elif client == "ours-acks-all":
-            anyio.run(_ours, broker_bootstrap, topic, "all", False)
+            anyio.run(_ours, broker_bootstrap, topic, "all", False, records)
         elif client == "ours-idempotent":
-            anyio.run(_ours, broker_bootstrap, topic, "all", True)
+            anyio.run(_ours, broker_bootstrap, topic, "all", True, records)
         elif client == "kafka-python":
-            _kafka_python(broker_bootstrap, topic)
+            _kafka_python(broker_bootstrap, topic, records)
         else:
-            confluent_produce(broker_bootstrap, topic, RECORDS, len(VALUE), "1")
+            confluent_produce(broker_bootstrap, topic, records, len(VALUE), "1")
         elapsed = time.perf_counter() - started
-        benchmark.extra_info["records_per_s"] = round(RECORDS / elapsed)
+        benchmark.extra_info["records_per_s"] = round(records / elapsed)
 
     benchmark.pedantic(run, setup=setup, rounds=1, iterations=1)
