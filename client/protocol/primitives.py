@@ -264,7 +264,7 @@ class _Sized(Construct):  # type: ignore[misc]
             return int(_read_uvarint(stream, path, _MAX_VARINT_BYTES)) - 1
         return int(self.length_field._parse(stream, None, path))
 
-    def _parse(self, stream: Stream, context: Any, path: str) -> str | bytes | None:
+    def _parse(self, stream: Stream, context: Any, path: str) -> str | bytes | memoryview | None:
         length = self._read_length(stream, path)
         if length < 0:
             if length == -1 and self.nullable:
@@ -275,7 +275,7 @@ class _Sized(Construct):  # type: ignore[misc]
             if length > stream._end - start:
                 raise construct.StreamError(f"length {length} exceeds the frame", path=path)
             stream._position = start + length
-            data: Any = stream._view[start : start + length]
+            data: bytes | memoryview = stream._view[start : start + length]
         else:
             if length > remaining(stream):
                 raise construct.StreamError(f"length {length} exceeds the frame", path=path)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from construct import Container
 
+from broker.server.handlers.leadership import leader_or_error
 from client.protocol.errors import ErrorCode
 from client.protocol.headers import RequestHeader
 
@@ -31,14 +32,9 @@ def _entry(
 
 def _end_offset(server: BrokerServer, topic: str, request: Container) -> dict[str, Any]:
     index = request.partition
-    partition = server.partitions.get((topic, index))
-    if partition is None:
-        return _entry(index, server.not_hosted_error(topic, index))
-    error = partition.check_leader_epoch(request.get("current_leader_epoch", -1))
-    if error is not ErrorCode.NONE:
-        return _entry(index, error)
-    if not partition.is_leader:
-        return _entry(index, ErrorCode.NOT_LEADER_OR_FOLLOWER)
+    partition = leader_or_error(server, topic, index, request.get("current_leader_epoch", -1))
+    if isinstance(partition, ErrorCode):
+        return _entry(index, partition)
     epoch, end = server.partition_log(topic, index).end_offset_for_epoch(request.leader_epoch)
     return _entry(index, ErrorCode.NONE, epoch, end)
 
