@@ -27,6 +27,7 @@ Time comes only from the arguments: the partition keeps the latest ``now_ms`` it
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from client.protocol.errors import ErrorCode
@@ -52,6 +53,9 @@ class FollowerState:
     last_fetch_leader_log_end_offset: int = UNKNOWN_OFFSET
     last_fetch_ms: int = 0
     broker_epoch: int = NO_BROKER_EPOCH
+    # The follower's log start offset as its latest fetch reported it (DeleteRecords waits for
+    # every live replica to pass the requested offset, KIP-107).
+    log_start_offset: int = UNKNOWN_OFFSET
     # The image's verdict at the last fetch (registered with that epoch, unfenced, not shutting
     # down): only an eligible follower may join or hold the high watermark for joining.
     eligible: bool = False
@@ -86,6 +90,7 @@ class PartitionState:
 class FollowerFetchOutcome:
     high_watermark_advanced: bool
     proposal: IsrProposal | None
+    log_start_offset_changed: bool = False
 
 
 @dataclass(slots=True)
@@ -253,7 +258,14 @@ class Partition:
         return False
 
     def on_follower_fetch(
-        self, replica: int, fetch_offset: int, broker_epoch: int, now_ms: int, eligible: bool
+        self,
+        replica: int,
+        fetch_offset: int,
+        broker_epoch: int,
+        now_ms: int,
+        eligible: bool,
+        *,
+        log_start_offset: int = UNKNOWN_OFFSET,
     ) -> FollowerFetchOutcome:
         """A follower fetched at ``fetch_offset`` (its log end offset).
 
@@ -263,6 +275,8 @@ class Partition:
         Kafka).  Ignored: a fetch beyond our log end (a divergent log: Kafka answers
         OFFSET_OUT_OF_RANGE and keeps the state), and a fetch from an older incarnation of the
         broker than one already seen (a stale fetch must not move its state, KIP-903).
+        ``log_start_offset`` is the one the fetch reported (-1: not given); the outcome says
+        whether it changed, which may complete a DeleteRecords waiting on :meth:`low_watermark`.
         """
         state = self.followers.get(replica)
         if not self.is_leader or state is None:
@@ -284,10 +298,13 @@ class Partition:
         if broker_epoch != NO_BROKER_EPOCH:
             state.broker_epoch = broker_epoch
         state.eligible = eligible
+        start_changed = log_start_offset not in (UNKNOWN_OFFSET, state.log_start_offset)
+        if start_changed:
+            state.log_start_offset = log_start_offset
         proposal = None
         if eligible and replica not in self.maximal_isr and self._may_join(state):
             proposal = self._propose((*self.isr, replica))
-        return FollowerFetchOutcome(self.maybe_advance_high_watermark(), proposal)
+        return FollowerFetchOutcome(self.maybe_advance_high_watermark(), proposal, start_changed)
 
     def _may_join(self, state: FollowerState) -> bool:
         """KAFKA-7128: at the HW *and* at the current epoch's start."""
@@ -402,6 +419,18 @@ class Partition:
             return False
         self.high_watermark = candidate
         return True
+
+    def low_watermark(self, log_start_offset: int, is_live: Callable[[int], bool]) -> int:
+        """The smallest log start offset over this leader (``log_start_offset``, its log's)
+        and the followers on live brokers; a live follower not heard from under this
+        leadership counts as -1 (Kafka's ``Partition.lowWatermarkIfLeader``).  A DeleteRecords
+        is answered once this reaches the offset asked for."""
+        assert self.is_leader
+        low = log_start_offset
+        for replica, state in self.followers.items():
+            if state.log_start_offset < low and is_live(replica):
+                low = state.log_start_offset
+        return low
 
     # -- follower -------------------------------------------------------------------------
 

@@ -5,7 +5,8 @@
   ``diverging_epoch``), offset range; Kafka's ``Partition.fetchRecords`` for a follower.
 - :func:`apply_follower_effect` — a follower applies one fetch effect to its log and partition
   in the order that keeps the high watermark honest: truncate or append first, then take the
-  leader's high watermark (KAFKA-14704).
+  leader's high watermark (KAFKA-14704), then the leader's log start offset
+  (:func:`follower_log_start_offset`: DeleteRecords and retention reach the followers).
 
 Both work on small protocols of the log, so the simulator can pass its own.
 """
@@ -42,6 +43,26 @@ class FollowerLog(LeaderLog, Protocol):
     def truncate_to(self, offset: int) -> None: ...
 
     def truncate_fully_and_start_at(self, offset: int) -> None: ...
+
+    def advance_log_start_offset(self, offset: int) -> None: ...
+
+
+def follower_log_start_offset(
+    own_start: int, leader_start: int, log_end_offset: int, high_watermark: int
+) -> int:
+    """A follower's log start offset after a fetch response carrying the leader's.
+
+    Kafka's ``ReplicaFetcherThread.processPartitionData`` rule: max(own, min(leader's, own
+    LEO)), never back; -1 (the leader did not say) changes nothing.  Bounded by the
+    follower's own high watermark as well: Kafka's ``maybeIncrementLogStartOffset`` refuses
+    a start above it.  With the high watermark taken first from the same response (min of the
+    leader's and the own LEO) and the leader's start at or below the leader's HW, that bound
+    never binds, so the rule is Kafka's; it only keeps a follower that fell behind the
+    leader's start (it is reset by OFFSET_OUT_OF_RANGE instead) from passing its own HW.
+    """
+    if leader_start < 0:
+        return own_start
+    return max(own_start, min(leader_start, log_end_offset, high_watermark))
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,13 +106,15 @@ def apply_follower_effect(
     append: Callable[[AppendRecords], int],
 ) -> bool:
     """Apply one effect; ``append`` writes the records' whole batches and returns the bytes
-    written.  False when nothing changed on the log (the fetcher need not re-read it)."""
+    written.  False when nothing changed on the log (the fetcher need not re-read it; a moved
+    log start offset is a change: the next fetch reports it to the leader)."""
     if isinstance(effect, AppendRecords):
         written = append(effect)
         if written == 0:
             return False
         partition.on_local_append(log.log_end_offset, written)
         partition.on_leader_high_watermark(effect.leader_high_watermark)
+        _take_leader_log_start(effect.leader_log_start_offset, partition, log)
         return True
     if isinstance(effect, Truncate):
         log.truncate_to(effect.offset)
@@ -103,6 +126,18 @@ def apply_follower_effect(
         return True
     if isinstance(effect, UpdateHighWatermark):
         partition.on_leader_high_watermark(effect.leader_high_watermark)
-        return False
+        return _take_leader_log_start(effect.leader_log_start_offset, partition, log)
     assert isinstance(effect, PartitionFailed)
     return False
+
+
+def _take_leader_log_start(leader_start: int, partition: Partition, log: FollowerLog) -> bool:
+    """Move the local log start up to the leader's (see :func:`follower_log_start_offset`);
+    True when it moved."""
+    start = follower_log_start_offset(
+        log.log_start_offset, leader_start, log.log_end_offset, partition.high_watermark
+    )
+    if start <= log.log_start_offset:
+        return False
+    log.advance_log_start_offset(start)
+    return True

@@ -619,12 +619,23 @@ class PartitionLog:
         return len(doomed)
 
     def advance_log_start_offset(self, offset: int) -> None:
-        """DeleteRecords: records below ``offset`` become invisible; retention then deletes
-        segments that lie wholly below it."""
+        """DeleteRecords (and a follower taking its leader's start): records below ``offset``
+        become invisible, and the segments wholly below it are deleted at once, except the
+        active one (retention rolls and deletes that, as ``enforce_retention``).  Never back.
+        The caller keeps ``offset`` at or below the high watermark (Kafka refuses more)."""
         if offset > self.log_end_offset:
             raise OffsetOutOfRangeError(f"log start offset {offset} > {self.log_end_offset}")
         self._log_start_offset = max(self._log_start_offset, offset)
         self._save_epochs_if(self.leader_epoch_cache.truncate_from_start(self._log_start_offset))
+        doomed = 0
+        while doomed + 1 < len(self._segments):
+            if self._segments[doomed + 1].base_offset > self._log_start_offset:
+                break
+            doomed += 1
+        for segment in self._segments[:doomed]:
+            segment.delete()
+        del self._segments[:doomed]
+        del self._base_offsets[:doomed]
 
     def truncate_to(self, offset: int) -> None:
         """Remove every offset >= ``offset`` (a follower's truncation to the leader's log);

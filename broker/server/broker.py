@@ -51,6 +51,7 @@ from broker.server.controller_link import ControllerLink
 from broker.server.controller_server import ControllerServer
 from broker.server.dispatcher import Dispatcher
 from broker.server.group_service import GroupService
+from broker.server.handlers.delete_records import delete_records_key
 from broker.server.handlers.produce import acks_key
 from broker.server.internal_topics import OFFSETS_TOPIC
 from broker.server.replica_fetchers import ReplicaFetcherManager
@@ -203,6 +204,8 @@ class BrokerServer:
             for key, partition in self.partitions.items():
                 if partition.on_broker_ineligible(broker_id):
                     self._complete_delayed(key)
+                else:
+                    self._complete_waiters(delete_records_key(key))  # nor the low watermark
         self._metadata_changed.set()
         self._metadata_changed = anyio.Event()
 
@@ -542,9 +545,15 @@ class BrokerServer:
             self._complete_waiters(key)  # followers' fetches (consumers need the HW)
 
     def on_follower_fetch(
-        self, partition: Partition, replica_id: int, fetch_offset: int, replica_epoch: int
+        self,
+        partition: Partition,
+        replica_id: int,
+        fetch_offset: int,
+        replica_epoch: int,
+        log_start_offset: int = -1,
     ) -> None:
-        """The leader side of a follower's fetch: its state, the HW, maybe an ISR change."""
+        """The leader side of a follower's fetch: its state, the HW, maybe an ISR change, and
+        its log start offset (a DeleteRecords may be waiting for it)."""
         registration = self.image.brokers.get(replica_id)
         eligible = (
             registration is not None
@@ -552,10 +561,17 @@ class BrokerServer:
             and (replica_epoch < 0 or replica_epoch == registration.broker_epoch)
         )
         outcome = partition.on_follower_fetch(
-            replica_id, fetch_offset, replica_epoch, monotonic_ms(), eligible
+            replica_id,
+            fetch_offset,
+            replica_epoch,
+            monotonic_ms(),
+            eligible,
+            log_start_offset=log_start_offset,
         )
         if outcome.high_watermark_advanced:
             self._complete_delayed((partition.topic, partition.index))
+        elif outcome.log_start_offset_changed:
+            self._complete_waiters(delete_records_key((partition.topic, partition.index)))
         if outcome.proposal is not None:
             self._send_isr_change(outcome.proposal)
 
@@ -563,6 +579,7 @@ class BrokerServer:
         """The partition's HW or state changed: retry everything waiting on it."""
         self._complete_waiters(key)
         self._complete_waiters(acks_key(key))
+        self._complete_waiters(delete_records_key(key))
 
     def _complete_waiters(self, key: Hashable) -> None:
         for operation in self.purgatory.check_and_complete(key):

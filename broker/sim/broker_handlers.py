@@ -208,7 +208,9 @@ def _read_for_follower(
             epoch, end_offset = check.diverging
             values["diverging_epoch"] = {"epoch": epoch, "end_offset": end_offset}
         return _entry(index, check.error, **values)
-    broker.on_follower_fetch(partition, replica[0], fetch_offset, replica[1])
+    broker.on_follower_fetch(
+        partition, replica[0], fetch_offset, replica[1], part.get("log_start_offset", -1)
+    )
     remaining, total = budget
     limit = min(max(part["partition_max_bytes"], 0), remaining)
     data = log_.read(fetch_offset, limit, log_.log_end_offset, min_one_batch=total == 0)

@@ -286,7 +286,12 @@ class SimBroker:
             self.complete_waiters(key)  # followers' fetches
 
     def on_follower_fetch(
-        self, partition: Partition, replica_id: int, fetch_offset: int, replica_epoch: int
+        self,
+        partition: Partition,
+        replica_id: int,
+        fetch_offset: int,
+        replica_epoch: int,
+        log_start_offset: int = -1,
     ) -> None:
         registration = self.image.brokers.get(replica_id)
         eligible = (
@@ -295,7 +300,12 @@ class SimBroker:
             and (replica_epoch < 0 or replica_epoch == registration.broker_epoch)
         )
         outcome = partition.on_follower_fetch(
-            replica_id, fetch_offset, replica_epoch, self.now(), eligible
+            replica_id,
+            fetch_offset,
+            replica_epoch,
+            self.now(),
+            eligible,
+            log_start_offset=log_start_offset,
         )
         if outcome.high_watermark_advanced:
             self.complete_delayed((partition.topic, partition.index))

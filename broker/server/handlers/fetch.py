@@ -189,7 +189,9 @@ def _read_for_follower(
             epoch, end_offset = check.diverging
             values["diverging_epoch"] = {"epoch": epoch, "end_offset": end_offset}
         return _partition_entry(index, check.error, **values)
-    server.on_follower_fetch(partition, replica_id, fetch_offset, replica_epoch)
+    server.on_follower_fetch(
+        partition, replica_id, fetch_offset, replica_epoch, request.get("log_start_offset", -1)
+    )
     limit = min(max(request.partition_max_bytes, 0), budget.remaining)
     data = log_.read(fetch_offset, limit, log_.log_end_offset, min_one_batch=budget.total == 0)
     budget.take(len(data))
