@@ -109,6 +109,20 @@ class ProducerIdsResult:
     producer_id_len: int = 0
 
 
+PREFERRED_ELECTION = 0
+UNCLEAN_ELECTION = 1
+"""ElectLeaders election types (Kafka's ``ElectionType``: PREFERRED, UNCLEAN)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ElectionResult:
+    """One partition's answer to ElectLeaders."""
+
+    partition: int
+    error_code: ErrorCode
+    error_message: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Election:
     leader: int
@@ -575,6 +589,88 @@ class ClusterControl:
                 draft.write(topic, index, part.isr, preferred, part.leader_recovery_state)
                 moved.append((topic.name, index))
         return draft.result(moved)
+
+    def elect_leaders(
+        self, election_type: int, partitions: Sequence[tuple[str, Sequence[int]]] | None
+    ) -> ClusterResult[list[tuple[str, list[ElectionResult]]]]:
+        """ElectLeaders (KIP-183, KIP-460), Kafka's ``ReplicationControlManager.electLeaders``.
+
+        PREFERRED: the first replica of the assignment leads if it is live and in the ISR
+        (ELECTION_NOT_NEEDED if it leads already); when it cannot, a partition whose leader is
+        gone still gets a live ISR member, else PREFERRED_LEADER_NOT_AVAILABLE.  UNCLEAN: only
+        for a partition without a leader (else ELECTION_NOT_NEEDED): a live ISR member, else
+        any live replica (ISR [it], RECOVERING: acknowledged records may be lost), else
+        ELIGIBLE_LEADERS_NOT_AVAILABLE.  ``partitions`` None means every partition, and then
+        the partitions that need no election are left out of the answer, as Kafka does.
+        Changes are PartitionRecords with the leader epoch raised, like any election.
+        """
+        assert election_type in (PREFERRED_ELECTION, UNCLEAN_ELECTION), election_type
+        draft = self._draft()
+        answers: list[tuple[str, list[ElectionResult]]] = []
+        if partitions is None:
+            for topic in self.image.topics_by_name.values():
+                results = [
+                    self._elect(draft, election_type, topic.name, i)
+                    for i in sorted(topic.partitions)
+                ]
+                wanted = [r for r in results if r.error_code is not ErrorCode.ELECTION_NOT_NEEDED]
+                answers.append((topic.name, wanted))
+            return draft.result(answers)
+        for name, indexes in partitions:
+            answers.append((name, [self._elect(draft, election_type, name, i) for i in indexes]))
+        return draft.result(answers)
+
+    def _elect(self, draft: _Draft, election_type: int, name: str, index: int) -> ElectionResult:
+        topic = self.image.topic(name)
+        if topic is None:
+            return ElectionResult(
+                index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"No such topic as {name}"
+            )
+        if index not in topic.partitions:
+            return ElectionResult(
+                index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"No such partition as {name}-{index}"
+            )
+        part = draft.partition(topic, index)
+        if election_type == PREFERRED_ELECTION:
+            return self._elect_preferred(draft, topic, index, part)
+        if part.leader != NO_LEADER:
+            return ElectionResult(index, ErrorCode.ELECTION_NOT_NEEDED)
+        election = elect_leader(part.replicas, part.isr, draft.is_live, unclean_allowed=True)
+        if election.leader == NO_LEADER:
+            return ElectionResult(index, ErrorCode.ELIGIBLE_LEADERS_NOT_AVAILABLE)
+        recovery = part.leader_recovery_state
+        if election.unclean:
+            recovery = RECOVERING
+            draft.warnings.append(
+                f"UNCLEAN leader election (ElectLeaders) for {name}-{index}: broker "
+                f"{election.leader} leads with ISR [{election.leader}] although it was not in "
+                f"the ISR {list(part.isr)}; acknowledged records may be lost"
+            )
+        draft.write(topic, index, election.isr, election.leader, recovery)
+        return ElectionResult(index, ErrorCode.NONE)
+
+    def _elect_preferred(
+        self, draft: _Draft, topic: TopicImage, index: int, part: PartitionRegistration
+    ) -> ElectionResult:
+        preferred = part.replicas[0]
+        if part.leader == preferred:
+            return ElectionResult(index, ErrorCode.ELECTION_NOT_NEEDED)
+        if preferred in part.isr and draft.is_live(preferred):
+            draft.write(topic, index, part.isr, preferred, part.leader_recovery_state)
+            return ElectionResult(index, ErrorCode.NONE)
+        if part.leader not in part.isr or not draft.is_live(part.leader):
+            # Kafka's electPreferredLeader goes on to any live ISR member for a leaderless
+            # partition (here the controller has usually elected one already).
+            election = elect_leader(part.replicas, part.isr, draft.is_live, unclean_allowed=False)
+            if election.leader not in (NO_LEADER, part.leader):
+                draft.write(topic, index, part.isr, election.leader, part.leader_recovery_state)
+                return ElectionResult(index, ErrorCode.NONE)
+        return ElectionResult(
+            index,
+            ErrorCode.PREFERRED_LEADER_NOT_AVAILABLE,
+            f"Failed to elect leader for partition {topic.name}-{index} under strategy "
+            "PREFERRED: the preferred replica is not live or not in the ISR",
+        )
 
     def allocate_producer_ids(
         self, broker_id: int, broker_epoch: int, block_size: int = PRODUCER_ID_BLOCK_SIZE

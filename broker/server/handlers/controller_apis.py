@@ -1,7 +1,8 @@
 """The controller's APIs, served on its CONTROLLER listener.
 
 BrokerRegistration (62), BrokerHeartbeat (63), AlterPartition (56), AllocateProducerIds (67),
-the forwarded commands (19, 20, 37, 33, 44: the broker handlers, run against the controller),
+the forwarded commands (19, 20, 37, 33, 44: the broker handlers, run against the controller;
+43: ElectLeaders),
 ApiVersions (18), and Fetch (1) of ``__cluster_metadata``: how brokers follow the metadata log.
 """
 
@@ -16,7 +17,7 @@ from construct import Container
 from broker.server.clock import monotonic_ms
 from broker.server.connection import current_connection_state
 from broker.server.controller_server import METADATA_TOPIC
-from broker.server.handlers import admin, alter_configs, api_versions
+from broker.server.handlers import admin, alter_configs, api_versions, elect_leaders
 from client.protocol.errors import ErrorCode
 from client.protocol.headers import RequestHeader
 
@@ -228,6 +229,7 @@ CONTROLLER_HANDLERS: dict[int, Handler] = {
     20: admin.delete_topics,
     33: alter_configs.alter_configs,
     37: admin.create_partitions,
+    43: elect_leaders.handle_on_controller,
     44: alter_configs.incremental_alter_configs,
     56: alter_partition,
     62: broker_registration,
