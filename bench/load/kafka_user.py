@@ -6,6 +6,14 @@ the exception named by its Kafka error), so the web UI, ``--csv`` files and dist
 show broker latency percentiles and failures as they do for HTTP.  Consumers in ``mixed.py``
 also report ``e2e``: the time from a record's timestamp (set by the producer) to its arrival.
 
+Consumers are *assigned* one partition each (``--consumer-mode assigned``, round-robin per
+process) or *group* members (``--consumer-mode group``: ``subscribe`` with ``--group-id``, the
+group coordinator spreads the partitions over every consumer of every worker).
+
+A missing topic is created with ``--replication-factor`` replicas (default: 3, or fewer if the
+cluster has fewer brokers) and ``min.insync.replicas`` = replicas - 1 (at least 1), so
+``--acks all`` keeps working with one broker of three down.
+
 The bootstrap server is Locust's own ``--host`` (``--host 127.0.0.1:9092``; a ``kafka://``
 prefix is accepted).  The settings below are Locust custom arguments, each with an environment
 variable (``locust ... --acks 1`` or ``ODRADEK_ACKS=1 locust ...``) and shown in the web UI.
@@ -37,11 +45,18 @@ from client.blocking import (
     RecordMetadata,
     TopicPartition,
 )
+from client.blocking_consumer import BlockingRebalanceListener
 from client.errors import DeliveryError, KafkaError, TopicAlreadyExistsError
 
 DEFAULT_HOST = "127.0.0.1:9092"
 # How long one produce or fetch may take before it counts as failed.
 REQUEST_TIMEOUT_MS = 30_000
+# Replicas of a created topic when --replication-factor is 0 (fewer if the cluster is smaller).
+DEFAULT_REPLICATION_FACTOR = 3
+# Group members: a dead worker's consumers leave the group within the session timeout, and a
+# rebalance reaches every member within a heartbeat (Kafka's 45 s / 3 s suit long-lived
+# services; a load test starts and stops consumers every few seconds).
+GROUP_SETTINGS: dict[str, Any] = {"session_timeout_ms": 10_000, "heartbeat_interval_ms": 500}
 T = TypeVar("T")
 
 
@@ -71,6 +86,23 @@ def _add_arguments(parser: LocustArgumentParser) -> None:
     group.add_argument(
         "--compression", env_var="ODRADEK_COMPRESSION", default="none",
         choices=["none", "gzip", "snappy", "lz4", "zstd"], help="producer compression.type",
+    )  # fmt: skip
+    group.add_argument(
+        "--replication-factor", env_var="ODRADEK_REPLICATION_FACTOR", type=int, default=0,
+        help="replicas when creating the topic (0: min(3, brokers in the cluster))",
+    )  # fmt: skip
+    group.add_argument(
+        "--min-insync-replicas", env_var="ODRADEK_MIN_INSYNC_REPLICAS", type=int, default=0,
+        help="min.insync.replicas when creating the topic (0: replicas - 1, at least 1)",
+    )  # fmt: skip
+    group.add_argument(
+        "--consumer-mode", env_var="ODRADEK_CONSUMER_MODE", default="assigned",
+        choices=["assigned", "group"],
+        help="consumers assigned one partition each (round-robin per process), or group members",
+    )  # fmt: skip
+    group.add_argument(
+        "--group-id", env_var="ODRADEK_GROUP_ID", default="",
+        help="consumer group of --consumer-mode group (default: locust-<topic>)",
     )  # fmt: skip
     group.add_argument(
         "--seed-records", env_var="ODRADEK_SEED_RECORDS", type=int, default=10_000,
@@ -120,19 +152,51 @@ _topics_lock = threading.Lock()  # a gevent lock under monkey-patching
 _consumer_numbers = itertools.count()
 
 
-def ensure_topic(bootstrap: str, topic: str, partitions: int) -> int:
-    """Create the topic once per process (an existing one is used as it is); its partition
-    count."""
+def topic_replication(
+    brokers: int, replication_factor: int, min_insync_replicas: int
+) -> tuple[int, int]:
+    """(replicas, min.insync.replicas) for a new topic: 0 picks the default -- replicas =
+    min(3, brokers), min.insync.replicas = replicas - 1 (at least 1)."""
+    replicas = replication_factor or max(min(DEFAULT_REPLICATION_FACTOR, brokers), 1)
+    return replicas, min_insync_replicas or max(replicas - 1, 1)
+
+
+def ensure_topic(
+    bootstrap: str,
+    topic: str,
+    partitions: int,
+    replication_factor: int = 0,
+    min_insync_replicas: int = 0,
+) -> int:
+    """Create the topic once per process (an existing one is used as it is; replication as
+    :func:`topic_replication` decides from the brokers in the cluster's metadata); its
+    partition count."""
     with _topics_lock:
         known = _topic_partitions.get((bootstrap, topic))
         if known is not None:
             return known
         with AdminClient(bootstrap_servers=bootstrap) as admin:
+            brokers = len(admin.cluster.metadata.brokers)
+            replicas, min_insync = topic_replication(
+                brokers, replication_factor, min_insync_replicas
+            )
+            configs = {"min.insync.replicas": str(min_insync)}
             with contextlib.suppress(TopicAlreadyExistsError):
-                admin.create_topics([NewTopic(topic, partitions, 1)])
+                admin.create_topics([NewTopic(topic, partitions, replicas, configs)])
             count = len(admin.describe_topics([topic])[topic].partitions)
         _topic_partitions[bootstrap, topic] = count
         return count
+
+
+class _SeekToEndOnAssignment(BlockingRebalanceListener):
+    """Moves every partition the group hands over to its end (only fresh records count)."""
+
+    def __init__(self, consumer: Consumer) -> None:
+        self.consumer = consumer
+
+    def on_partitions_assigned(self, assigned: frozenset[TopicPartition]) -> None:
+        if assigned:
+            self.consumer.seek_to_end(*assigned)
 
 
 class KafkaUser(User):
@@ -152,16 +216,25 @@ class KafkaUser(User):
         self.partitions: int = option(environment, "partitions", 6)
         self.record_size: int = option(environment, "record_size", 100)
         self.keyed = option(environment, "keyed", "false") == "true"
+        self.consumer_mode: str = option(environment, "consumer_mode", "assigned")
+        self.group_id: str = option(environment, "group_id", "") or f"locust-{self.topic}"
         self._producer: Producer | None = None
         self._consumer: Consumer | None = None
         self._sequence = 0
 
     def on_start(self) -> None:
         """Make sure the topic exists (and learn its partition count)."""
-        self.partitions = ensure_topic(self.bootstrap, self.topic, self.partitions)
+        environment = self.environment
+        self.partitions = ensure_topic(
+            self.bootstrap,
+            self.topic,
+            self.partitions,
+            option(environment, "replication_factor", 0),
+            option(environment, "min_insync_replicas", 0),
+        )
 
     def on_stop(self) -> None:
-        """Deliver what is buffered and close the clients."""
+        """Deliver what is buffered and close the clients (a group member leaves its group)."""
         if self._producer is not None:
             self._producer.close(timeout_ms=REQUEST_TIMEOUT_MS)
             self._producer = None
@@ -184,17 +257,35 @@ class KafkaUser(User):
             self._producer = Producer(bootstrap_servers=self.bootstrap, **settings)
         return self._producer
 
-    def consumer(self, partitions: list[TopicPartition]) -> Consumer:
-        """This user's consumer, assigned ``partitions`` (on first use)."""
+    @property
+    def consumer(self) -> Consumer:
+        """This user's consumer, opened by :meth:`start_consumer`."""
         if self._consumer is None:
-            self._consumer = Consumer(
-                bootstrap_servers=self.bootstrap,
-                auto_offset_reset="earliest",
-                request_timeout_ms=REQUEST_TIMEOUT_MS,
-                **self.consumer_settings,
-            )
-            self._consumer.assign(partitions)
+            raise RuntimeError("start_consumer() first")
         return self._consumer
+
+    def start_consumer(self, *, from_end: bool = False) -> Consumer:
+        """Open this user's consumer: with ``--consumer-mode assigned``, assigned the next
+        partition (round-robin per process); with ``group``, subscribed to the topic as a
+        member of ``--group-id`` (partitions arrive from the first polls).  It starts at the
+        beginning (a group: at its committed offsets), or at the end with ``from_end`` (a
+        group: of every partition handed over, at each rebalance)."""
+        settings: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap,
+            "auto_offset_reset": "latest" if from_end else "earliest",
+            "request_timeout_ms": REQUEST_TIMEOUT_MS,
+        }
+        if self.consumer_mode == "group":
+            settings |= {"group_id": self.group_id, **GROUP_SETTINGS}
+        consumer = Consumer(**(settings | self.consumer_settings))
+        self._consumer = consumer
+        if self.consumer_mode == "group":
+            consumer.subscribe([self.topic], _SeekToEndOnAssignment(consumer) if from_end else None)
+        else:
+            consumer.assign([self.next_partition()])
+            if from_end:
+                consumer.seek_to_end()
+        return consumer
 
     def next_record(self) -> tuple[bytes | None, bytes]:
         """A (key, value) of ``--record-size`` bytes; keyed with ``--keyed true``."""
@@ -212,29 +303,30 @@ class KafkaUser(User):
             lambda: self.producer.send(self.topic, value, key=key).get(REQUEST_TIMEOUT_MS),
         )
 
-    def fetch(
-        self, partitions: list[TopicPartition], timeout_ms: int = 1000
-    ) -> list[ConsumerRecord]:
-        """One consumer poll; reported as ``fetch`` when it returned records (an empty poll
-        only means the consumer caught up, and its wait is not broker latency)."""
-        consumer = self.consumer(partitions)
+    def fetch(self, timeout_ms: int = 1000) -> dict[TopicPartition, list[ConsumerRecord]]:
+        """One poll of this user's consumer; reported as ``fetch`` when it returned records
+        (an empty poll only means the consumer caught up -- or, in a group, waits for a
+        rebalance -- and its wait is not broker latency)."""
         started = time.perf_counter()
         try:
-            polled = consumer.poll(timeout_ms=timeout_ms)
+            polled = self.consumer.poll(timeout_ms=timeout_ms)
         except KafkaError as error:
             self._report("fetch", started, 0, error)
-            return []
-        records = [record for batch in polled.values() for record in batch]
-        if records:
-            size = sum(len(record.value or b"") + len(record.key or b"") for record in records)
+            return {}
+        if polled:
+            size = sum(
+                len(record.value or b"") + len(record.key or b"")
+                for records in polled.values()
+                for record in records
+            )
             self._report("fetch", started, size, None)
-        return records
+        return polled
 
-    def report_end_to_end(self, records: list[ConsumerRecord]) -> None:
+    def report_end_to_end(self, polled: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         """``e2e``: now minus each record's (producer) timestamp, in ms."""
         now_ms = time.time() * 1000
         fire = self.environment.events.request.fire
-        for record in records:
+        for record in itertools.chain.from_iterable(polled.values()):
             fire(
                 request_type="e2e",
                 name=self.topic,

@@ -1,11 +1,17 @@
 """Locust: producers and consumers on the same topic, with end-to-end latency.
 
-Producers send as in ``produce.py`` (``produce``); consumers poll their partition from its end
+Producers send as in ``produce.py`` (``produce``); consumers poll from the end of the topic
 (``fetch``) and report, for every record, now minus the record's timestamp as ``e2e``: the
 time from the producer's ``send`` to the consumer's hand (clocks of one machine, or synced
-ones across machines).  ``--consumer-weight`` (``ODRADEK_CONSUMER_WEIGHT``) sets how many
-consumers per producer Locust spawns; give at least as many consumers as partitions to read
-every record.
+ones across machines).  ``ODRADEK_CONSUMER_WEIGHT`` (an environment variable: Locust reads
+weights before it parses arguments; in a distributed run the master's counts) sets how many
+consumers per producer Locust spawns.
+
+``--consumer-mode assigned`` (default): each consumer follows one partition, round-robin per
+process -- give every worker at least as many consumers as partitions to read every record.
+``--consumer-mode group``: the consumers are members of ``--group-id`` and the coordinator
+spreads the partitions over all of them, across workers; each partition handed over is read
+from its end (records written during a rebalance are not measured).
 
     locust -f bench/load/mixed.py --headless -u 12 -r 6 -t 60s --host 127.0.0.1:9092 --csv out
 """
@@ -34,18 +40,17 @@ class MixedProducer(KafkaUser):
 
 
 class MixedConsumer(KafkaUser):
-    """Follows the end of its partition; reports ``fetch`` and ``e2e``."""
+    """Follows the end of its partitions; reports ``fetch`` and ``e2e``."""
 
     weight = CONSUMER_WEIGHT
     consumer_settings: ClassVar[dict[str, Any]] = {"fetch_max_wait_ms": 100}
 
     def on_start(self) -> None:
-        """Take a partition and start at its end (only fresh records count)."""
+        """Open the consumer at the end of its partitions (only fresh records count)."""
         super().on_start()
-        self.assigned = [self.next_partition()]
-        self.consumer(self.assigned).seek_to_end()
+        self.start_consumer(from_end=True)
 
     @task
     def follow(self) -> None:
         """One poll; ``e2e`` for each record it returned."""
-        self.report_end_to_end(self.fetch(self.assigned, timeout_ms=500))
+        self.report_end_to_end(self.fetch(timeout_ms=500))

@@ -2,25 +2,27 @@
 requests succeed and are reported (Locust's stats CSV has produce/fetch rows with requests and
 no failures), and the step shape prints the highest sustainable rate.
 
-Bounded: a handful of users, ``-t 3s`` (the step shape: three 1 s steps), and a subprocess
-timeout.  The broker runs in this process (the ``kafka_broker`` fixture) or is any broker named
-by ``ODRADEK_TEST_BOOTSTRAP``.
+Bounded: a handful of users, ``-t 3s`` (group consumers 6 s: the group rebalances as each
+member joins; the step shape: three 1 s steps), and a subprocess timeout.  The broker runs in
+this process (the ``kafka_broker`` fixture) or is any broker named by
+``ODRADEK_TEST_BOOTSTRAP``.  Runs against a 3-broker cluster and distributed runs (a master
+and two workers) are in ``test_locust_cluster.py``.
 """
 
 from __future__ import annotations
 
 import csv
 import os
-import subprocess
-import sys
-import uuid
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-LOAD = REPO / "bench" / "load"
-RUN_TIMEOUT_S = 90
+from client.blocking import AdminClient
+from tests.load.locust_support import assert_reported, new_topic, run_locust, stats
+
+# The broker's group.initial.rebalance.delay.ms (Kafka's default: 3000) holds a new group's
+# first assignment back; a few-second run cannot wait for it.
+NO_INITIAL_REBALANCE_DELAY = {"group.initial.rebalance.delay.ms": "0"}
 
 
 @pytest.fixture
@@ -32,51 +34,14 @@ def bootstrap(request: pytest.FixtureRequest) -> str:
     return str(request.getfixturevalue("kafka_broker").bootstrap)
 
 
-def run_locust(
-    locustfile: str,
-    bootstrap: str,
-    out: Path,
-    *arguments: str,
-    env: dict[str, str] | None = None,
-    exit_code: int = 0,
-) -> subprocess.CompletedProcess[str]:
-    """``locust -f bench/load/<locustfile> --headless ... --csv out``, expecting ``exit_code``
-    (Locust exits 1 when any request failed)."""
-    command = [
-        sys.executable, "-m", "locust", "-f", locustfile, "--headless",
-        "--host", bootstrap, "--csv", str(out), "--only-summary",
-        "--topic", f"smoke-{uuid.uuid4().hex[:10]}", "--partitions", "2", *arguments,
-    ]  # fmt: skip
-    completed = subprocess.run(
-        command,
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT_S,
-        cwd=REPO,
-        env={**os.environ, **(env or {})},
-        check=False,
-    )
-    assert completed.returncode == exit_code, completed.stdout[-3000:] + completed.stderr[-3000:]
-    return completed
-
-
-def stats(out: Path) -> dict[str, tuple[int, int]]:
-    """Request type → (requests, failures) from ``<out>_stats.csv``."""
-    rows: dict[str, tuple[int, int]] = {}
-    with Path(f"{out}_stats.csv").open(newline="") as file:
-        for row in csv.DictReader(file):
-            if row["Type"]:
-                count, failures = int(row["Request Count"]), int(row["Failure Count"])
-                old = rows.get(row["Type"], (0, 0))
-                rows[row["Type"]] = (old[0] + count, old[1] + failures)
-    return rows
-
-
-def assert_reported(rows: dict[str, tuple[int, int]], *request_types: str) -> None:
-    for request_type in request_types:
-        count, failures = rows.get(request_type, (0, 0))
-        assert count > 0, (request_type, rows)
-        assert failures == 0, (request_type, rows)
+@pytest.fixture
+def group_bootstrap(request: pytest.FixtureRequest) -> str:
+    """$ODRADEK_TEST_BOOTSTRAP, or an in-process broker that assigns a new group at once."""
+    external = os.environ.get("ODRADEK_TEST_BOOTSTRAP")
+    if external:
+        return external
+    factory = request.getfixturevalue("kafka_broker_factory")
+    return str(factory.start(NO_INITIAL_REBALANCE_DELAY).bootstrap)
 
 
 SHORT_RUN = ("-u", "4", "-r", "4", "-t", "3s")
@@ -94,6 +59,22 @@ def test_consume_locustfile(bootstrap: str, tmp_path: Path) -> None:
     out = tmp_path / "consume"
     run_locust("bench/load/consume.py", bootstrap, out, *SHORT_RUN, "--seed-records", "2000")
     assert_reported(stats(out), "fetch")
+
+
+def test_consume_locustfile_with_group_consumers(group_bootstrap: str, tmp_path: Path) -> None:
+    out = tmp_path / "group"
+    topic, group = new_topic(), new_topic()
+    # The group rebalances as each member joins; an external broker may also delay the first
+    # assignment (group.initial.rebalance.delay.ms, 3 s by default).
+    run_time = "9s" if os.environ.get("ODRADEK_TEST_BOOTSTRAP") else "6s"
+    run_locust("bench/load/consume.py", group_bootstrap, out, "-u", "3", "-r", "3",
+               "-t", run_time, "--seed-records", "2000", "--consumer-mode", "group",
+               "--group-id", group, topic=topic)  # fmt: skip
+    assert_reported(stats(out), "fetch")
+    # The users were members of the group: leaving it, they committed their positions.
+    with AdminClient(bootstrap_servers=group_bootstrap) as admin:
+        committed = admin.list_group_offsets(group)
+    assert {tp.topic for tp in committed} == {topic}, committed
 
 
 def test_mixed_locustfile_reports_end_to_end_latency(bootstrap: str, tmp_path: Path) -> None:
