@@ -19,6 +19,7 @@ from construct import Container
 
 from broker.core.replication import check_follower_fetch
 from broker.log.partition_log import OffsetOutOfRangeError
+from broker.server.handlers.leadership import leader_or_error
 from client.protocol.errors import ErrorCode
 from client.protocol.headers import RequestHeader
 
@@ -109,15 +110,9 @@ def _read_partition(
     server: BrokerServer, topic: str, request: Container, budget: _Budget
 ) -> dict[str, Any]:
     index = request.partition
-    partition = server.partitions.get((topic, index))
-    if partition is None:
-        return _partition_entry(index, server.not_hosted_error(topic, index))
-    # Kafka's order: the client's leader epoch first, then the leadership.
-    error = partition.check_leader_epoch(request.get("current_leader_epoch", -1))
-    if error is not ErrorCode.NONE:
-        return _partition_entry(index, error)
-    if not partition.is_leader:
-        return _partition_entry(index, ErrorCode.NOT_LEADER_OR_FOLLOWER)
+    partition = leader_or_error(server, topic, index, request.get("current_leader_epoch", -1))
+    if isinstance(partition, ErrorCode):
+        return _partition_entry(index, partition)
     log_ = server.partition_log(topic, index)
     high_watermark = partition.high_watermark
     limit = min(max(request.partition_max_bytes, 0), budget.remaining)
