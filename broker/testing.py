@@ -31,7 +31,7 @@ from typing import IO, Any
 
 import pytest
 
-from broker.cluster_launcher import LocalCluster
+from broker.cluster_launcher import PARENT_PID_VARIABLE, LocalCluster
 from broker.config import BrokerConfig, load_config
 
 READY_PATTERN = re.compile(rb"listening on PLAINTEXT://([^:\s]+):(\d+)")
@@ -111,7 +111,12 @@ class ProcessBroker:
         for key, value in settings.items():
             command += ["--set", f"{key}={value}"]
         self.process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            # SIGTERM when this process dies (a killed test run leaves no broker behind).
+            env={**os.environ, PARENT_PID_VARIABLE: str(os.getpid())},
         )
         assert self.process.stdout is not None
         self.port = _wait_for_ready(self.process, self.process.stdout, self.output)
