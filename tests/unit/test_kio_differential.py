@@ -56,6 +56,9 @@ REQUIRED_APIS = {0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 18, 19, 20, 22, 32}
 # The KRaft controller-listener APIs: AlterPartition, BrokerRegistration, BrokerHeartbeat,
 # AllocateProducerIds.
 REQUIRED_APIS |= {56, 62, 63, 67}
+# Admin and replication APIs of session 12: DeleteRecords, OffsetForLeaderEpoch, AlterConfigs,
+# ElectLeaders, IncrementalAlterConfigs.
+REQUIRED_APIS |= {21, 23, 33, 43, 44}
 
 
 def _kio_class(message: Message, version: int) -> type[Any] | None:
