@@ -108,7 +108,11 @@ def describe(
     cluster: LocalCluster, topic: str, exclude: frozenset[int] = frozenset()
 ) -> dict[int, PartitionState] | None:
     """The partitions of ``topic`` if every running broker agrees on them, else None."""
-    views = [describe_on(node, topic) for node in running(cluster, exclude)]
+    views = []
+    for node in running(cluster, exclude):
+        if metadata(address(node), topic).topics[0].error_code != ErrorCode.NONE:
+            return None  # not (yet) known there: a CreateTopics it has not applied
+        views.append(describe_on(node, topic))
     return views[0] if views and all(view == views[0] for view in views) else None
 
 
