@@ -2,37 +2,15 @@
 
 from __future__ import annotations
 
-import threading
-import time
 import uuid
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from broker.cluster_launcher import LocalCluster
 from client.protocol.errors import ErrorCode
 from client.protocol.records import build_batch, iterate_batches
 from tests.integration.wire import RawConnection
-
-T = TypeVar("T")
-POLL_S = 0.05
-
-
-def wait_until(check: Callable[[], T | None], what: str, timeout_s: float = 15.0) -> T:
-    """Observe ``check()`` until it gives something other than None/False, bounded (a
-    deadline loop over observed state, not a sleep standing in for an event)."""
-    pause = threading.Event()
-    deadline = time.monotonic() + timeout_s
-    last: Any = None
-    while True:
-        try:
-            last = check()
-        except (OSError, ConnectionError) as error:  # a node between restarts
-            last = error
-        if last is not None and last is not False and not isinstance(last, Exception):
-            return last  # type: ignore[no-any-return]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}; last: {last}")
-        pause.wait(POLL_S)
+from tests.support.waiting import wait_until
 
 
 def create_topic(

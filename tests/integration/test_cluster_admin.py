@@ -23,8 +23,8 @@ from tests.integration.admin_requests import (
     partition_states,
     produce,
     wait_for_states,
-    wait_until,
 )
+from tests.support.waiting import wait_until
 
 EARLIEST = -2
 PREFERRED = 0

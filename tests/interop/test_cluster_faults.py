@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from client.protocol import headers
 from client.protocol.errors import ErrorCode
 from client.protocol.records import build_batch, iterate_batches, parse_header
 from tests.integration.wire import RawConnection
+from tests.support import waiting
 from tests.support.history import (
     ConfluentWriter,
     History,
@@ -56,22 +56,8 @@ FOLLOWER_KILL_STALL_S = 2.5
 
 
 def wait_until(check: Callable[[], T | None], what: str, timeout_s: float = STATE_TIMEOUT_S) -> T:
-    """Observe ``check()`` every ``POLL_S`` until it returns something other than None or
-    False, or the deadline passes (an observation loop over cluster state, not a sleep
-    standing in for an event)."""
-    pause = threading.Event()
-    deadline = time.monotonic() + timeout_s
-    last: Any = None
-    while True:
-        try:
-            last = check()
-        except (OSError, ConnectionError) as error:  # a node between restarts
-            last = error
-        if last is not None and last is not False and not isinstance(last, Exception):
-            return last  # type: ignore[no-any-return]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}; last: {last}")
-        pause.wait(POLL_S)
+    """``tests.support.waiting.wait_until`` with this module's state timeout."""
+    return waiting.wait_until(check, what, timeout_s)
 
 
 @dataclass(frozen=True)
