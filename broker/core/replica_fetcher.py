@@ -16,6 +16,17 @@ in the same response (KAFKA-14704).
 A response answers the request built last: a partition's part is used only if the partition was
 in that request and still has the fetch offset and leader epoch it was requested with (Kafka's
 check in ``processFetchRequest``); a partition removed, re-added or moved meanwhile is skipped.
+
+Fetch sessions (KIP-227, Kafka's ``FetchSessionHandler``): the first request of a connection is
+a full fetch asking for a session (``session_id`` 0, epoch 0).  A leader that creates one
+answers its id; from then on each request is incremental (that id, the next epoch, wrapping
+from INT32_MAX to 1): it names only the partitions added or whose fetch data changed since the
+last request and lists the ones no longer fetched (backed off, removed) as forgotten; the
+response leaves out the partitions with nothing new, which means "no change".  A leader that
+declines (session id 0) gets sessionless full fetches (epoch -1) until :meth:`reset_session`,
+which the shell calls on every new connection (sessions die with the connection).  A top-level
+error (FETCH_SESSION_ID_NOT_FOUND, INVALID_FETCH_SESSION_EPOCH, any other) also resets it: the
+next request is full again.
 """
 
 from __future__ import annotations
@@ -25,6 +36,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from broker.core.fetch_session import (
+    FINAL_EPOCH,
+    INITIAL_EPOCH,
+    INVALID_SESSION_ID,
+    PartitionFetchData,
+    next_epoch,
+)
 from client.protocol.errors import ErrorCode
 
 TopicPartition = tuple[str, int]
@@ -60,6 +78,7 @@ class FetcherSettings:
     max_bytes: int = 10 * 1024 * 1024
     partition_max_bytes: int = 1024 * 1024
     backoff_ms: int = 1000
+    fetch_sessions: bool = True
 
 
 @dataclass(slots=True)
@@ -113,6 +132,12 @@ class PartitionFailed:
     error: ErrorCode
 
 
+SESSION_ERRORS = frozenset(
+    {ErrorCode.FETCH_SESSION_ID_NOT_FOUND, ErrorCode.INVALID_FETCH_SESSION_EPOCH}
+)
+# What the leader's session holds for a partition: its topic id and the fetch data last sent.
+SentPartition = tuple[uuid.UUID, PartitionFetchData]
+
 Effect = AppendRecords | Truncate | ResetLog | UpdateHighWatermark | PartitionFailed
 
 
@@ -142,6 +167,20 @@ class ReplicaFetchState:
         self.partitions: dict[TopicPartition, PartitionFetch] = {}
         # What the last request asked for: key -> (fetch offset, current leader epoch).
         self.requested: dict[TopicPartition, tuple[int, int]] = {}
+        # The fetch session (KIP-227): its id (0: none), the epoch of the next request (0: ask
+        # for a session, -1: sessionless), the partitions as the leader's session has them.
+        self.session_id = INVALID_SESSION_ID
+        self.session_epoch = INITIAL_EPOCH if settings.fetch_sessions else FINAL_EPOCH
+        self.sent: dict[TopicPartition, SentPartition] = {}
+        self.sessions_established = 0
+        self._incremental = False
+
+    def reset_session(self) -> None:
+        """Forget the session (a new connection, a session error): the next request is full
+        and asks for a new one."""
+        self.session_id = INVALID_SESSION_ID
+        self.session_epoch = INITIAL_EPOCH if self.settings.fetch_sessions else FINAL_EPOCH
+        self.sent = {}
 
     def add_partition(
         self,
@@ -178,30 +217,64 @@ class ReplicaFetchState:
     def fetchable(self, now_ms: int) -> list[PartitionFetch]:
         return [p for p in self.partitions.values() if p.delayed_until_ms <= now_ms]
 
+    def _fetch_data(self, state: PartitionFetch) -> PartitionFetchData:
+        return PartitionFetchData(
+            state.fetch_offset,
+            state.log_start_offset,
+            state.current_leader_epoch,
+            state.last_fetched_epoch,
+            self.settings.partition_max_bytes,
+        )
+
     def build_request(self, now_ms: int, broker_epoch: int = -1) -> dict[str, Any] | None:
-        """The Fetch request body (v12-v15 field names) for every ready partition, or None."""
+        """The Fetch request body (v12-v15 field names) for every ready partition, or None.
+
+        In a session only the partitions added or changed since the last request are named;
+        the ones the session holds but that are not ready any more are forgotten.
+        """
         ready = self.fetchable(now_ms)
         if not ready:
             return None
-        topics: dict[str, list[dict[str, Any]]] = {}
-        ids: dict[str, uuid.UUID] = {}
-        self.requested = {}
+        wanted: dict[TopicPartition, tuple[PartitionFetch, SentPartition]] = {}
         for state in ready:
-            self.requested[(state.topic, state.index)] = (
-                state.fetch_offset,
-                state.current_leader_epoch,
+            wanted[(state.topic, state.index)] = (state, (state.topic_id, self._fetch_data(state)))
+        self.requested = {
+            key: (state.fetch_offset, state.current_leader_epoch)
+            for key, (state, _) in wanted.items()
+        }
+        self._incremental = self.session_id != INVALID_SESSION_ID
+        named: list[TopicPartition] = list(wanted)
+        forgotten: list[tuple[str, uuid.UUID, int]] = []
+        if self._incremental:
+            named = [key for key, (_, sent) in wanted.items() if self.sent.get(key) != sent]
+            for key, (topic_id, _) in self.sent.items():
+                now_wanted = wanted.get(key)
+                if now_wanted is None or now_wanted[1][0] != topic_id:
+                    # Not fetched any more, or another incarnation of the topic (its old id
+                    # must leave the leader's session).
+                    forgotten.append((key[0], topic_id, key[1]))
+        self.sent = {key: sent for key, (_, sent) in wanted.items()}
+        topics: dict[uuid.UUID, dict[str, Any]] = {}
+        for key in named:
+            state, (topic_id, data) = wanted[key]
+            topic = topics.setdefault(
+                topic_id, {"topic": state.topic, "topic_id": topic_id, "partitions": []}
             )
-            ids[state.topic] = state.topic_id
-            topics.setdefault(state.topic, []).append(
+            topic["partitions"].append(
                 {
                     "partition": state.index,
-                    "current_leader_epoch": state.current_leader_epoch,
-                    "fetch_offset": state.fetch_offset,
-                    "last_fetched_epoch": state.last_fetched_epoch,
-                    "log_start_offset": state.log_start_offset,
-                    "partition_max_bytes": self.settings.partition_max_bytes,
+                    "current_leader_epoch": data.current_leader_epoch,
+                    "fetch_offset": data.fetch_offset,
+                    "last_fetched_epoch": data.last_fetched_epoch,
+                    "log_start_offset": data.log_start_offset,
+                    "partition_max_bytes": data.partition_max_bytes,
                 }
             )
+        forgotten_topics: dict[uuid.UUID, dict[str, Any]] = {}
+        for name, topic_id, index in forgotten:
+            forgotten_topics.setdefault(
+                topic_id, {"topic": name, "topic_id": topic_id, "partitions": []}
+            )["partitions"].append(index)
         return {
             "cluster_id": None,
             "replica_id": self.settings.replica_id,
@@ -213,13 +286,10 @@ class ReplicaFetchState:
             "min_bytes": self.settings.min_bytes,
             "max_bytes": self.settings.max_bytes,
             "isolation_level": 0,
-            "session_id": 0,
-            "session_epoch": -1,
-            "topics": [
-                {"topic": name, "topic_id": ids[name], "partitions": parts}
-                for name, parts in topics.items()
-            ],
-            "forgotten_topics_data": [],
+            "session_id": self.session_id,
+            "session_epoch": self.session_epoch,
+            "topics": list(topics.values()),
+            "forgotten_topics_data": list(forgotten_topics.values()),
             "rack_id": "",
         }
 
@@ -237,14 +307,19 @@ class ReplicaFetchState:
         neither in the response, nor in ``topic_names``, nor one of our partitions' topic ids.
         """
         requested, self.requested = self.requested, {}
+        incremental, self._incremental = self._incremental, False
         effects: list[Effect] = []
         top_error = _error_of(response["error_code"]) if "error_code" in response else None
         if top_error not in (None, ErrorCode.NONE):
+            self.reset_session()
+            if top_error in SESSION_ERRORS:
+                return effects  # the next request is a full one, at once
             for key in requested:
                 held = self.partitions.get(key)
                 if held is not None:
                     held.delayed_until_ms = now_ms + self.settings.backoff_ms
             return effects
+        self._session_answered(response.get("session_id", INVALID_SESSION_ID), incremental)
         for topic in response["responses"]:
             name = topic.get("topic") or self._topic_name(topic.get("topic_id"), topic_names)
             if name is None:
@@ -253,6 +328,9 @@ class ReplicaFetchState:
                 key = (name, part["partition_index"])
                 state = self.partitions.get(key)
                 local = locals_.get(key)
+                if key not in requested and incremental:
+                    # The leader's session has a partition ours does not: start over.
+                    self.reset_session()
                 if state is None or local is None:
                     continue
                 if requested.get(key) != (state.fetch_offset, state.current_leader_epoch):
@@ -261,6 +339,21 @@ class ReplicaFetchState:
                 if effect is not None:
                     effects.append(effect)
         return effects
+
+    def _session_answered(self, session_id: int, incremental: bool) -> None:
+        """The session after a successful response (Kafka's ``FetchSessionHandler``)."""
+        if incremental:
+            if session_id == self.session_id:
+                self.session_epoch = next_epoch(self.session_epoch)
+            else:
+                self.reset_session()  # the leader closed it
+        elif self.session_epoch == INITIAL_EPOCH:
+            if session_id != INVALID_SESSION_ID:
+                self.session_id = session_id
+                self.session_epoch = next_epoch(INITIAL_EPOCH)
+                self.sessions_established += 1
+            else:
+                self.session_epoch = FINAL_EPOCH  # declined: sessionless until a reset
 
     def _topic_name(
         self, topic_id: uuid.UUID | None, topic_names: Mapping[uuid.UUID, str] | None

@@ -6,7 +6,9 @@ requests (``replica.fetch.wait.max.ms``) for every partition it follows there, r
 into effects and applied to the local logs — append with the leader's offsets, truncate by leader
 epoch, take the high watermark after any truncation.  When partitions are added while a fetch is
 parked at the leader, the fetch is abandoned (the connection is closed and reopened) so a new
-follower starts at once: failover waits for this round trip.
+follower starts at once: failover waits for this round trip.  Each connection opens a KIP-227
+fetch session at the leader (the first request asks for one), so the later requests and
+responses carry only the partitions that changed; a new connection starts a new session.
 """
 
 from __future__ import annotations
@@ -122,6 +124,7 @@ class ReplicaFetcher:
             request_timeout_ms=timeout_ms,
         ) as connection:
             version = connection.pick_version(1, 12, FETCH_VERSION)
+            self.state.reset_session()  # a session lives as long as its connection
             while self.state.partitions:
                 if not await self._one_round(connection, version):
                     break
@@ -142,9 +145,16 @@ class ReplicaFetcher:
         if scope.cancelled_caught:
             return False  # new partitions: do not wait out the parked fetch
         names = {topic.topic_id: topic.name for topic in self.server.image.topics_by_name.values()}
+        established = self.state.sessions_established
         effects = self.state.handle_response(
             response, self.server.partition_logs_view(), monotonic_ms(), names
         )
+        if self.state.sessions_established != established:
+            log.info(
+                "fetch session %d established with broker %d",
+                self.state.session_id,
+                self.source_broker,
+            )
         for effect in effects:
             self._apply(effect)
         await anyio.lowlevel.checkpoint()

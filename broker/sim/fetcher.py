@@ -71,6 +71,7 @@ class SimFetcher:
         """New work: stop waiting, abandon a parked fetch, fetch again now."""
         self.generation += 1
         generation = self.generation
+        self.state.reset_session()  # the abandoned fetch may have moved the leader's session
         self.broker.after(0, "fetcher kick", lambda: self._round(generation))
 
     def _wait(self, delay_ms: int | None) -> None:
@@ -111,6 +112,7 @@ class SimFetcher:
             return  # abandoned: a kick started another fetch
         broker = self.broker
         if isinstance(response, RpcError):
+            self.state.reset_session()
             self._wait(broker.settings.replica_fetch_backoff_ms)
             return
         names = {topic.topic_id: topic.name for topic in broker.image.topics_by_name.values()}

@@ -5,11 +5,18 @@ A fetch that finds fewer than ``min_bytes`` is parked in the purgatory under its
 answered at ``max_wait_ms`` with what there is.  Sizes follow KIP-74: ``partition_max_bytes``
 per partition and ``max_bytes`` per response, except that the first non-empty partition always
 returns at least one whole batch so a consumer can never get stuck behind a large one.
-Fetch sessions (KIP-227) are declined (session id 0): every fetch is a full fetch.
+Fetch sessions (KIP-227, :mod:`broker.core.fetch_session`) only for followers (replica id >= 0):
+a follower's full fetch with session epoch 0 opens a session kept in the connection's state (it
+dies with the connection; a new one replaces it), and its incremental fetches are served for
+every session partition — an unchanged partition is absent from the request and served at its
+session fetch offset, which also counts as the follower's fetch there (its caught-up time, the
+high watermark) — and answered for the partitions with something to say.  Consumers are
+declined (session id 0) and always get full fetches.
 """
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any
@@ -17,8 +24,17 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from construct import Container
 
+from broker.core.fetch_session import (
+    FINAL_EPOCH,
+    INITIAL_EPOCH,
+    INVALID_SESSION_ID,
+    MAX_EPOCH,
+    FetchSession,
+    PartitionFetchData,
+)
 from broker.core.replication import check_follower_fetch
 from broker.log.partition_log import OffsetOutOfRangeError
+from broker.server.connection import current_connection_state
 from broker.server.handlers.leadership import leader_or_error
 from client.protocol.errors import ErrorCode
 from client.protocol.headers import RequestHeader
@@ -27,6 +43,9 @@ if TYPE_CHECKING:
     from broker.server.broker import BrokerServer
 
 TopicPartition = tuple[str, int]
+# A session partition: (topic id from v13, topic name before; partition index).
+SessionKey = tuple[str | uuid.UUID, int]
+SESSION_STATE_KEY = "fetch_session"
 MAX_WAIT_MS_LIMIT = 5 * 60 * 1000
 # A partition contributes at most this much to one response (more only when its first batch is
 # larger).  Measured with librdkafka: a consumer's broker thread parses one response while its
@@ -210,11 +229,13 @@ def replica_of(request: Container, version: int) -> tuple[int, int]:
     return request.get("replica_id", -1), -1
 
 
-def _read_all(server: BrokerServer, request: Container, version: int) -> tuple[list[Any], int]:
+def _read_all(
+    server: BrokerServer, request: Container, topics: list[Any], version: int
+) -> tuple[list[Any], int]:
     budget = _Budget(request.get("max_bytes", 0x7FFFFFFF))
     replica_id, replica_epoch = replica_of(request, version)
     responses = []
-    for topic in request.topics:
+    for topic in topics:
         name = topic.get("topic")
         topic_id = topic.get("topic_id")
         if version >= 13:
@@ -244,9 +265,9 @@ def _read_all(server: BrokerServer, request: Container, version: int) -> tuple[l
     return responses, budget.total
 
 
-def _watched_keys(server: BrokerServer, request: Container, version: int) -> list[TopicPartition]:
+def _watched_keys(server: BrokerServer, topics: list[Any], version: int) -> list[TopicPartition]:
     keys = []
-    for topic in request.topics:
+    for topic in topics:
         name = topic.get("topic")
         if version >= 13:
             image = server.image.topics_by_id.get(topic.get("topic_id"))
@@ -266,21 +287,138 @@ def _has_errors(responses: list[Any]) -> bool:
     )
 
 
+def _topic_ref(topic: Any, version: int) -> str | uuid.UUID:
+    ref: str | uuid.UUID = topic.get("topic_id") if version >= 13 else topic.get("topic")
+    return ref
+
+
+def _fetch_data(part: Any) -> PartitionFetchData:
+    return PartitionFetchData(
+        part.fetch_offset,
+        part.get("log_start_offset", -1),
+        part.get("current_leader_epoch", -1),
+        part.get("last_fetched_epoch", -1),
+        part.partition_max_bytes,
+    )
+
+
+def _request_data(topics: list[Any], version: int) -> dict[SessionKey, PartitionFetchData]:
+    return {
+        (_topic_ref(topic, version), part.partition): _fetch_data(part)
+        for topic in topics
+        for part in topic.partitions
+    }
+
+
+def _session_topics(session: FetchSession[SessionKey]) -> list[Any]:
+    """Every session partition as a request topic list, with the data the session holds."""
+    topics: dict[str | uuid.UUID, list[Any]] = {}
+    for (ref, index), data in session.fetch_data():
+        topics.setdefault(ref, []).append(
+            Container(
+                partition=index,
+                current_leader_epoch=data.current_leader_epoch,
+                fetch_offset=data.fetch_offset,
+                last_fetched_epoch=data.last_fetched_epoch,
+                log_start_offset=data.log_start_offset,
+                partition_max_bytes=data.partition_max_bytes,
+            )
+        )
+    return [
+        Container(
+            topic=ref if isinstance(ref, str) else None,
+            topic_id=ref if isinstance(ref, uuid.UUID) else None,
+            partitions=parts,
+        )
+        for ref, parts in topics.items()
+    ]
+
+
+def _open_session(
+    request: Container, version: int
+) -> tuple[FetchSession[SessionKey] | None, list[Any]] | ErrorCode:
+    """The session a follower's fetch runs in (None: sessionless) and the topics to serve, or
+    the top-level session error."""
+    connection = current_connection_state.get(None)
+    epoch = request.get("session_epoch", FINAL_EPOCH)
+    if version < 7 or connection is None:
+        return None, request.topics
+    current: FetchSession[SessionKey] | None = connection.get(SESSION_STATE_KEY)
+    if epoch in (FINAL_EPOCH, INITIAL_EPOCH):
+        connection.pop(SESSION_STATE_KEY, None)  # a full fetch closes the connection's session
+        if epoch == FINAL_EPOCH:
+            return None, request.topics
+        session_id = secrets.randbelow(MAX_EPOCH) + 1
+        session = FetchSession(session_id, _request_data(request.topics, version))
+        connection[SESSION_STATE_KEY] = session
+        return session, request.topics
+    if current is None or current.id != request.get("session_id", INVALID_SESSION_ID):
+        return ErrorCode.FETCH_SESSION_ID_NOT_FOUND
+    forgotten = [
+        (_topic_ref(topic, version), index)
+        for topic in request.get("forgotten_topics_data") or []
+        for index in topic.partitions
+    ]
+    error = current.incremental(epoch, _request_data(request.topics, version), forgotten)
+    if error is not ErrorCode.NONE:
+        return error
+    return current, _session_topics(current)
+
+
+def _session_answer(
+    session: FetchSession[SessionKey], topics: list[Any], responses: list[Any], version: int
+) -> list[Any]:
+    """The partitions of ``responses`` the session must answer (the rest did not change)."""
+    answered = []
+    for topic, response in zip(topics, responses, strict=True):
+        ref = _topic_ref(topic, version)
+        partitions = [
+            part
+            for part in response["partitions"]
+            if session.must_answer(
+                (ref, part["partition_index"]),
+                error=ErrorCode(part["error_code"]),
+                high_watermark=part["high_watermark"],
+                last_stable_offset=part["last_stable_offset"],
+                log_start_offset=part["log_start_offset"],
+                has_records=len(part["records"]) > 0,
+                diverging="diverging_epoch" in part,
+            )
+        ]
+        if partitions:
+            answered.append({**response, "partitions": partitions})
+    return answered
+
+
 async def handle(server: BrokerServer, header: RequestHeader, request: Container) -> dict[str, Any]:
     version = header.api_version
-    responses, total = _read_all(server, request, version)
+    replica_id, _ = replica_of(request, version)
+    session: FetchSession[SessionKey] | None = None
+    topics: list[Any] = request.topics
+    if replica_id >= 0:
+        opened = _open_session(request, version)
+        if isinstance(opened, ErrorCode):
+            return {
+                "throttle_time_ms": 0,
+                "error_code": opened,
+                "session_id": INVALID_SESSION_ID,
+                "responses": [],
+            }
+        session, topics = opened
+    responses, total = _read_all(server, request, topics, version)
     min_bytes = request.min_bytes
     max_wait_ms = min(max(request.max_wait_ms, 0), MAX_WAIT_MS_LIMIT)
     if total < min_bytes and max_wait_ms > 0 and not _has_errors(responses):
-        keys = _watched_keys(server, request, version)
+        keys = _watched_keys(server, topics, version)
         if keys:
-            replica_id, _ = replica_of(request, version)
             await _wait(server, keys, min_bytes - total, max_wait_ms, replica_id >= 0)
-            responses, total = _read_all(server, request, version)
+            responses, total = _read_all(server, request, topics, version)
+    if session is not None:
+        responses = _session_answer(session, topics, responses, version)
     return {
         "throttle_time_ms": 0,
         "error_code": ErrorCode.NONE,
-        "session_id": 0,
+        "session_id": session.id if session is not None else INVALID_SESSION_ID,
         "responses": responses,
     }
 
