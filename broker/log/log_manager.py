@@ -11,7 +11,7 @@ next start removes rather than a half-deleted log.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 
@@ -164,21 +164,24 @@ class LogManager:
     def delete_topic(self, topic: str) -> list[int]:
         """Delete every partition of ``topic``; returns the partitions deleted."""
         partitions = sorted(p for t, p in self._logs if t == topic)
-        for partition in partitions:
-            self._delete((topic, partition))
-        if partitions:
-            # The high watermarks go too (the last ones given: lower than now, so safe), or a
-            # topic created again under the name would start from the old one's.
-            self.checkpoint(self._high_watermarks)
+        self.delete_partitions([(topic, partition) for partition in partitions])
         return partitions
 
     def delete_partition(self, topic: str, partition: int) -> bool:
         """Delete one partition's log (a stale one: see ``PartitionLog.topic_id``)."""
-        if (topic, partition) not in self._logs:
-            return False
-        self._delete((topic, partition))
-        self.checkpoint(self._high_watermarks)
-        return True
+        return bool(self.delete_partitions([(topic, partition)]))
+
+    def delete_partitions(self, keys: Iterable[TopicPartition]) -> list[TopicPartition]:
+        """Delete the logs of ``keys`` that exist, then write the checkpoints once; returns the
+        ones deleted."""
+        deleted = [key for key in keys if key in self._logs]
+        for key in deleted:
+            self._delete(key)
+        if deleted:
+            # The high watermarks go too (the last ones given: lower than now, so safe), or a
+            # topic created again under the name would start from the old one's.
+            self.checkpoint(self._high_watermarks)
+        return deleted
 
     def _delete(self, key: TopicPartition) -> None:
         log = self._logs.pop(key)

@@ -495,6 +495,7 @@ class BrokerServer:
     def _drop_orphan_logs(self) -> None:
         """Logs of topics deleted while we were down (the image is the source of truth), of
         an earlier topic of the same name, and of partitions this broker is no replica of."""
+        doomed: list[TopicPartition] = []
         for log_ in self.logs.logs():
             topic = self.image.topic(log_.topic)
             registration = topic.partitions.get(log_.partition) if topic is not None else None
@@ -503,7 +504,8 @@ class BrokerServer:
                 log.warning(
                     "%s-%d: not a replica here: deleting its log", log_.topic, log_.partition
                 )
-                self.logs.delete_partition(log_.topic, log_.partition)
+                doomed.append((log_.topic, log_.partition))
+        self.logs.delete_partitions(doomed)
 
     def _apply_topic_configs(self, topics: set[str] | None = None) -> None:
         """Topic configs changed (AlterConfigs): the hosted partitions of ``topics`` (None:
