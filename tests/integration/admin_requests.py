@@ -10,6 +10,7 @@ from broker.cluster_launcher import LocalCluster
 from client.protocol.errors import ErrorCode
 from client.protocol.records import build_batch, iterate_batches
 from tests.integration.wire import RawConnection
+from tests.support.history import fetch_request, list_offsets_request
 from tests.support.waiting import wait_until
 
 
@@ -87,55 +88,15 @@ def delete_records(
 
 def list_offset(bootstrap: str, topic: str, partition: int, timestamp: int) -> tuple[int, int]:
     """ListOffsets v7: (error, offset); -2 earliest, -1 latest."""
-    body = {
-        "replica_id": -1,
-        "isolation_level": 0,
-        "topics": [
-            {
-                "name": topic,
-                "partitions": [
-                    {
-                        "partition_index": partition,
-                        "current_leader_epoch": -1,
-                        "timestamp": timestamp,
-                    }
-                ],
-            }
-        ],
-    }
     with RawConnection(bootstrap) as conn:
-        answer = conn.request(2, 7, body).topics[0].partitions[0]
-    return answer.error_code, answer.offset
+        answer = conn.request(2, 7, list_offsets_request(topic, partition, timestamp))
+    entry = answer.topics[0].partitions[0]
+    return entry.error_code, entry.offset
 
 
 def fetch(bootstrap: str, topic: str, partition: int, offset: int) -> tuple[int, int, list[int]]:
     """A consumer Fetch v12 at ``offset``: (error, log start offset, batch base offsets)."""
-    body = {
-        "replica_id": -1,
-        "max_wait_ms": 0,
-        "min_bytes": 0,
-        "max_bytes": 1 << 20,
-        "isolation_level": 0,
-        "session_id": 0,
-        "session_epoch": -1,
-        "topics": [
-            {
-                "topic": topic,
-                "partitions": [
-                    {
-                        "partition": partition,
-                        "current_leader_epoch": -1,
-                        "fetch_offset": offset,
-                        "last_fetched_epoch": -1,
-                        "log_start_offset": -1,
-                        "partition_max_bytes": 1 << 20,
-                    }
-                ],
-            }
-        ],
-        "forgotten_topics_data": [],
-        "rack_id": "",
-    }
+    body = fetch_request(topic, partition, offset) | {"max_wait_ms": 0, "min_bytes": 0}
     with RawConnection(bootstrap) as conn:
         answer = conn.request(1, 12, body).responses[0].partitions[0]
     bases = [header.base_offset for _, header in iterate_batches(bytes(answer.records or b""))]

@@ -36,6 +36,7 @@ from tests.support.history import (
     TailingReader,
     confluent_producer_config,
     fetch_request,
+    list_offsets_request,
     metadata,
     read_all,
     records_of,
@@ -150,22 +151,7 @@ def create_topic(
 def list_offset(node: NodeProcess, topic: str, partition: int, timestamp: int = -1) -> Any:
     """ListOffsets v7 (latest = the HW) for one partition, sent to ``node``."""
     with RawConnection(address(node)) as conn:
-        body = {
-            "replica_id": -1,
-            "isolation_level": 0,
-            "topics": [
-                {
-                    "name": topic,
-                    "partitions": [
-                        {
-                            "partition_index": partition,
-                            "current_leader_epoch": -1,
-                            "timestamp": timestamp,
-                        }
-                    ],
-                }
-            ],
-        }
+        body = list_offsets_request(topic, partition, timestamp)
         return conn.request(2, 7, body).topics[0].partitions[0]
 
 

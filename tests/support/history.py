@@ -442,6 +442,26 @@ def metadata(bootstrap: str, topic: str) -> Any:
         )
 
 
+def list_offsets_request(topic: str, partition: int, timestamp: int = -1) -> dict[str, Any]:
+    """A ListOffsets v7 body for one partition (-1 latest = the HW, -2 earliest)."""
+    return {
+        "replica_id": -1,
+        "isolation_level": 0,
+        "topics": [
+            {
+                "name": topic,
+                "partitions": [
+                    {
+                        "partition_index": partition,
+                        "current_leader_epoch": -1,
+                        "timestamp": timestamp,
+                    }
+                ],
+            }
+        ],
+    }
+
+
 def fetch_request(
     topic: str, partition: int, offset: int, leader_epoch: int = -1
 ) -> dict[str, Any]:
