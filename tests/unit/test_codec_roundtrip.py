@@ -110,3 +110,21 @@ def test_request_frames_with_random_bodies(
 def test_random_request_frames(frame: bytes) -> None:
     with contextlib.suppress(ProtocolError):
         headers.decode_request(frame)
+
+
+def test_absent_tagged_struct_defaults_are_fresh_per_decoded_message() -> None:
+    """A tagged field left out on the wire decodes to its default; two decoded partitions must
+    not share (and leak mutations through) one default object."""
+    fetch_response = APIS[1][1]
+    partition = {"partition_index": 0, "error_code": 0, "high_watermark": 5, "records": None}
+    body = {"responses": [{"topic": "t", "partitions": [dict(partition), dict(partition)]}]}
+    decoded = codec.decode(fetch_response, 12, codec.encode(fetch_response, 12, body))
+    first, second = decoded.responses[0].partitions
+    assert first.diverging_epoch == second.diverging_epoch
+    assert first.diverging_epoch.epoch == -1
+    first.diverging_epoch.epoch = 7
+    first.current_leader.leader_id = 3
+    assert second.diverging_epoch.epoch == -1
+    assert second.current_leader.leader_id == -1
+    again = codec.decode(fetch_response, 12, codec.encode(fetch_response, 12, body))
+    assert again.responses[0].partitions[0].diverging_epoch.epoch == -1
