@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from broker.log import segment
 from broker.log.config import LogConfig
 from broker.log.partition_log import AppendResult, OffsetOutOfRangeError, PartitionLog
 from client.protocol import records as r
@@ -232,3 +233,28 @@ def test_delete_removes_directory(tmp_path: Path) -> None:
     append(log)
     log.delete()
     assert not (tmp_path / "t-0").exists()
+
+
+@pytest.mark.parametrize("record_size", [40, 3_000, 20_000])
+def test_reads_between_sparse_index_entries_cross_scan_chunks(
+    tmp_path: Path, record_size: int
+) -> None:
+    """With index entries far apart, locating an offset scans headers over several of the
+    segment's read chunks (SCAN_CHUNK_BYTES); batches may straddle a chunk's end. Every
+    offset must still read back from its own batch, byte-identical to a whole-log read."""
+    config = replace(SMALL, segment_bytes=1 << 22, index_interval_bytes=1 << 20)
+    log = open_log(tmp_path / "t-0", config)
+    results = [append(log, 2, size=record_size) for _ in range(max(40, 12_000 // record_size))]
+    assert log.segments[0].size_bytes > 2 * segment.SCAN_CHUNK_BYTES
+    everything = bytes(log.read(0, 1 << 30, log.log_end_offset, min_one_batch=False))
+    assert offsets_in(everything) == [result.base_offset for result in results]
+    for result in results:
+        for offset in (result.base_offset, result.last_offset):
+            data = log.read(offset, 1 << 30, log.log_end_offset, min_one_batch=False)
+            assert offsets_in(data)[0] == result.base_offset
+            start = everything.index(bytes(data)[: r.BATCH_HEADER_BYTES])
+            assert bytes(data) == everything[start:]
+            one = log.read(offset, 1, log.log_end_offset, min_one_batch=True)
+            assert offsets_in(one) == [result.base_offset]
+    reopened_headers = [h.base_offset for _, h in log.segments[0].headers_from(0)]
+    assert reopened_headers == [result.base_offset for result in results]
