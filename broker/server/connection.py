@@ -18,6 +18,7 @@ import contextvars
 import logging
 import socket
 import struct
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
@@ -307,33 +308,74 @@ class _Pipeline:
             self.writing = False
 
 
+class _IdleWatch:
+    """Closes a connection that has waited for its next request for ``connections.max.idle.ms``.
+
+    One sleeping task per connection, instead of a cancel scope around every frame read (a
+    profile of the broker under many small produce requests spent ~3% in those scopes)."""
+
+    __slots__ = ("idle_seconds", "since", "waiting")
+
+    def __init__(self, idle_seconds: float) -> None:
+        self.idle_seconds = idle_seconds
+        self.waiting = False
+        self.since = time.monotonic()
+
+    async def run(self, peer: str, scope: anyio.CancelScope) -> None:
+        while True:
+            await anyio.sleep(self.idle_seconds - (time.monotonic() - self.since))
+            if self.waiting and time.monotonic() - self.since >= self.idle_seconds:
+                log.info(
+                    "closing connection from %s idle for %d ms", peer, self.idle_seconds * 1000
+                )
+                scope.cancel()
+                return
+            if not self.waiting:
+                self.since = time.monotonic()
+
+
+# A connection whose requests never make it wait (its socket always has the next one) still
+# lets the other connections run after this many requests.
+REQUESTS_PER_CHECKPOINT = 8
+
+
 async def _serve(server: Server, connection: FrameSocket, peer: str) -> None:
     idle_ms = server.config.connections_max_idle_ms
-    idle_seconds = None if idle_ms < 0 else idle_ms / 1000
     dispatcher = server.dispatcher
     failure: BaseException | None = None
     async with anyio.create_task_group() as group:
         pipeline = _Pipeline(connection, group)
+        watch: _IdleWatch | None = None
+        reading = anyio.CancelScope()
+        if idle_ms >= 0:
+            watch = _IdleWatch(idle_ms / 1000)
+            group.start_soon(watch.run, peer, reading)
+        unyielded = 0
         try:
-            while True:
-                frame: bytes | bytearray | None = connection.buffered_frame()
-                if frame is None:
-                    await pipeline.flush()
-                    with anyio.move_on_after(idle_seconds) as scope:
+            with reading:
+                while True:
+                    frame: bytes | bytearray | None = connection.buffered_frame()
+                    if frame is None:
+                        await pipeline.flush()
+                        if watch is not None:
+                            watch.since = time.monotonic()
+                            watch.waiting = True
                         frame = await connection.read_frame()
-                    if scope.cancelled_caught:
-                        log.info("closing connection from %s idle for %d ms", peer, idle_ms)
-                        break
-                assert frame is not None
-                if pipeline.corked and _api_key(frame) not in NEVER_WAITING_APIS:
-                    # This request may park (a long-poll Fetch, JoinGroup, a forwarded admin
-                    # request): what is answered already must not wait behind it.
-                    await pipeline.flush()
-                response = await dispatcher.handle(frame)
-                if response is not None:
-                    await pipeline.submit(response)
-                # A busy connection must not starve the others (its socket may never block).
-                await anyio.lowlevel.checkpoint()
+                        if watch is not None:
+                            watch.waiting = False
+                    if pipeline.corked and _api_key(frame) not in NEVER_WAITING_APIS:
+                        # This request may park (a long-poll Fetch, JoinGroup, a forwarded
+                        # admin request): what is answered already must not wait behind it.
+                        await pipeline.flush()
+                    response = await dispatcher.handle(frame)
+                    if response is not None:
+                        await pipeline.submit(response)
+                    # A busy connection must not starve the others (its socket may never
+                    # block).
+                    unyielded += 1
+                    if unyielded >= REQUESTS_PER_CHECKPOINT:
+                        unyielded = 0
+                        await anyio.lowlevel.checkpoint()
         except Exception as error:  # re-raised below, outside the task group
             failure = error
             if not isinstance(error, PeerClosed) and not pipeline.pending:
