@@ -20,7 +20,7 @@ import socket
 import struct
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
@@ -72,19 +72,21 @@ def _api_key(frame: bytes | bytearray) -> int:
 
 
 class DeferredResponse:
-    """The encoded response of a request that only has to wait now (see ``_Pipeline``);
-    ``ready()`` says whether waiting is over (so it can share a gather write)."""
+    """The response of a request that only has to wait now (see ``_Pipeline``): ``ready()``
+    says whether waiting is over, ``encode()`` then gives its pieces, and ``subscribe(f)``
+    has ``f`` called once when it becomes ready."""
 
-    __slots__ = ("_produce", "ready")
+    __slots__ = ("encode", "ready", "subscribe")
 
     def __init__(
-        self, produce: Callable[[], Awaitable[Sequence[Buffer]]], ready: Callable[[], bool]
+        self,
+        encode: Callable[[], Sequence[Buffer]],
+        ready: Callable[[], bool],
+        subscribe: Callable[[Callable[[], None]], None],
     ) -> None:
-        self._produce = produce
+        self.encode = encode
         self.ready = ready
-
-    async def parts(self) -> Sequence[Buffer]:
-        return await self._produce()
+        self.subscribe = subscribe
 
 
 class PeerClosed(Exception):
@@ -164,13 +166,19 @@ class FrameSocket:
 
     async def send_all(self, pieces: Sequence[Buffer]) -> None:
         """Write every piece, in order, with gather writes; waits while the socket is full."""
+        views = self.send_now(pieces)
+        while views:
+            await anyio.wait_writable(self.sock)
+            views = self.send_now(views)
+
+    def send_now(self, pieces: Sequence[Buffer]) -> list[memoryview]:
+        """Write what the socket takes now (gather writes, no waiting); the rest, unsent."""
         views = [memoryview(piece).cast("B") for piece in pieces if len(piece)]
         while views:
             try:
                 sent = self.sock.sendmsg(views[:MAX_GATHER_BUFFERS])
             except BlockingIOError:
-                await anyio.wait_writable(self.sock)
-                continue
+                return views
             except (ConnectionResetError, BrokenPipeError) as error:
                 raise PeerClosed(str(error)) from error
             while sent:
@@ -181,6 +189,7 @@ class FrameSocket:
                 else:
                     views[0] = head[sent:]
                     sent = 0
+        return views
 
     def close(self) -> None:
         self.sock.close()
@@ -235,9 +244,12 @@ class _Pipeline:
 
     A request whose effects are all done and that only waits (an acks=all produce waiting for
     replication) answers with a :class:`DeferredResponse`; the connection then reads and
-    handles the next requests meanwhile (up to ``MAX_DEFERRED_RESPONSES``), and a writer task
-    sends the responses in order as they complete.  Everything else is answered inline, so a
-    connection without deferred responses behaves exactly like Kafka's muted channel.
+    handles the next requests meanwhile (up to ``MAX_DEFERRED_RESPONSES``).  When the head of
+    the queue becomes ready (its ``subscribe`` callback, run by whatever completed it: the HW
+    moving on a follower's fetch, a timeout), the ready responses at the head are written
+    right there if the socket takes them; only a full socket starts a writer task.
+    Everything else is answered inline, so a connection without deferred responses behaves
+    exactly like Kafka's muted channel.
     """
 
     def __init__(self, connection: FrameSocket, group: anyio.abc.TaskGroup) -> None:
@@ -245,7 +257,8 @@ class _Pipeline:
         self.group = group
         self.pending: deque[DeferredResponse | Sequence[Buffer]] = deque()
         self.writing = False
-        self.room = anyio.Event()
+        self.closed = False
+        self.room: anyio.Event | None = None
         self.failure: BaseException | None = None
         # Ready responses held back while more requests are already buffered, so that a burst
         # of pipelined requests is answered with one gather write instead of one per request.
@@ -265,14 +278,15 @@ class _Pipeline:
             self.pending.append(self.corked)
             self.corked, self.corked_bytes = [], 0
         self.pending.append(response)
-        if not self.writing:
-            self.writing = True
-            self.group.start_soon(self._write)
-        while len(self.pending) > MAX_DEFERRED_RESPONSES:
+        if isinstance(response, DeferredResponse):
+            response.subscribe(self.wake)
+        else:
+            self.wake()
+        while len(self.pending) > MAX_DEFERRED_RESPONSES and self.failure is None:
             self.room = anyio.Event()
             await self.room.wait()
-            if self.failure is not None:
-                raise self.failure
+        if self.failure is not None:
+            raise self.failure
 
     async def flush(self) -> None:
         """Send the corked responses (before the connection waits for more requests)."""
@@ -280,30 +294,56 @@ class _Pipeline:
             corked, self.corked, self.corked_bytes = self.corked, [], 0
             await self.connection.send_all(corked)
 
-    async def _write(self) -> None:
-        try:
-            while self.pending:
-                head = self.pending[0]
-                parts = list(await head.parts() if isinstance(head, DeferredResponse) else head)
-                # The responses behind it that are ready too go out in the same gather write.
-                count = 1
-                while count < len(self.pending) and len(parts) < MAX_GATHER_BUFFERS:
-                    item = self.pending[count]
-                    if isinstance(item, DeferredResponse):
-                        if not item.ready():
-                            break
-                        parts.extend(await item.parts())
-                    else:
-                        parts.extend(item)
-                    count += 1
-                await self.connection.send_all(parts)
-                for _ in range(count):
-                    self.pending.popleft()
-                self.room.set()
-        except Exception as error:  # the peer went away: stop reading too
-            self.failure = error
+    def _take_ready(self) -> list[Buffer]:
+        """The pieces of the ready responses at the head of the queue, dequeued."""
+        parts: list[Buffer] = []
+        pending = self.pending
+        while pending and len(parts) < MAX_GATHER_BUFFERS:
+            head = pending[0]
+            if isinstance(head, DeferredResponse):
+                if not head.ready():
+                    break
+                parts.extend(head.encode())
+            else:
+                parts.extend(head)
+            pending.popleft()
+        if parts and self.room is not None:
             self.room.set()
-            self.group.cancel_scope.cancel()
+            self.room = None
+        return parts
+
+    def wake(self) -> None:
+        """Something in the queue may be ready: write what is, without waiting.  Runs in
+        the task that completed it, so it never raises: a failure stops this connection."""
+        if self.writing or self.closed or self.failure is not None:
+            return  # the writer task takes it from here (or nobody will)
+        try:
+            while True:
+                parts = self._take_ready()
+                if not parts:
+                    return
+                unsent = self.connection.send_now(parts)
+                if unsent:
+                    self.writing = True
+                    self.group.start_soon(self._write, unsent)
+                    return
+        except Exception as error:  # the peer went away, or a response failed to encode
+            self._fail(error)
+
+    def _fail(self, error: BaseException) -> None:
+        self.failure = error
+        if self.room is not None:
+            self.room.set()
+        self.group.cancel_scope.cancel()
+
+    async def _write(self, unsent: list[memoryview]) -> None:
+        """The socket is full: write the rest as it drains, then whatever became ready."""
+        try:
+            await self.connection.send_all(unsent)
+            while parts := self._take_ready():
+                await self.connection.send_all(parts)
+        except Exception as error:
+            self._fail(error)
         finally:
             self.writing = False
 
@@ -382,6 +422,7 @@ async def _serve(server: Server, connection: FrameSocket, peer: str) -> None:
                 # Answer what came before the bad request, as Kafka does, then close.
                 with contextlib.suppress(Exception):
                     await pipeline.flush()
+        pipeline.closed = True
         group.cancel_scope.cancel()
     failure = failure or pipeline.failure
     if failure is not None:

@@ -30,15 +30,22 @@ log = logging.getLogger("odradek.dispatcher")
 
 class Deferred:
     """A handler's answer when all its effects are done and only waiting remains (acks=all):
-    the connection may handle the next requests meanwhile; responses still go in order."""
+    the connection may handle the next requests meanwhile; responses still go in order.
 
-    __slots__ = ("ready", "wait")
+    ``finish()`` gives the body once ``ready()``; ``subscribe(callback)`` has ``callback``
+    called once when it becomes ready (at once if it is)."""
+
+    __slots__ = ("finish", "ready", "subscribe")
 
     def __init__(
-        self, wait: Callable[[], Awaitable[dict[str, Any]]], ready: Callable[[], bool]
+        self,
+        finish: Callable[[], dict[str, Any]],
+        ready: Callable[[], bool],
+        subscribe: Callable[[Callable[[], None]], None],
     ) -> None:
-        self.wait = wait
+        self.finish = finish
         self.ready = ready
+        self.subscribe = subscribe
 
 
 Response = dict[str, Any] | Deferred | None
@@ -119,9 +126,9 @@ class Dispatcher:
 
 
 def _deferred(header: RequestHeader, deferred: Deferred) -> DeferredResponse:
-    async def parts() -> list[bytes | bytearray | memoryview]:
+    def encode() -> list[bytes | bytearray | memoryview]:
         try:
-            body = await deferred.wait()
+            body = deferred.finish()
         except Exception:
             log.exception("handler for api %d v%d failed", header.api_key, header.api_version)
             raise ProtocolError("internal error while handling the request") from None
@@ -129,4 +136,4 @@ def _deferred(header: RequestHeader, deferred: Deferred) -> DeferredResponse:
             header.api_key, header.api_version, header.correlation_id, body
         )
 
-    return DeferredResponse(parts, deferred.ready)
+    return DeferredResponse(encode, deferred.ready, deferred.subscribe)

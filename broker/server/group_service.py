@@ -140,7 +140,9 @@ class GroupService:
         )
         if not operation.try_complete(None):
             self.server.watch_delayed(operation, [acks_key(key) for key in required])
-            await operation.event.wait()
+            committed = anyio.Event()
+            operation.subscribe(committed.set)
+            await committed.wait()
         for key in required:
             status = operation.status(key)
             if status is not ErrorCode.NONE:

@@ -13,10 +13,9 @@ although it is in the log.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
-import anyio
 from construct import Container
 
 from broker.core.partition import ACKS_ALL, ACKS_NONE
@@ -97,7 +96,10 @@ class DelayedProduce:
         self.required = required  # (offset after the batch, leader epoch it was appended in)
         self.deadline_ms = deadline_ms
         self.completed = False
-        self.event = anyio.Event()
+        self.done = False
+        # Called once when done (the connection's pipeline sends the answer from there:
+        # no task waits for an acks=all produce).
+        self.listener: Callable[[], None] | None = None
 
     def status(self, key: TopicPartition) -> ErrorCode | None:
         partition = self.server.partitions.get(key)
@@ -110,7 +112,17 @@ class DelayedProduce:
         return all(self.status(tp) is not None for tp in self.required)
 
     def on_complete(self) -> None:
-        self.event.set()
+        self.done = True
+        listener = self.listener
+        if listener is not None:
+            self.listener = None
+            listener()
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        if self.done:
+            listener()
+        else:
+            self.listener = listener
 
 
 def _not_here(server: BrokerServer, topic: str, index: int) -> dict[str, Any]:
@@ -215,17 +227,18 @@ async def handle(
         body["node_endpoints"] = _node_endpoints(server, responses)
     if acks == ACKS_ALL:
         operation = _delayed_produce(server, responses, request.timeout_ms)
-        if operation is not None and operation.event.is_set():
+        if operation is not None and operation.done:
             _finish(operation, responses)
         elif operation is not None:
             # Appended: only the replication wait is left, so the connection may go on reading
             # (its responses still leave in order).
-            async def wait() -> dict[str, Any]:
-                await operation.event.wait()
-                _finish(operation, responses)
+            waiting = operation
+
+            def finish() -> dict[str, Any]:
+                _finish(waiting, responses)
                 return body
 
-            return Deferred(wait, operation.event.is_set)
+            return Deferred(finish, lambda: waiting.done, operation.subscribe)
     return body
 
 
@@ -243,7 +256,7 @@ def _delayed_produce(
         return None
     operation = DelayedProduce(server, pending, monotonic_ms() + max(timeout_ms, 0))
     if operation.try_complete(None):
-        operation.event.set()
+        operation.done = True
     else:
         server.watch_delayed(operation, [acks_key(key) for key in pending])
     return operation
