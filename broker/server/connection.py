@@ -20,7 +20,7 @@ import socket
 import struct
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
@@ -87,6 +87,36 @@ class DeferredResponse:
         self.encode = encode
         self.ready = ready
         self.subscribe = subscribe
+
+
+# Pipelines woken inside a ``coalesced_writes()`` block of the running task (None outside one).
+_woken_in_block: contextvars.ContextVar[list[_Pipeline] | None] = contextvars.ContextVar(
+    "woken_in_block", default=None
+)
+
+
+@contextlib.contextmanager
+def coalesced_writes() -> Iterator[None]:
+    """Within this block, a pipeline woken several times writes once, when the block ends.
+
+    For synchronous stretches that complete many waiting answers at once (a follower's fetch
+    moving the HW of several partitions, each completing produces of the same client
+    connection): one gather write per connection instead of one per partition."""
+    outer = _woken_in_block.get()
+    if outer is not None:
+        yield  # an enclosing block writes
+        return
+    woken: list[_Pipeline] = []
+    token = _woken_in_block.set(woken)
+    try:
+        yield
+    finally:
+        _woken_in_block.reset(token)
+        seen: set[int] = set()
+        for pipeline in woken:
+            if id(pipeline) not in seen:
+                seen.add(id(pipeline))
+                pipeline.wake()
 
 
 class PeerClosed(Exception):
@@ -317,6 +347,10 @@ class _Pipeline:
         the task that completed it, so it never raises: a failure stops this connection."""
         if self.writing or self.closed or self.failure is not None:
             return  # the writer task takes it from here (or nobody will)
+        woken = _woken_in_block.get()
+        if woken is not None:
+            woken.append(self)  # written when the enclosing coalesced_writes() block ends
+            return
         try:
             while True:
                 parts = self._take_ready()

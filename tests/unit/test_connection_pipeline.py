@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 import anyio
 import pytest
 
-from broker.server.connection import DeferredResponse, FrameSocket, _Pipeline
+from broker.server.connection import DeferredResponse, FrameSocket, _Pipeline, coalesced_writes
 
 pytestmark = pytest.mark.anyio
 
@@ -117,3 +117,33 @@ async def test_a_failed_encode_stops_the_connection_not_the_completer() -> None:
             assert group.cancel_scope.cancel_called
         with pytest.raises(RuntimeError):
             await pipeline.submit([b"late"])
+
+
+class CountingSocket(FrameSocket):
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__(sock, 1 << 20)
+        self.writes = 0
+
+    def send_now(self, pieces: Sequence[bytes | bytearray | memoryview]) -> list[memoryview]:
+        self.writes += 1
+        return super().send_now(pieces)
+
+
+async def test_wakes_inside_a_coalesced_block_write_once_when_it_ends() -> None:
+    left, right = _pair(1 << 16)
+    with left, right:
+        async with anyio.create_task_group() as group:
+            counting = CountingSocket(left)
+            pipeline = _Pipeline(counting, group)
+            answers = [Waiting(f"{index};".encode()) for index in range(3)]
+            for answer in answers:
+                await pipeline.submit(answer.response())
+            with coalesced_writes():
+                with coalesced_writes():  # nested: the outer block writes
+                    answers[0].complete()
+                answers[1].complete()
+                answers[2].complete()
+                assert counting.writes == 0
+            assert counting.writes == 1
+            assert _read_exactly(right, 6) == b"0;1;2;"
+            group.cancel_scope.cancel()

@@ -34,7 +34,7 @@ from broker.core.fetch_session import (
 )
 from broker.core.replication import check_follower_fetch
 from broker.log.partition_log import OffsetOutOfRangeError
-from broker.server.connection import current_connection_state
+from broker.server.connection import coalesced_writes, current_connection_state
 from broker.server.handlers.leadership import leader_or_error
 from client.protocol.errors import ErrorCode
 from client.protocol.headers import RequestHeader
@@ -405,14 +405,16 @@ async def handle(server: BrokerServer, header: RequestHeader, request: Container
                 "responses": [],
             }
         session, topics = opened
-    responses, total = _read_all(server, request, topics, version)
+    with coalesced_writes():  # a follower's fetch may complete many acks=all produces
+        responses, total = _read_all(server, request, topics, version)
     min_bytes = request.min_bytes
     max_wait_ms = min(max(request.max_wait_ms, 0), MAX_WAIT_MS_LIMIT)
     if total < min_bytes and max_wait_ms > 0 and not _has_errors(responses):
         keys = _watched_keys(server, topics, version)
         if keys:
             await _wait(server, keys, min_bytes - total, max_wait_ms, replica_id >= 0)
-            responses, total = _read_all(server, request, topics, version)
+            with coalesced_writes():
+                responses, total = _read_all(server, request, topics, version)
     if session is not None:
         responses = _session_answer(session, topics, responses, version)
     return {
