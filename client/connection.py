@@ -117,8 +117,10 @@ class Connection:
         self.max_in_flight = max_in_flight
         self._stream = stream
         self._frames = FrameReader(max_frame_bytes)
-        self._in_flight = anyio.Semaphore(max_in_flight)
-        self._send_lock = anyio.Lock()
+        # fast_acquire: taking a free slot or lock does not yield to the event loop (two
+        # forced task switches per request otherwise)
+        self._in_flight = anyio.Semaphore(max_in_flight, fast_acquire=True)
+        self._send_lock = anyio.Lock(fast_acquire=True)
         self._pending: deque[_Pending] = deque()
         self._next_correlation_id = 0
         self._error: KafkaConnectionError | None = None

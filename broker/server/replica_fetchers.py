@@ -137,7 +137,6 @@ class ReplicaFetcher:
             ready = self.state.next_ready_ms()
             await self._wait_for_work(None if ready is None else max(ready - now, 1))
             return True
-        self._wakeup = anyio.Event()
         with anyio.CancelScope() as scope:
             self._in_flight = scope
             response = await connection.send(1, request, version=version)
@@ -157,8 +156,7 @@ class ReplicaFetcher:
             )
         for effect in effects:
             self._apply(effect)
-        await anyio.lowlevel.checkpoint()
-        return True
+        return True  # (no checkpoint needed: awaiting the response yielded)
 
     def _apply(self, effect: Effect) -> None:
         server = self.server
