@@ -12,8 +12,8 @@ import bisect
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from broker.core.producer_state import BatchInfo, ProducerStateManager, increment_sequence
 from broker.log import leader_epoch_checkpoint, partition_metadata, producer_snapshots
@@ -50,8 +50,7 @@ class NonContiguousAppendError(Exception):
     re-fetch from its log end offset; nothing was written."""
 
 
-@dataclass(frozen=True, slots=True)
-class AppendResult:
+class AppendResult(NamedTuple):
     """What an append did (Kafka's LogAppendInfo, trimmed to what the broker answers)."""
 
     base_offset: int

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from broker.log.files import FileHandle, Files
 from broker.log.index import INT32_MAX, CorruptIndexError, OffsetIndex, TimeIndex
@@ -33,8 +34,7 @@ def file_name(base_offset: int, suffix: str) -> str:
 SCAN_CHUNK_BYTES = 16 * 1024
 
 
-@dataclass(frozen=True, slots=True)
-class BatchPlacement:
+class BatchPlacement(NamedTuple):
     """Where one appended batch sits within the bytes handed to ``LogSegment.append``."""
 
     position: int

@@ -9,8 +9,7 @@ broker's versions can read it.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from construct import Container
 
@@ -51,8 +50,7 @@ _INT16 = struct.Struct(">h")
 _SIZE = struct.Struct(">i")
 
 
-@dataclass(frozen=True, slots=True)
-class RequestHeader:
+class RequestHeader(NamedTuple):
     """The decoded request header plus where the body starts in the frame."""
 
     api_key: int

@@ -30,6 +30,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import construct
 import cramjam
@@ -90,8 +91,7 @@ class InvalidRecordError(Exception):
         self.error_code = error_code
 
 
-@dataclass(frozen=True, slots=True)
-class BatchHeader:
+class BatchHeader(NamedTuple):
     """The 61-byte v2 batch header, field for field."""
 
     base_offset: int
@@ -181,8 +181,7 @@ def verify_batch(
     return header
 
 
-@dataclass(frozen=True, slots=True)
-class ValidatedBatches:
+class ValidatedBatches(NamedTuple):
     """What ``validate_batches`` learned from the headers (Kafka's LogAppendInfo, shallow).
 
     ``shallow_offset_delta_of_max_timestamp`` counts from the first record of the buffer (the
