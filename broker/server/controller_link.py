@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -37,9 +38,46 @@ if TYPE_CHECKING:
 log = logging.getLogger("odradek.controller_link")
 
 METADATA_FETCH_WAIT_MS = 500
-RETRY_BACKOFF_MS = 100
+# As Kafka's clients (reconnect.backoff.ms / reconnect.backoff.max.ms): the wait between
+# attempts doubles from the first to the last while the controller stays unreachable.
+RETRY_BACKOFF_MS = 50
+RETRY_BACKOFF_MAX_MS = 1000
+# While it stays unreachable, one log line per this many seconds (not one per attempt).
+RETRY_LOG_INTERVAL_S = 10.0
 REQUEST_TIMEOUT_MS = 30_000
 PLAINTEXT_PROTOCOL = 0
+
+
+class _Retry:
+    """Backoff and logging for one of the link's connections while the controller is away."""
+
+    def __init__(
+        self,
+        what: str,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.what = what
+        self.failures = 0
+        self.last_logged = 0.0
+        self._sleep = sleep
+        self._clock = clock
+
+    async def failed(self, error: BaseException, *, unexpected: bool = False) -> None:
+        self.failures += 1
+        now = self._clock()
+        if unexpected:
+            log.error("%s failed; retrying", self.what, exc_info=error)
+        elif self.failures == 1 or now - self.last_logged >= RETRY_LOG_INTERVAL_S:
+            log.warning("%s: %s; retrying (attempt %d)", self.what, error, self.failures)
+            self.last_logged = now
+        delay_ms = min(RETRY_BACKOFF_MS << min(self.failures - 1, 16), RETRY_BACKOFF_MAX_MS)
+        await self._sleep(delay_ms / 1000)
+
+    def succeeded(self) -> None:
+        if self.failures:
+            log.info("%s: reachable again after %d failed attempts", self.what, self.failures)
+            self.failures = 0
 
 
 class ControllerLink:
@@ -76,6 +114,7 @@ class ControllerLink:
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def _lifecycle(self) -> None:
+        retry = _Retry(f"controller {self.host}:{self.port}")
         while True:
             try:
                 async with Connection.connect(
@@ -90,13 +129,12 @@ class ControllerLink:
                         await self._register(connection)
                     while True:
                         await self._heartbeat(connection)
+                        retry.succeeded()
                         await self._wait_heartbeat_interval()
             except (KafkaError, OSError) as error:
-                log.info("controller %s:%d: %s; retrying", self.host, self.port, error)
-                await anyio.sleep(RETRY_BACKOFF_MS / 1000)
-            except Exception:
-                log.exception("broker lifecycle failed; retrying")
-                await anyio.sleep(RETRY_BACKOFF_MS / 1000)
+                await retry.failed(error)
+            except Exception as error:
+                await retry.failed(error, unexpected=True)
 
     async def _discover_cluster_id(self, connection: Connection) -> None:
         response = await connection.send(60, {"include_cluster_authorized_operations": False})
@@ -172,6 +210,7 @@ class ControllerLink:
     # -- metadata ----------------------------------------------------------------------------
 
     async def _follow_metadata(self) -> None:
+        retry = _Retry(f"metadata fetch from {self.host}:{self.port}")
         while True:
             try:
                 async with Connection.connect(
@@ -182,12 +221,11 @@ class ControllerLink:
                 ) as connection:
                     while True:
                         await self._fetch_metadata(connection)
+                        retry.succeeded()
             except (KafkaError, OSError) as error:
-                log.info("metadata fetch from %s:%d: %s; retrying", self.host, self.port, error)
-                await anyio.sleep(RETRY_BACKOFF_MS / 1000)
-            except Exception:
-                log.exception("following the metadata log failed; retrying")
-                await anyio.sleep(RETRY_BACKOFF_MS / 1000)
+                await retry.failed(error)
+            except Exception as error:
+                await retry.failed(error, unexpected=True)
 
     async def _fetch_metadata(self, connection: Connection) -> None:
         offset = self.server.image.records_replayed
