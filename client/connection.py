@@ -24,6 +24,7 @@ closed, every pending request fails with :class:`~client.errors.KafkaConnectionE
 from __future__ import annotations
 
 import importlib.metadata
+import select
 import struct
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
@@ -232,6 +233,24 @@ class Connection:
     def closed(self) -> bool:
         """True once the connection broke or was closed; it never reopens."""
         return self._error is not None
+
+    def peer_closed(self) -> bool:
+        """Whether the broker has closed its end, as far as the socket already knows (the
+        reader task may not have run yet): a zero-timeout poll for a hang-up, which reads
+        nothing.  False where the platform cannot tell (no ``POLLRDHUP``)."""
+        if self._error is not None:
+            return True
+        raw = self._stream.extra(anyio.abc.SocketAttribute.raw_socket, None)
+        hang_up = getattr(select, "POLLRDHUP", 0)
+        if raw is None or not hang_up:
+            return False
+        poller = select.poll()
+        try:
+            poller.register(raw.fileno(), hang_up)
+            events = poller.poll(0)
+        except (OSError, ValueError):
+            return True
+        return any(mask & (hang_up | select.POLLHUP | select.POLLERR) for _, mask in events)
 
     @property
     def in_flight(self) -> int:

@@ -15,6 +15,7 @@ replay refuses one whose epochs go backwards (P6), so a fold never lowers an epo
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection, Iterable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -317,6 +318,24 @@ class MetadataImage:
     def is_active(self, broker_id: int) -> bool:
         registration = self.brokers.get(broker_id)
         return registration is not None and registration.active
+
+    def leaders_in_doubt(self, suspects: Collection[int], topics: Iterable[str] | None) -> bool:
+        """Whether a partition of ``topics`` (None: every topic) is led by one of ``suspects``
+        that this image still shows registered and unfenced: a Metadata answer now would name
+        a leader the caller has reason to think is gone (see ``BrokerServer.leaders_settled``)."""
+        if not suspects:
+            return False
+        doubtful = {broker for broker in suspects if self.is_active(broker)}
+        if not doubtful:
+            return False
+        names = self.topics_by_name.keys() if topics is None else topics
+        for name in names:
+            topic = self.topics_by_name.get(name)
+            if topic is not None and any(
+                registration.leader in doubtful for registration in topic.partitions.values()
+            ):
+                return True
+        return False
 
     def state(self) -> tuple[Any, ...]:
         """Everything the fold holds, comparable: two replays of one log give equal states."""

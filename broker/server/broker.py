@@ -12,7 +12,7 @@ import logging
 import os
 import signal
 import uuid
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,9 @@ log = logging.getLogger("odradek.broker")
 TopicPartition = tuple[str, int]
 CONTROLLED_SHUTDOWN_TIMEOUT_MS = 10_000
 ALTER_PARTITION_RETRY_MS = 100
+# The longest a Metadata answer waits for the controller's verdict on a peer this broker just
+# lost (``leaders_settled``).
+MAX_SETTLE_WAIT_MS = 2_000
 
 
 class BrokerServer:
@@ -110,6 +113,7 @@ class BrokerServer:
         self.purgatory = Purgatory()
         self._expiry_wakeup = anyio.Event()
         self._metadata_changed = anyio.Event()
+        self._unreachable_since: dict[int, int] = {}
         self.partitions: dict[TopicPartition, Partition] = {}
         self.logs = LogManager.open(
             self.log_dirs, self.log_config({}), self._topic_log_config, wall_ms=wall_ms()
@@ -206,6 +210,9 @@ class BrokerServer:
                     self._complete_delayed(key)
                 else:
                     self._complete_waiters(delete_records_key(key))  # nor the low watermark
+        self._notify_metadata_waiters()
+
+    def _notify_metadata_waiters(self) -> None:
         self._metadata_changed.set()
         self._metadata_changed = anyio.Event()
 
@@ -214,6 +221,41 @@ class BrokerServer:
         with anyio.move_on_after(timeout_ms / 1000):
             while not done():
                 await self._metadata_changed.wait()
+
+    # -- peers this broker just lost (its replica fetch connection failed) -----------------
+
+    def on_peer_unreachable(self, broker_id: int) -> None:
+        self._unreachable_since.setdefault(broker_id, monotonic_ms())
+
+    def on_peer_reachable(self, broker_id: int) -> None:
+        if self._unreachable_since.pop(broker_id, None) is not None:
+            self._notify_metadata_waiters()
+
+    def _suspects(self) -> set[int]:
+        """Peers whose fetch connection failed less than broker.session.timeout.ms ago."""
+        window = self.config.broker_session_timeout_ms
+        now = monotonic_ms()
+        return {peer for peer, since in self._unreachable_since.items() if now - since < window}
+
+    async def leaders_settled(self, topics: Collection[str] | None) -> None:
+        """Before a Metadata answer: if it would name as leader a peer this broker has just
+        lost its replica-fetch connection to (a kill -9 closes it at once), wait for the
+        controller's verdict (the peer fenced, the leader moved) or the connection back.
+
+        Answering at once would send the client back to the dead leader, and clients back
+        off exponentially between metadata refreshes (librdkafka's next look came 0.4-1.5 s
+        later): the election itself takes ~10 ms.  Bounded by ``MAX_SETTLE_WAIT_MS`` and by
+        the session timeout since the loss (after which the controller has fenced a dead
+        peer anyway, so a peer still unfenced is alive)."""
+        self.replica_fetchers.check_peers()
+        if not self._unreachable_since or not self.image.leaders_in_doubt(self._suspects(), topics):
+            return
+        window = self.config.broker_session_timeout_ms
+        oldest = min(self._unreachable_since.values())
+        wait_ms = min(MAX_SETTLE_WAIT_MS, max(oldest + window - monotonic_ms(), 0))
+        await self.await_metadata(
+            lambda: not self.image.leaders_in_doubt(self._suspects(), topics), wait_ms
+        )
 
     def reported_controller_id(self) -> int:
         """KIP-590: clients are given a live broker as the controller; requests to it are

@@ -67,6 +67,7 @@ class ReplicaFetcher:
             ),
         )
         self._wakeup = anyio.Event()
+        self._connection: Connection | None = None
         self._in_flight: anyio.CancelScope | None = None
         self._scope: anyio.CancelScope | None = None
 
@@ -117,17 +118,42 @@ class ReplicaFetcher:
             return
         host, port = endpoint
         timeout_ms = self.server.config.replica_fetch_wait_max_ms + 30_000
+        # Until connected, the leader counts as in doubt for Metadata answers (see
+        # BrokerServer.leaders_settled); connected, it is reachable.
+        self.server.on_peer_unreachable(self.source_broker)
         async with Connection.connect(
             host,
             port,
             client_id=f"odradek-replica-fetcher-{self.server.node_id}",
             request_timeout_ms=timeout_ms,
         ) as connection:
-            version = connection.pick_version(1, 12, FETCH_VERSION)
-            self.state.reset_session()  # a session lives as long as its connection
-            while self.state.partitions:
-                if not await self._one_round(connection, version):
-                    break
+            self._connection = connection
+            self.server.on_peer_reachable(self.source_broker)
+            try:
+                version = connection.pick_version(1, 12, FETCH_VERSION)
+                self.state.reset_session()  # a session lives as long as its connection
+                while self.state.partitions:
+                    if not await self._one_round(connection, version):
+                        break
+            except (KafkaError, OSError):
+                self.server.on_peer_unreachable(self.source_broker)
+                raise
+            finally:
+                self._connection = None
+
+    def check_peer(self) -> None:
+        """Report the source broker unreachable if its end of our connection is closed
+        already, even before the reader task noticed (a Metadata request may come first)."""
+        connection = self._connection
+        if connection is None:
+            return  # connecting or backing off: already reported
+        try:
+            closed = connection.peer_closed()
+        except Exception:  # a probe must never fail a Metadata request
+            log.debug("probing broker %d failed", self.source_broker, exc_info=True)
+            return
+        if closed:
+            self.server.on_peer_unreachable(self.source_broker)
 
     async def _one_round(self, connection: Connection, version: int) -> bool:
         """One fetch and its effects; False when the connection must be reopened."""
@@ -241,6 +267,10 @@ class ReplicaFetcherManager:
                 self._group.start_soon(fetcher.run)
         fetcher.add(partition)
         self.followed[key] = partition.leader
+
+    def check_peers(self) -> None:
+        for fetcher in self.fetchers.values():
+            fetcher.check_peer()
 
     def unfollow(self, key: TopicPartition) -> None:
         source = self.followed.pop(key, None)

@@ -327,3 +327,34 @@ async def test_waiting_for_an_in_flight_slot_times_out_unsent() -> None:
         assert not caught.value.request_sent
         assert not connection.closed
         task_group.cancel_scope.cancel()
+
+
+# -- peer_closed -------------------------------------------------------------------------------
+
+
+async def test_peer_closed_sees_a_hang_up_before_any_read() -> None:
+    """No reader task runs here, so only the socket itself can tell: the probe must see the
+    peer's close without consuming what the peer sent before it."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = int(listener.getsockname()[1])
+        stream = await anyio.connect_tcp("127.0.0.1", port)
+        served, _ = listener.accept()
+        connection = Connection(
+            stream,
+            "127.0.0.1",
+            port,
+            client_id="t",
+            request_timeout_ms=TIMEOUT_MS,
+            max_in_flight=1,
+            max_frame_bytes=1 << 20,
+        )
+        async with stream:
+            assert not connection.peer_closed()
+            served.sendall(b"unread")
+            assert not connection.peer_closed()  # data waiting is not a hang-up
+            served.close()
+            deadline = anyio.current_time() + 5
+            while not connection.peer_closed():
+                assert anyio.current_time() < deadline, "the hang-up never showed"
+                await anyio.sleep(0.01)
+            assert await stream.receive() == b"unread"  # the probe consumed nothing

@@ -118,7 +118,10 @@ async def handle(server: BrokerServer, header: RequestHeader, request: Container
     with_operations = bool(request.get("include_topic_authorized_operations"))
     # v0 had no null: an empty array meant "all topics".
     wanted = request.topics
-    if wanted is None or (header.api_version == 0 and not wanted):
+    every_topic = wanted is None or (header.api_version == 0 and not wanted)
+    named = None if every_topic else [item.name for item in wanted if item.get("name")]
+    await server.leaders_settled(named)
+    if every_topic:
         topics = [
             topic_entry(server, topic, with_operations)
             for topic in server.image.topics_by_name.values()
