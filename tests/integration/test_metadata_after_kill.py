@@ -14,7 +14,7 @@ from typing import Any
 
 from broker.testing import ClusterFactory
 from client.protocol import headers
-from client.protocol.errors import ErrorCode
+from tests.integration.admin_requests import create_topic
 from tests.integration.wire import RawConnection
 from tests.support.waiting import wait_until
 
@@ -38,20 +38,7 @@ def test_followers_name_the_new_leader_right_after_a_kill(
 ) -> None:
     cluster = kafka_cluster_factory.start(brokers=3)
     first = cluster.bootstrap.split(",")[0]
-    create: dict[str, Any] = {
-        "topics": [
-            {
-                "name": TOPIC,
-                "num_partitions": 1,
-                "replication_factor": 3,
-                "assignments": [],
-                "configs": [{"name": "min.insync.replicas", "value": "2"}],
-            }
-        ],
-        "timeout_ms": 5000,
-    }
-    with RawConnection(first) as conn:
-        assert conn.request(19, 4, create).topics[0].error_code == ErrorCode.NONE
+    create_topic(first, TOPIC, replication_factor=3, configs={"min.insync.replicas": "2"})
     live = first
     for _round in range(3):
         metadata = _metadata(live)
