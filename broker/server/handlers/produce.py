@@ -95,8 +95,7 @@ class DelayedProduce:
         self.server = server
         self.required = required  # (offset after the batch, leader epoch it was appended in)
         self.deadline_ms = deadline_ms
-        self.completed = False
-        self.done = False
+        self.completed = False  # set by the purgatory, or at once when nothing has to wait
         # Called once when done (the connection's pipeline sends the answer from there:
         # no task waits for an acks=all produce).
         self.listener: Callable[[], None] | None = None
@@ -112,14 +111,13 @@ class DelayedProduce:
         return all(self.status(tp) is not None for tp in self.required)
 
     def on_complete(self) -> None:
-        self.done = True
         listener = self.listener
         if listener is not None:
             self.listener = None
             listener()
 
     def subscribe(self, listener: Callable[[], None]) -> None:
-        if self.done:
+        if self.completed:
             listener()
         else:
             self.listener = listener
@@ -227,7 +225,7 @@ async def handle(
         body["node_endpoints"] = _node_endpoints(server, responses)
     if acks == ACKS_ALL:
         operation = _delayed_produce(server, responses, request.timeout_ms)
-        if operation is not None and operation.done:
+        if operation is not None and operation.completed:
             _finish(operation, responses)
         elif operation is not None:
             # Appended: only the replication wait is left, so the connection may go on reading
@@ -238,7 +236,7 @@ async def handle(
                 _finish(waiting, responses)
                 return body
 
-            return Deferred(finish, lambda: waiting.done, operation.subscribe)
+            return Deferred(finish, lambda: waiting.completed, operation.subscribe)
     return body
 
 
@@ -256,7 +254,7 @@ def _delayed_produce(
         return None
     operation = DelayedProduce(server, pending, monotonic_ms() + max(timeout_ms, 0))
     if operation.try_complete(None):
-        operation.done = True
+        operation.completed = True
     else:
         server.watch_delayed(operation, [acks_key(key) for key in pending])
     return operation
