@@ -104,3 +104,47 @@ def test_decode_request_header(benchmark: BenchmarkFixture) -> None:
     frame = headers.encode_request(3, 12, 99, "rdkafka", {"topics": None})[4:]
     header = benchmark(headers.decode_request_header, frame)
     assert header.correlation_id == 99
+
+
+# -- small messages: the generated codecs against construct's (same run, same values) ----------
+
+
+def _small_produce_request() -> dict[str, Any]:
+    """A librdkafka-sized acks=all Produce at linger.ms=0: one partition, two 100 B records."""
+    body = _produce_body(1, 240)
+    body["acks"] = -1
+    return body
+
+
+def _produce_response() -> dict[str, Any]:
+    partition = {
+        "index": 3,
+        "error_code": 0,
+        "base_offset": 123456,
+        "log_append_time_ms": -1,
+        "log_start_offset": 0,
+        "record_errors": [],
+        "error_message": None,
+    }
+    return {"responses": [{"name": "bench", "partition_responses": [partition]}]}
+
+
+@pytest.fixture(params=["compiled", "construct"])
+def codec_kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """``construct``: every message takes the construct codec (the generated one is off)."""
+    if request.param == "construct":
+        monkeypatch.setattr(codec, "compiled_for", lambda message, version: None)
+    return str(request.param)
+
+
+def test_decode_small_produce_request(benchmark: BenchmarkFixture, codec_kind: str) -> None:
+    body = headers.encode_request(0, 9, 1, "rdkafka", _small_produce_request())[4:]
+    _header, decoded = benchmark(headers.decode_request, body)
+    assert decoded.acks == -1
+    assert len(decoded.topic_data[0].partition_data[0].records) > 200
+
+
+def test_encode_produce_response(benchmark: BenchmarkFixture, codec_kind: str) -> None:
+    frame = benchmark(headers.encode_response, 0, 9, 7, _produce_response())
+    _correlation, decoded = headers.decode_response(0, 9, frame[4:])
+    assert decoded.responses[0].partition_responses[0].base_offset == 123456

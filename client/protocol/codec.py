@@ -11,7 +11,8 @@ failure surfaces as :class:`~client.protocol.errors.ProtocolError`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import struct
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import construct
@@ -268,6 +269,32 @@ _CACHE: dict[tuple[int, str, str, int], KafkaStruct] = {}
 SMALL_PIECE_BYTES = 4096
 
 
+_Compiled = tuple[
+    Callable[[memoryview, int], tuple[Any, int]], Callable[[Any, bytearray, list[Any]], None]
+]
+_COMPILED: dict[tuple[int, str, str, int], _Compiled | None] = {}
+
+
+def compiled_for(message: Message, version: int) -> _Compiled | None:
+    """The generated (decoder, encoder) of ``message`` at ``version`` (see
+    :mod:`client.protocol.compiled`), compiled on first use; ``None`` keeps construct's."""
+    key = (id(message), message.kind, message.name, version)
+    try:
+        return _COMPILED[key]
+    except KeyError:
+        pass
+    from client.protocol import compiled  # it builds on this module's constructs
+
+    functions = compiled.compile_struct(
+        codec_for(message, version),
+        unknown_key=UNKNOWN_TAGS,
+        default_key=DEFAULT_TAGS,
+        small_piece_bytes=SMALL_PIECE_BYTES,
+    )
+    _COMPILED[key] = functions
+    return functions
+
+
 def codec_for(message: Message, version: int) -> KafkaStruct:
     """The (cached) codec of ``message`` at ``version``; ``ValueError`` if not a valid version."""
     key = (id(message), message.kind, message.name, version)
@@ -295,6 +322,20 @@ class Parts:
         self._small = bytearray()
         self.size = 0
 
+    @classmethod
+    def of(cls, small: bytearray, large: list[tuple[int, Any]]) -> Parts:
+        """The pieces a generated encoder left: ``small`` with ``large`` spliced in."""
+        parts = cls()
+        if large:
+            from client.protocol import compiled
+
+            parts._pieces = compiled.pieces(small, large)
+            parts.size = len(small) + sum(len(piece) for _, piece in large)
+        else:
+            parts._pieces = [small] if small else []
+            parts.size = len(small)
+        return parts
+
     def write(self, data: bytes | bytearray | memoryview) -> int:
         length = len(data)
         if length < SMALL_PIECE_BYTES:
@@ -317,9 +358,18 @@ class Parts:
 
 def encode_parts(message: Message, version: int, value: Mapping[str, Any]) -> Parts:
     """Encode ``value`` as ``message`` at ``version`` into uncopied pieces."""
-    parts = Parts()
-    codec_for(message, version)._build(value, parts, None, "")
-    return parts
+    functions = compiled_for(message, version)
+    if functions is None:
+        parts = Parts()
+        codec_for(message, version)._build(value, parts, None, "")
+        return parts
+    small = bytearray()
+    large: list[tuple[int, Any]] = []
+    try:
+        functions[1](value, small, large)
+    except struct.error as error:  # what construct's _Fixed reports as FormatFieldError
+        raise construct.FormatFieldError(f"cannot encode a {message.name} field: {error}") from None
+    return Parts.of(small, large)
 
 
 def encode(message: Message, version: int, value: Mapping[str, Any]) -> bytes:
@@ -330,9 +380,19 @@ def encode(message: Message, version: int, value: Mapping[str, Any]) -> bytes:
 def decode_from(message: Message, version: int, stream: Stream) -> Container:
     """Decode one ``message`` from ``stream``, leaving the stream after it."""
     try:
-        return codec_for(message, version)._parse(stream, None, "")
+        # A Reader's view ends where its frame does: the generated decoders bound every read by
+        # the view's length (anything else takes construct's codec).
+        functions = compiled_for(message, version) if type(stream) is p.Reader else None
+        if functions is None:
+            return codec_for(message, version)._parse(stream, None, "")
+        value, stream._position = functions[0](stream._view, stream._position)
+        return value
     except construct.ConstructError as error:
         raise ProtocolError(f"cannot decode {message.name} v{version}: {error}") from error
+    except (IndexError, struct.error) as error:
+        raise ProtocolError(
+            f"cannot decode {message.name} v{version}: truncated ({error})"
+        ) from error
     except (ValueError, OverflowError) as error:
         raise ProtocolError(f"cannot decode {message.name} v{version}: {error}") from error
 

@@ -8,6 +8,7 @@ broker's versions can read it.
 
 from __future__ import annotations
 
+import functools
 import struct
 from typing import Any, NamedTuple
 
@@ -66,10 +67,14 @@ def is_flexible(api_key: int, api_version: int) -> bool:
     return api is not None and api[0].is_flexible(api_version)
 
 
+# Both are asked on every request; remembered for the (api, version) pairs seen, a bounded
+# number so that a client sending every possible pair cannot grow them.
+@functools.lru_cache(maxsize=4096)
 def request_header_version(api_key: int, api_version: int) -> int:
     return 2 if is_flexible(api_key, api_version) else 1
 
 
+@functools.lru_cache(maxsize=4096)
 def response_header_version(api_key: int, api_version: int) -> int:
     if api_key == API_VERSIONS_KEY:
         return 0
