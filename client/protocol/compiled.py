@@ -35,7 +35,7 @@ import construct
 from construct import Construct, Container
 
 from client.protocol import primitives as p
-from client.protocol.codec import KafkaArray, KafkaStruct
+from client.protocol.codec import KafkaArray, KafkaStruct, fresh_default
 
 Decoder = Callable[[memoryview, int], tuple[Any, int]]
 Encoder = Callable[[Any, bytearray, list[tuple[int, Any]]], None]
@@ -81,14 +81,6 @@ def _uvarint_range(value: int) -> construct.IntegerError:
     return construct.IntegerError(f"uvarint out of range: {value}")
 
 
-def _fresh(default: Any) -> Any:
-    if isinstance(default, list):
-        return [_fresh(item) for item in default]
-    if isinstance(default, dict):
-        return type(default)((key, _fresh(value)) for key, value in default.items())
-    return default
-
-
 class TagSection(NamedTuple):
     """What a struct's tagged-field section holds: per tag (name, decoder, default), the
     defaults set before reading (name, default, needs a fresh copy), and where unknown tags and
@@ -104,7 +96,7 @@ def _parse_tagged(out: Container, view: memoryview, position: int, section: TagS
     """The tagged-field section after a struct's fields (KafkaStruct._parse_tagged's rules)."""
     table = section.table
     for name, default, mutable in section.defaults:
-        out[name] = _fresh(default) if mutable else default
+        out[name] = fresh_default(default) if mutable else default
     count, position = _uvarint(view, position)
     unknown: list[tuple[int, memoryview]] = []
     seen_default: list[int] = []
@@ -210,6 +202,7 @@ class _Generator:
             "_parse_tagged": _parse_tagged,
             "_build_tagged": _build_tagged,
             "_joined": _joined,
+            "_fresh": fresh_default,
             "_UUID": uuid.UUID,
             "_I16": struct.Struct(">h"),
             "_I32": struct.Struct(">i"),
@@ -471,11 +464,14 @@ class _Generator:
         names = [key for key, _ in keys] + [slot[0] for slot in (tagged or {}).values()]
         lines.append(f"    out = {self.constant(record_class(names))}({{{fields}}})")
         if tagged is not None:
-            if not tagged:
-                lines += [
-                    "    if v[pos] == 0:",
-                    "        return out, pos + 1",
-                ]
+            # The usual section: nothing sent, every known tagged field at its default.
+            lines.append("    if v[pos] == 0:")
+            for tag_name, default, mutable in codec._tagged_defaults:
+                value = self.constant(default)
+                lines.append(
+                    f"        out[{tag_name!r}] = {f'_fresh({value})' if mutable else value}"
+                )
+            lines.append("        return out, pos + 1")
             decoders: dict[int, Any] = {  # decoders named now, resolved by build
                 tag: (slot[0], _Deferred(self.value_decoder(slot[1])), slot[2])
                 for tag, slot in tagged.items()
@@ -508,15 +504,20 @@ class _Generator:
             self._tables.append(encoders)
             table = self.constant(encoders)
             call = f"_build_tagged(obj, s, {table}, {self.unknown_key!r}, {self.default_key!r})"
-            if not tagged:
-                lines += [
-                    f"    if {self.unknown_key!r} not in obj:",
-                    "        s.append(0)",
-                    "    else:",
-                    f"        {call}",
-                ]
-            else:
-                lines.append(f"    {call}")
+            # The usual section: no unknown tags to keep, every known one left out or the very
+            # default object (equal to it, so construct would leave it out too).
+            checks = [f"{self.unknown_key!r} not in obj"]
+            if tagged:
+                checks.append(f"{self.default_key!r} not in obj")
+            for tag_name, _codec, default in tagged.values():
+                value = self.constant(default)
+                checks.append(f"g({tag_name!r}, {value}) is {value}")
+            lines += [
+                f"    if {' and '.join(checks)}:",
+                "        s.append(0)",
+                "    else:",
+                f"        {call}",
+            ]
         return "\n".join(lines)
 
     def build(self) -> dict[str, Any]:
