@@ -128,6 +128,23 @@ def test_fetch_read_1mib(benchmark: BenchmarkFixture, tmp_path: Path) -> None:
     log.close()
 
 
+def test_tail_read_small_batches(benchmark: BenchmarkFixture, tmp_path: Path) -> None:
+    """A follower's read at the tail of a log of 2-record batches of 100 B (what linger.ms=0
+    producers write): the last three batches, from an offset far from an index entry."""
+    log = open_log(tmp_path / "bench-0")
+    data = bytearray(r.build_batch([r.Record(0, T0 + i, None, b"v" * 100, []) for i in range(2)]))
+    batches = r.validate_batches(data, max_batch_bytes=MIB).batches
+    appended = 0
+    while appended < 10_000 or log.active_segment._bytes_since_last_index_entry < 3_000:
+        log.append(data, batches, leader_epoch=0, wall_ms=T0)
+        appended += 1
+    end = log.log_end_offset
+
+    result = benchmark(log.read, end - 6, MIB, end, min_one_batch=True)
+    assert [h.base_offset for _, h in r.iterate_batches(result)] == [end - 6, end - 4, end - 2]
+    log.close()
+
+
 def test_follower_append_1mib_chunk(benchmark: BenchmarkFixture, tmp_path: Path) -> None:
     """A replica fetcher's append: 1 MiB of 16 KiB batches, offsets kept (header-only)."""
     one = batch_of_about(BATCH_BYTES)

@@ -8,6 +8,7 @@ and CRC), truncates at the first invalid byte and rebuilds both indexes.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +72,12 @@ class LogSegment:
         self.offset_of_max_timestamp_so_far = base_offset
         self.first_batch_timestamp: int | None = None
         self._bytes_since_last_index_entry = 0
+        # Last offset and position of each batch from the last offset index entry's batch
+        # (or the first batch) to the end: a read at the tail — what followers and caught-up
+        # consumers do — finds its batch by bisection instead of parsing every header after
+        # the index entry (~25 for 150-byte batches and the default index.interval.bytes).
+        self._tail_last_offsets: list[int] = []
+        self._tail_positions: list[int] = []
         self.offset_index = OffsetIndex(
             files.open(self.path(INDEX_SUFFIX)), base_offset, settings.max_index_bytes
         )
@@ -131,8 +138,12 @@ class LogSegment:
         )
         self.next_offset = self.base_offset
         _, start = self.offset_index.last_entry()
-        for _, header in self.headers_from(start):
+        self._tail_last_offsets = []
+        self._tail_positions = []
+        for position, header in self.headers_from(start):
             self._note_batch(header.last_offset, header.max_timestamp)
+            self._tail_last_offsets.append(header.last_offset)
+            self._tail_positions.append(position)
         self._bytes_since_last_index_entry = self.size_bytes - start
         self.first_batch_timestamp = None
         if self.size_bytes >= BATCH_HEADER_BYTES:
@@ -197,6 +208,20 @@ class LogSegment:
         return None if found is None else (found[0], found[1])
 
     def _locate(self, offset: int) -> tuple[int, BatchHeader, bytes, int] | None:
+        """The first batch whose last offset is >= ``offset``, with the chunk read from its
+        position: (position, header, chunk, chunk's file position)."""
+        lasts = self._tail_last_offsets
+        if lasts and offset > lasts[0]:
+            # Past the tail's first batch: every earlier batch ends before ``offset``.
+            index = bisect.bisect_left(lasts, offset)
+            if index == len(lasts):
+                return None
+            position = self._tail_positions[index]
+            for found in self._scan(position):
+                return found
+            raise records.InvalidRecordError(
+                ErrorCode.CORRUPT_MESSAGE, f"batch at {position} missing"
+            )
         _, start = self.offset_index.lookup(offset)
         for found in self._scan(start):
             if found[1].last_offset >= offset:
@@ -226,6 +251,8 @@ class LogSegment:
             data = memoryview(chunk)[relative : relative + limit]
         else:
             data = self._log.pread(limit, start)
+        if start + limit == self.size_bytes and max_offset >= self.next_offset:
+            return data  # to the segment's end, all below max_offset: nothing to cut
         end = records_end(data, max_offset)
         return data if end == len(data) else memoryview(data)[:end]
 
@@ -286,6 +313,11 @@ class LogSegment:
                 self.max_timestamp_so_far, self.offset_of_max_timestamp_so_far
             )
             self._bytes_since_last_index_entry = 0
+            self._tail_last_offsets = [last_offset]
+            self._tail_positions = [position]
+        else:
+            self._tail_last_offsets.append(last_offset)
+            self._tail_positions.append(position)
 
     def recover(self) -> int:
         """Re-validate every batch, rebuild both indexes, truncate at the first invalid
@@ -297,6 +329,8 @@ class LogSegment:
         self.offset_of_max_timestamp_so_far = self.base_offset
         self.first_batch_timestamp = None
         self._bytes_since_last_index_entry = 0
+        self._tail_last_offsets = []
+        self._tail_positions = []
         file_size = self._log.size()
         valid = 0
         for position, header in self._valid_batches(file_size):
