@@ -7,6 +7,11 @@ happens once per process.  Decoded values are construct ``Container``s (dicts wi
 access) whose keys are the declaration's snake_case field names; unknown tagged fields are kept
 under ``_unknown_tagged_fields`` so a decode / encode round trip is byte-exact.  Any decode
 failure surfaces as :class:`~client.protocol.errors.ProtocolError`.
+
+``decode_from`` / ``encode_parts`` run straight-line functions generated from these trees
+(:mod:`client.protocol.compiled`, same values, bytes and refusals, checked against the trees
+by ``tests/unit/test_codec_compiled.py``); the trees themselves stay the definition and serve
+streams that are not a :class:`~client.protocol.primitives.Reader`.
 """
 
 from __future__ import annotations
