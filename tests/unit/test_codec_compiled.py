@@ -10,12 +10,11 @@ from __future__ import annotations
 import copy
 import pickle
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import construct
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from client.protocol import codec
@@ -23,22 +22,9 @@ from client.protocol.errors import ProtocolError
 from client.protocol.messages import APIS
 from client.protocol.primitives import Reader
 from client.protocol.schema import Array, Field, Message, Struct
+from tests.support.message_cases import CASES, Values, quick
 
-Values = Callable[[Message, int], st.SearchStrategy[dict[str, Any]]]
-
-CASES = [
-    pytest.param(message, version, id=f"{message.name}-v{version}")
-    for request, response in APIS.values()
-    for message in (request, response)
-    for version in range(message.valid_versions.low, message.valid_versions.high + 1)
-]
-
-FAST = settings(
-    max_examples=10,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+FAST = quick(10)
 
 
 def construct_encode(message: Message, version: int, value: Any) -> bytes:

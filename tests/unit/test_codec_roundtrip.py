@@ -4,33 +4,18 @@ decoder that only ever returns a value or raises ProtocolError (random bytes, tr
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
-from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from client.protocol import codec, headers
 from client.protocol.errors import ProtocolError
 from client.protocol.messages import APIS
 from client.protocol.schema import Message
+from tests.support.message_cases import CASES, Values, quick
 
-Values = Callable[[Message, int], st.SearchStrategy[dict[str, Any]]]
-
-CASES = [
-    pytest.param(message, version, id=f"{message.name}-v{version}")
-    for request, response in APIS.values()
-    for message in (request, response)
-    for version in range(message.valid_versions.low, message.valid_versions.high + 1)
-]
-
-FAST = settings(
-    max_examples=15,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+FAST = quick(15)
 
 
 def test_every_declared_version_is_a_case() -> None:
