@@ -3,8 +3,8 @@
 The construct codec (:mod:`client.protocol.codec`) stays the definition: a declaration becomes a
 tree of constructs once per version.  Walking that tree costs a Python call per field and per
 primitive: decoding a 2-record Produce and encoding its answer were about a third of that
-request's handling (cProfile, through the dispatcher).  This module walks the same tree once more and
-writes Python source for it: consecutive fixed-width fields read or written with one
+request's handling (cProfile, through the dispatcher).  This module walks the same tree once
+more and writes Python source for it: consecutive fixed-width fields read or written with one
 precompiled ``struct.Struct``, lengths and one-byte varints inline, one function per struct,
 then ``exec``\\ s it.  The generated functions behave exactly like the tree they come from (same
 values, same bytes, same refusals; ``tests/unit/test_codec_compiled.py`` checks every declared
