@@ -12,7 +12,9 @@ Fixtures:
   on free ports of 127.0.0.1 (``cluster.bootstrap``; ``cluster.nodes[i].kill()``, ``.pause()``,
   ``.resume()``, ``.terminate()``, ``.start()``), with fast local failure detection.
 
-Every broker started by a fixture is stopped at the end of the test.
+Every broker started by a fixture is stopped at the end of the test.  When a test that used
+``kafka_cluster_factory`` fails, the end of each node's log is printed at teardown (pytest
+shows it under "Captured stdout teardown"), so a rare failure comes with the brokers' side.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -36,6 +38,19 @@ from broker.config import BrokerConfig, load_config
 
 READY_PATTERN = re.compile(rb"listening on PLAINTEXT://([^:\s]+):(\d+)")
 START_TIMEOUT_S = 30.0
+FAILURE_LOG_LINES = 200  # per node, printed when a cluster test fails
+_CALL_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Remember whether the test itself failed, for the cluster fixture's teardown."""
+    report = yield
+    if report.when == "call":
+        item.stash[_CALL_FAILED] = report.failed
+    return report
 
 
 def broker_config(data_dir: Path, overrides: dict[str, str] | None = None) -> BrokerConfig:
@@ -226,6 +241,21 @@ class ClusterFactory:
         self.started.append(cluster)
         return cluster.start()
 
+    def log_tails(self, lines: int = FAILURE_LOG_LINES) -> str:
+        """The last ``lines`` lines each node of every cluster wrote, node by node."""
+        out: list[str] = []
+        for number, cluster in enumerate(self.started, 1):
+            nodes = [("controller", cluster.controller)] + [
+                (f"broker {node_id}", node) for node_id, node in sorted(cluster.nodes.items())
+            ]
+            for name, node in nodes:
+                if node is None:
+                    continue
+                text = b"".join(node.output).decode("utf-8", "replace").splitlines()
+                out.append(f"==== cluster {number}, {name}: last {lines} lines ====")
+                out.extend(text[-lines:])
+        return "\n".join(out)
+
     def stop_all(self) -> None:
         for cluster in reversed(self.started):
             for node in [*cluster.nodes.values(), cluster.controller]:
@@ -236,12 +266,16 @@ class ClusterFactory:
 
 
 @pytest.fixture
-def kafka_cluster_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterFactory]:
+def kafka_cluster_factory(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ClusterFactory]:
     """Start local odradek clusters (controller + brokers as processes); stopped afterwards."""
     factory = ClusterFactory(tmp_path_factory.mktemp("odradek-cluster"))
     try:
         yield factory
     finally:
+        if request.node.stash.get(_CALL_FAILED, False):
+            print(factory.log_tails())  # the test failed: the nodes' side of the story
         factory.stop_all()
 
 
