@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 
-from broker.core.purgatory import Purgatory
+from broker.core.purgatory import COMPACT_ABOVE, Purgatory
 
 
 @dataclass
@@ -55,3 +55,26 @@ def test_expire_completes_in_deadline_order_once() -> None:
 
 def test_unknown_key_is_a_no_op() -> None:
     assert Purgatory().check_and_complete(("t", 0)) == []
+
+
+def test_completed_operations_do_not_pile_up_in_the_deadline_heap() -> None:
+    """An acks=all load: most operations complete long before their deadline.  The heap keeps
+    at most about twice the pending operations (plus COMPACT_ABOVE), and deadlines still
+    expire the pending ones in order."""
+    purgatory = Purgatory()
+    pending: list[Waiting] = []
+    total = 20 * COMPACT_ABOVE
+    for number in range(total):
+        operation = Waiting(30_000 + number)
+        if number % 10:  # nine in ten complete at once
+            purgatory.watch(operation, [("acks", number)])
+            operation.ready = True
+            assert purgatory.check_and_complete(("acks", number)) == [operation]
+        else:
+            purgatory.watch(operation, ["waiting"])
+            pending.append(operation)
+        assert purgatory.deadline_entries() <= 2 * len(purgatory) + COMPACT_ABOVE + 1
+    assert len(purgatory) == len(pending) == total // 10
+    assert purgatory.next_deadline_ms() == pending[0].deadline_ms
+    assert purgatory.expire(30_000 + total) == pending  # deadline order, each once
+    assert len(purgatory) == 0 and purgatory.next_deadline_ms() is None
