@@ -33,6 +33,10 @@ def file_name(base_offset: int, suffix: str) -> str:
 
 
 SCAN_CHUNK_BYTES = 16 * 1024
+TAIL_BATCHES = 1024
+"""The most batches a segment's tail list keeps (a large index.interval.bytes would make it
+hold every batch); past it the older half goes and lookups before the rest scan from the
+index, as without the list."""
 
 
 class BatchPlacement(NamedTuple):
@@ -142,8 +146,7 @@ class LogSegment:
         self._tail_positions = []
         for position, header in self.headers_from(start):
             self._note_batch(header.last_offset, header.max_timestamp)
-            self._tail_last_offsets.append(header.last_offset)
-            self._tail_positions.append(position)
+            self._remember_tail_batch(header.last_offset, position)
         self._bytes_since_last_index_entry = self.size_bytes - start
         self.first_batch_timestamp = None
         if self.size_bytes >= BATCH_HEADER_BYTES:
@@ -251,7 +254,11 @@ class LogSegment:
             data = memoryview(chunk)[relative : relative + limit]
         else:
             data = self._log.pread(limit, start)
-        if start + limit == self.size_bytes and max_offset >= self.next_offset:
+        if (
+            len(data) == limit
+            and start + limit == self.size_bytes
+            and max_offset >= self.next_offset
+        ):
             return data  # to the segment's end, all below max_offset: nothing to cut
         end = records_end(data, max_offset)
         return data if end == len(data) else memoryview(data)[:end]
@@ -316,8 +323,18 @@ class LogSegment:
             self._tail_last_offsets = [last_offset]
             self._tail_positions = [position]
         else:
-            self._tail_last_offsets.append(last_offset)
-            self._tail_positions.append(position)
+            self._remember_tail_batch(last_offset, position)
+
+    def _remember_tail_batch(self, last_offset: int, position: int) -> None:
+        """Add the batch just past the list's end; the list stays a contiguous run of batches
+        that reaches the segment's end, whatever its first batch is."""
+        lasts = self._tail_last_offsets
+        lasts.append(last_offset)
+        self._tail_positions.append(position)
+        if len(lasts) > TAIL_BATCHES:
+            half = len(lasts) // 2
+            del lasts[:half]
+            del self._tail_positions[:half]
 
     def recover(self) -> int:
         """Re-validate every batch, rebuild both indexes, truncate at the first invalid

@@ -13,9 +13,11 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from broker.log import segment as segment_module
 from broker.log.config import LogConfig
 from broker.log.partition_log import PartitionLog
 from broker.log.segment import LogSegment
@@ -85,6 +87,7 @@ def check_reads(segment: LogSegment, model: list[Batch], queries: list[tuple[int
 def check_with_and_without_tail(
     segment: LogSegment, model: list[Batch], queries: list[tuple[int, ...]]
 ) -> None:
+    SEEN.append(segment)
     check_reads(segment, model, queries)
     lasts, positions = segment._tail_last_offsets, segment._tail_positions
     segment._tail_last_offsets, segment._tail_positions = [], []
@@ -106,14 +109,36 @@ QUERY = st.tuples(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(
-    batches=st.lists(st.tuples(st.integers(1, 3), st.integers(5, 1500)), min_size=0, max_size=60),
-    interval=st.sampled_from([64, 256, 4096]),
+    batches=st.one_of(
+        st.lists(st.tuples(st.integers(1, 3), st.integers(5, 1500)), max_size=60),
+        # Many small batches: long runs between index entries (the tail list gets cut).
+        st.lists(st.tuples(st.integers(1, 2), st.integers(5, 120)), min_size=30, max_size=120),
+    ),
+    interval=st.sampled_from([64, 256, 4096, 65536]),
     queries=st.lists(QUERY, min_size=1, max_size=25),
     cut=st.integers(0, 10_000),
+    tail_cap=st.sampled_from([2, 5, 1024]),
 )
 def test_reads_match_the_model(
+    batches: list[tuple[int, int]],
+    interval: int,
+    queries: list[tuple[int, ...]],
+    cut: int,
+    tail_cap: int,
+) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(segment_module, "TAIL_BATCHES", tail_cap)  # small: the list gets cut
+        check_everything(batches, interval, queries, cut)
+        assert all(len(s._tail_last_offsets) <= tail_cap for s in SEEN)
+
+
+SEEN: list[LogSegment] = []
+
+
+def check_everything(
     batches: list[tuple[int, int]], interval: int, queries: list[tuple[int, ...]], cut: int
 ) -> None:
+    SEEN.clear()
     config = replace(CONFIG, index_interval_bytes=interval)
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "t-0"
