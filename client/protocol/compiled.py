@@ -57,30 +57,6 @@ def _uvarint(view: memoryview, position: int) -> tuple[int, int]:
     return p.decode_uvarint(view, position, 5)
 
 
-def _bad_length(length: int) -> construct.ValidationError:
-    return construct.ValidationError(f"invalid length {length}")
-
-
-def _overrun(length: int) -> construct.StreamError:
-    return construct.StreamError(f"length {length} exceeds the frame")
-
-
-def _bad_count(count: int) -> construct.ValidationError:
-    return construct.ValidationError(f"invalid array length {count}")
-
-
-def _count_overrun(count: int) -> construct.StreamError:
-    return construct.StreamError(f"array of {count} exceeds the frame")
-
-
-def _null(what: str) -> construct.ValidationError:
-    return construct.ValidationError(f"null in a non-nullable {what}")
-
-
-def _uvarint_range(value: int) -> construct.IntegerError:
-    return construct.IntegerError(f"uvarint out of range: {value}")
-
-
 class TagSection(NamedTuple):
     """What a struct's tagged-field section holds: per tag (name, decoder, default), the
     defaults set before reading (name, default, needs a fresh copy), and where unknown tags and
@@ -193,12 +169,10 @@ class _Generator:
             "_uvarint": _uvarint,
             "_decode_uvarint": p.decode_uvarint,
             "_encode_uvarint": _encode_uvarint,
-            "_bad_length": _bad_length,
-            "_overrun": _overrun,
-            "_bad_count": _bad_count,
-            "_count_overrun": _count_overrun,
-            "_null": _null,
-            "_uvarint_range": _uvarint_range,
+            # construct's own error classes, raised as its constructs raise them
+            "_ValidationError": construct.ValidationError,
+            "_StreamError": construct.StreamError,
+            "_IntegerError": construct.IntegerError,
             "_parse_tagged": _parse_tagged,
             "_build_tagged": _build_tagged,
             "_joined": _joined,
@@ -242,7 +216,7 @@ class _Generator:
         if kind is p._Uuid:
             return [
                 f"{pad}if pos + 16 > len(v):",
-                f"{pad}    raise _overrun(16)",
+                f"{pad}    raise _StreamError('length 16 exceeds the frame')",
                 f"{pad}{target} = _UUID(bytes=bytes(v[pos : pos + 16]))",
                 f"{pad}pos += 16",
             ]
@@ -278,18 +252,18 @@ class _Generator:
         if codec.nullable:
             lines += [
                 f"{pad}    if {length} != -1:",
-                f"{pad}        raise _bad_length({length})",
+                f"{pad}        raise _ValidationError(f'invalid length {{{length}}}')",
                 f"{pad}    {target} = None",
             ]
         else:
-            lines.append(f"{pad}    raise _bad_length({length})")
+            lines.append(f"{pad}    raise _ValidationError(f'invalid length {{{length}}}')")
         end = self.temp("e")
         value = f"str(v[pos:{end}], 'utf-8')" if codec.text else f"v[pos:{end}]"
         lines += [
             f"{pad}else:",
             f"{pad}    {end} = pos + {length}",
             f"{pad}    if {end} > len(v):",
-            f"{pad}        raise _overrun({length})",
+            f"{pad}        raise _StreamError(f'length {{{length}}} exceeds the frame')",
             f"{pad}    {target} = {value}",
             f"{pad}    pos = {end}",
         ]
@@ -302,17 +276,17 @@ class _Generator:
         if codec.nullable:
             lines += [
                 f"{pad}    if {count} != -1:",
-                f"{pad}        raise _bad_count({count})",
+                f"{pad}        raise _ValidationError(f'invalid array length {{{count}}}')",
                 f"{pad}    {target} = None",
             ]
         else:
-            lines.append(f"{pad}    raise _bad_count({count})")
+            lines.append(f"{pad}    raise _ValidationError(f'invalid array length {{{count}}}')")
         item = self.temp("x")
         append = self.temp("ap")
         lines += [
             f"{pad}else:",
             f"{pad}    if {count} > len(v) - pos:",
-            f"{pad}        raise _count_overrun({count})",
+            f"{pad}        raise _StreamError(f'array of {{{count}}} exceeds the frame')",
             f"{pad}    {target} = []",
             f"{pad}    {append} = {target}.append",
             f"{pad}    for _ in range({count}):",
@@ -348,7 +322,7 @@ class _Generator:
         if kind is p._UVarint:
             return [
                 f"{pad}if not 0 <= {source} <= {_UVARINT_MAX}:",
-                f"{pad}    raise _uvarint_range({source})",
+                f"{pad}    raise _IntegerError(f'uvarint out of range: {{{source}}}')",
                 *self._encode_uvarint(source, pad),
             ]
         if kind is p._Uuid:
@@ -375,7 +349,7 @@ class _Generator:
     @staticmethod
     def _encode_null(compact: bool, wide: bool, nullable: bool, what: str, pad: str) -> str:
         if not nullable:
-            return f"{pad}    raise _null({what!r})"
+            return f"{pad}    raise _ValidationError('null in a non-nullable {what}')"
         null = b"\x00" if compact else (b"\xff\xff\xff\xff" if wide else b"\xff\xff")
         return f"{pad}    s += {null!r}"
 
