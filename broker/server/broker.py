@@ -13,7 +13,7 @@ import logging
 import os
 import signal
 import uuid
-from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,25 +26,15 @@ from broker import config as broker_config
 from broker.config import BrokerConfig, Listener
 from broker.core.controller import Controller, ControllerResult, NewTopic, TopicResult
 from broker.core.metadata import (
-    TOPIC_RESOURCE,
-    BrokerRegistrationChangeRecord,
-    ConfigRecord,
-    FenceBrokerRecord,
     MetadataImage,
     MetadataRecord,
-    PartitionRecord,
-    PartitionRegistration,
     ProducerIdsRecord,
-    RegisterBrokerRecord,
-    RemoveTopicRecord,
-    TopicImage,
 )
-from broker.core.partition import NO_LEADER, IsrProposal, Partition, PartitionState
+from broker.core.partition import IsrProposal, Partition
 from broker.core.producer_state import NeedBlock, ProducerIdAllocator
-from broker.core.purgatory import DelayedOperation, Purgatory
+from broker.core.purgatory import DelayedOperation
 from broker.log.config import LogConfig
 from broker.log.log_manager import LogManager
-from broker.log.partition_log import PartitionLog
 from broker.server import meta_properties
 from broker.server.clock import monotonic_ms, wall_ms
 from broker.server.connection import open_listener, serve_listener
@@ -52,10 +42,9 @@ from broker.server.controller_link import ControllerLink
 from broker.server.controller_server import ControllerServer
 from broker.server.dispatcher import Dispatcher
 from broker.server.group_service import GroupService
-from broker.server.handlers.delete_records import delete_records_key
-from broker.server.handlers.produce import acks_key
 from broker.server.internal_topics import OFFSETS_TOPIC
 from broker.server.replica_fetchers import ReplicaFetcherManager
+from broker.server.replica_manager import ALTER_PARTITION_RETRY_MS, ReplicaManager
 from client.errors import KafkaError
 from client.protocol.errors import ErrorCode
 from client.protocol.headers import RequestHeader
@@ -64,19 +53,20 @@ log = logging.getLogger("odradek.broker")
 
 TopicPartition = tuple[str, int]
 CONTROLLED_SHUTDOWN_TIMEOUT_MS = 10_000
-ALTER_PARTITION_RETRY_MS = 100
 # The longest a Metadata answer waits for the controller's verdict on a peer this broker just
 # lost (``leaders_settled``).
 MAX_SETTLE_WAIT_MS = 2_000
 
 
-class BrokerServer:
+class BrokerServer(ReplicaManager):
     """An odradek broker; with ``process.roles=broker,controller`` also its controller.
 
     Combined (the single-node default): the controller runs in this process and shares its
     metadata image; commands are calls.  Broker only: a :class:`ControllerLink` registers,
     heartbeats, follows the metadata log and forwards commands to the controller process.
     """
+
+    replica_fetchers: ReplicaFetcherManager
 
     def __init__(self, config: BrokerConfig) -> None:
         self.config = config
@@ -111,15 +101,13 @@ class BrokerServer:
         self.forwards_to_controller = self.controller_server is None
         self.broker_epoch = -1
         self.incarnation_id = uuid.uuid4()
-        self.purgatory = Purgatory()
         self._expiry_wakeup = anyio.Event()
         self._metadata_changed = anyio.Event()
         self._unreachable_since: dict[int, int] = {}
-        self.partitions: dict[TopicPartition, Partition] = {}
-        self.logs = LogManager.open(
+        logs = LogManager.open(
             self.log_dirs, self.log_config({}), self._topic_log_config, wall_ms=wall_ms()
         )
-        self._checkpointed_high_watermarks = self.logs.high_watermarks()
+        self._init_replicas(self.node_id, self.image, logs)
         self.client_listener_name = self._client_listener().name
         listener = self._client_listener()
         self.bind_host = listener.host or "0.0.0.0"
@@ -134,10 +122,8 @@ class BrokerServer:
         self.groups = GroupService(self)
         self.replica_fetchers = ReplicaFetcherManager(self)
         self._task_group: anyio.abc.TaskGroup | None = None
-        # A broker-only node replays the metadata log from the start after a restart: acting
-        # on those old partition states (following a deposed leader at an old epoch) is
-        # unsafe, so partitions follow the image only once it has caught up.
-        self._metadata_ready = False
+        # A broker-only node replays the metadata log from the start after a restart: its
+        # partitions follow the image only once it has caught up (``metadata_ready``).
         if self.controller_server is not None:
             self.on_metadata_caught_up()  # the shared image is complete already
 
@@ -163,6 +149,27 @@ class BrokerServer:
         image = self.image.topic(topic)
         return self.log_config(image.configs if image else {})
 
+    def default_min_insync_replicas(self) -> int:
+        return self.config.min_insync_replicas
+
+    # -- ReplicaManager's hooks -----------------------------------------------------------
+
+    def now_ms(self) -> int:
+        return monotonic_ms()
+
+    def wall_now_ms(self) -> int:
+        return wall_ms()
+
+    def info(self, message: str) -> None:
+        log.info("%s", message)
+
+    def warning(self, message: str) -> None:
+        log.warning("%s", message)
+
+    def on_leadership_change(self, partition: Partition) -> None:
+        if partition.topic == OFFSETS_TOPIC:
+            self.groups.on_leadership_change(partition.index, partition.is_leader)
+
     # -- metadata -------------------------------------------------------------------------
 
     @property
@@ -187,30 +194,7 @@ class BrokerServer:
         self._apply(records)
 
     def _apply(self, records: Sequence[MetadataRecord]) -> None:
-        ineligible: set[int] = set()
-        for record in records:
-            if isinstance(record, RemoveTopicRecord):
-                self._drop_topic(record.topic_id)
-            elif isinstance(record, FenceBrokerRecord | RegisterBrokerRecord) or (
-                isinstance(record, BrokerRegistrationChangeRecord) and record.in_controlled_shutdown
-            ):
-                ineligible.add(record.broker_id)
-        if self._metadata_ready and any(isinstance(r, PartitionRecord) for r in records):
-            self._sync_partitions()
-        configured = {
-            r.resource_name
-            for r in records
-            if isinstance(r, ConfigRecord) and r.resource_type == TOPIC_RESOURCE
-        }
-        if configured:
-            self._apply_topic_configs(configured)
-        for broker_id in ineligible:
-            # KIP-841: a fenced or stopping broker no longer holds back the HW as a joiner.
-            for key, partition in self.partitions.items():
-                if partition.on_broker_ineligible(broker_id):
-                    self._complete_delayed(key)
-                else:
-                    self._complete_waiters(delete_records_key(key))  # nor the low watermark
+        self.on_metadata_records(records)
         self._notify_metadata_waiters()
 
     def _notify_metadata_waiters(self) -> None:
@@ -334,15 +318,6 @@ class BrokerServer:
         await self.await_metadata(lambda: all(self.image.topic(name) for name in created))
         return results
 
-    def _drop_topic(self, topic_id: str) -> None:
-        doomed = [key for key, part in self.partitions.items() if str(part.topic_id) == topic_id]
-        for key in doomed:
-            self.replica_fetchers.unfollow(key)
-            del self.partitions[key]
-            self._complete_delayed(key)
-        if doomed:
-            self.logs.delete_topic(doomed[0][0])
-
     # -- registration and heartbeats (combined mode: calls) --------------------------------
 
     def register_self(self) -> None:
@@ -424,222 +399,9 @@ class BrokerServer:
         assert isinstance(allocated, int)
         return allocated
 
-    # -- partitions -----------------------------------------------------------------------
-
-    def _sync_partitions(self) -> None:
-        """Create a Partition (and its log) for every local replica, then adopt each
-        partition's committed state: become leader, follower, or offline."""
-        now = monotonic_ms()
-        for topic in self.image.topics_by_name.values():
-            for index, registration in topic.partitions.items():
-                if self.node_id not in registration.replicas:
-                    continue
-                key = (topic.name, index)
-                partition = self.partitions.get(key)
-                if partition is None:
-                    partition = self._open_partition(topic, index)
-                    self.partitions[key] = partition
-                self._adopt(partition, registration, now)
-
-    def _open_partition(self, topic: TopicImage, index: int) -> Partition:
-        log_ = self.logs.get(topic.name, index)
-        if log_ is not None and log_.topic_id not in (None, topic.topic_id):
-            # The topic was deleted and created again under its name while we were down: the
-            # log on disk is the old topic's and must never be served or elected as the new.
-            log.warning(
-                "%s-%d: the log on disk belongs to an earlier topic of that name (id %s, now %s):"
-                " deleting it",
-                topic.name,
-                index,
-                log_.topic_id,
-                topic.topic_id,
-            )
-            self.logs.delete_partition(topic.name, index)
-            self._checkpointed_high_watermarks.pop((topic.name, index), None)
-            log_ = None
-        if log_ is None:
-            log_ = self.logs.create(
-                topic.name,
-                index,
-                self.log_config(topic.configs),
-                wall_ms=wall_ms(),
-                topic_id=topic.topic_id,
-            )
-        else:
-            log_.set_topic_id(topic.topic_id)  # a log from before partition.metadata
-        partition = Partition(
-            topic=topic.name,
-            index=index,
-            topic_id=topic.topic_id,
-            local_broker_id=self.node_id,
-            replicas=(),
-            isr=(),
-            leader=NO_LEADER,
-            leader_epoch=-1,
-            min_insync_replicas=self.min_insync_replicas(topic),
-            partition_epoch=-1,
-        )
-        partition.log_end_offset = log_.log_end_offset
-        checkpointed = self._checkpointed_high_watermarks.get((topic.name, index), 0)
-        partition.high_watermark = min(checkpointed, log_.log_end_offset)
-        return partition
-
-    def _adopt(self, partition: Partition, registration: PartitionRegistration, now: int) -> None:
-        """Apply a committed partition state if it is newer than what we have."""
-        if registration.partition_epoch <= partition.partition_epoch:
-            return
-        state = PartitionState(
-            registration.replicas,
-            registration.isr,
-            registration.leader,
-            registration.leader_epoch,
-            registration.partition_epoch,
-            registration.leader_recovery_state,
-        )
-        key = (partition.topic, partition.index)
-        changed = partition.apply_state(state, now)
-        topic = self.image.topics_by_id.get(partition.topic_id)
-        if topic is not None:
-            partition.min_insync_replicas = self.min_insync_replicas(topic)
-        if changed:
-            log_ = self.partition_log(*key)
-            if partition.is_leader:
-                self.replica_fetchers.unfollow(key)
-                log_.assign_epoch_start(partition.leader_epoch)
-                log.info(
-                    "%s-%d: leader at epoch %d (log end %d, HW %d, ISR %s)",
-                    *key,
-                    partition.leader_epoch,
-                    partition.log_end_offset,
-                    partition.high_watermark,
-                    list(partition.isr),
-                )
-            elif partition.is_follower:
-                self.replica_fetchers.follow(partition)
-            else:
-                self.replica_fetchers.unfollow(key)
-            if partition.topic == OFFSETS_TOPIC:
-                self.groups.on_leadership_change(partition.index, partition.is_leader)
-        if partition.is_leader:
-            partition.maybe_advance_high_watermark()
-        self._complete_delayed(key)
-
-    def on_metadata_caught_up(self) -> None:
-        """The image has every record the controller had: logs of topics it does not know
-        were deleted while we were down.  Never earlier: an empty image knows no topic."""
-        if not self._metadata_ready:
-            self._metadata_ready = True
-            self._sync_partitions()
-            # Logs loaded at start had no topic configs yet (a broker-only node's image was
-            # empty): they take them now.
-            self._apply_topic_configs()
-            self._drop_orphan_logs()
-
-    def _drop_orphan_logs(self) -> None:
-        """Logs of topics deleted while we were down (the image is the source of truth), of
-        an earlier topic of the same name, and of partitions this broker is no replica of."""
-        doomed: list[TopicPartition] = []
-        for log_ in self.logs.logs():
-            topic = self.image.topic(log_.topic)
-            registration = topic.partitions.get(log_.partition) if topic is not None else None
-            stale = topic is not None and log_.topic_id not in (None, topic.topic_id)
-            if registration is None or stale or self.node_id not in registration.replicas:
-                log.warning(
-                    "%s-%d: not a replica here: deleting its log", log_.topic, log_.partition
-                )
-                doomed.append((log_.topic, log_.partition))
-        self.logs.delete_partitions(doomed)
-
-    def _apply_topic_configs(self, topics: set[str] | None = None) -> None:
-        """Topic configs changed (AlterConfigs): the hosted partitions of ``topics`` (None:
-        all) take the new effective values, as at creation: the log's config
-        (``log_config``) and ``min.insync.replicas`` (acks=all checks, HW gating)."""
-        for key, partition in self.partitions.items():
-            if topics is not None and partition.topic not in topics:
-                continue
-            topic = self.image.topic(partition.topic)
-            log_ = self.logs.get(*key)
-            if topic is None or log_ is None:
-                continue
-            log_.config = self.log_config(topic.configs)
-            partition.min_insync_replicas = self.min_insync_replicas(topic)
-            if partition.is_leader:
-                partition.maybe_advance_high_watermark()
-            self._complete_delayed(key)
-
-    def min_insync_replicas(self, topic: TopicImage) -> int:
-        value = topic.configs.get("min.insync.replicas")
-        return int(value) if value is not None else self.config.min_insync_replicas
-
-    def partition_log(self, topic: str, index: int) -> PartitionLog:
-        log_ = self.logs.get(topic, index)
-        assert log_ is not None, (topic, index)
-        return log_
-
-    def partition_logs_view(self) -> Mapping[TopicPartition, PartitionLog]:
-        """The local logs by partition, for the replica fetchers (a view, built once)."""
-        return self.logs.by_key()
-
-    def on_appended(self, partition: Partition, size_bytes: int) -> None:
-        """After a local append: advance the HW and wake the fetches parked on the partition."""
-        log_ = self.partition_log(partition.topic, partition.index)
-        key = (partition.topic, partition.index)
-        if partition.on_local_append(log_.log_end_offset, size_bytes):
-            self._complete_delayed(key)  # the HW moved: acks=all waiters and consumers
-        else:
-            self._complete_waiters(key)  # followers' fetches (consumers need the HW)
-
-    def on_follower_fetch(
-        self,
-        partition: Partition,
-        replica_id: int,
-        fetch_offset: int,
-        replica_epoch: int,
-        log_start_offset: int = -1,
-    ) -> None:
-        """The leader side of a follower's fetch: its state, the HW, maybe an ISR change, and
-        its log start offset (a DeleteRecords may be waiting for it)."""
-        registration = self.image.brokers.get(replica_id)
-        eligible = (
-            registration is not None
-            and registration.active
-            and (replica_epoch < 0 or replica_epoch == registration.broker_epoch)
-        )
-        outcome = partition.on_follower_fetch(
-            replica_id,
-            fetch_offset,
-            replica_epoch,
-            monotonic_ms(),
-            eligible,
-            log_start_offset=log_start_offset,
-        )
-        if outcome.high_watermark_advanced:
-            self._complete_delayed((partition.topic, partition.index))
-        elif outcome.log_start_offset_changed:
-            self._complete_waiters(delete_records_key((partition.topic, partition.index)))
-        if outcome.proposal is not None:
-            self._send_isr_change(outcome.proposal)
-
-    def _complete_delayed(self, key: TopicPartition) -> None:
-        """The partition's HW or state changed: retry everything waiting on it."""
-        self._complete_waiters(key)
-        self._complete_waiters(acks_key(key))
-        self._complete_waiters(delete_records_key(key))
-
-    def _complete_waiters(self, key: Hashable) -> None:
-        for operation in self.purgatory.check_and_complete(key):
-            operation.on_complete()
-
     # -- ISR changes (AlterPartition) -------------------------------------------------------
 
-    def _send_isr_change(self, proposal: IsrProposal) -> None:
-        log.info(
-            "%s-%d: proposing ISR %s (was %s)",
-            proposal.topic,
-            proposal.index,
-            list(proposal.new_isr),
-            list(self.partitions[(proposal.topic, proposal.index)].isr),
-        )
+    def send_alter_partition(self, proposal: IsrProposal) -> None:
         if self.controller_server is not None:
             server = self.controller_server
             result = server.apply(
@@ -653,12 +415,12 @@ class BrokerServer:
                     new_isr=list(zip(proposal.new_isr, proposal.broker_epochs, strict=True)),
                 )
             )
-            self._on_isr_change_answer(proposal, result.error_code)
+            self.on_isr_change_answer(proposal, result.error_code)
             return
         if self._task_group is not None:
-            self._task_group.start_soon(self._send_isr_change_remote, proposal)
+            self._task_group.start_soon(self._send_alter_partition_remote, proposal)
 
-    async def _send_isr_change_remote(self, proposal: IsrProposal) -> None:
+    async def _send_alter_partition_remote(self, proposal: IsrProposal) -> None:
         """AlterPartition to the controller.  A transport failure is not a refusal (the
         controller may have committed it): keep the proposal pending and ask again, as Kafka's
         AlterPartitionManager does, until an answer comes or the partition moved on."""
@@ -670,20 +432,15 @@ class BrokerServer:
                 break
             except KafkaError as problem:
                 log.info("AlterPartition for %s-%d: %s; retrying", *key, problem)
-            partition = self.partitions.get(key)
-            if (
-                partition is None
-                or partition.pending_isr != proposal.new_isr
-                or partition.partition_epoch != proposal.partition_epoch
-            ):
-                return  # superseded: a new state arrived with the metadata
+            if self.alter_partition_superseded(proposal):
+                return  # a new state arrived with the metadata
             await anyio.sleep(ALTER_PARTITION_RETRY_MS / 1000)
         if error is ErrorCode.NONE:
             # The committed state arrives with the metadata; wait (bounded) for it.
             await self.await_metadata(
-                lambda: self._partition_epoch_at_least(key, proposal.partition_epoch + 1), 5_000
+                lambda: self.partition_epoch_at_least(key, proposal.partition_epoch + 1), 5_000
             )
-        self._on_isr_change_answer(proposal, error)
+        self.on_isr_change_answer(proposal, error)
 
     async def _alter_partition_request(self, proposal: IsrProposal) -> ErrorCode:
         assert self.link is not None
@@ -719,46 +476,12 @@ class BrokerServer:
             error = ErrorCode(response.topics[0].partitions[0].error_code)
         return error
 
-    def _partition_epoch_at_least(self, key: TopicPartition, epoch: int) -> bool:
-        partition = self.partitions.get(key)
-        return partition is None or partition.partition_epoch >= epoch
-
-    def _on_isr_change_answer(self, proposal: IsrProposal, error: ErrorCode) -> None:
-        partition = self.partitions.get((proposal.topic, proposal.index))
-        if partition is None:
-            return
-        if error is not ErrorCode.NONE:
-            log.info(
-                "%s-%d: ISR change to %s refused: %s",
-                proposal.topic,
-                proposal.index,
-                list(proposal.new_isr),
-                error.name,
-            )
-        if error is not ErrorCode.NONE:
-            # Only a refusal reverts: after a success the joiner stays in the maximal ISR
-            # until the committed state arrives (a larger set only delays the HW).
-            partition.on_isr_change_failed(proposal)
-        if partition.is_leader:
-            partition.maybe_advance_high_watermark()
-        self._complete_delayed((proposal.topic, proposal.index))
-
     async def _expire_isr(self) -> None:
         """Kafka's isr-expiration task: every replica.lag.time.max.ms / 2."""
         lag_ms = self.config.replica_lag_time_max_ms
         while True:
             await anyio.sleep(max(lag_ms // 2, 10) / 1000)
-            now = monotonic_ms()
-            for key, partition in list(self.partitions.items()):
-                high_watermark = partition.high_watermark
-                proposal = partition.maybe_shrink(now, lag_ms)
-                if partition.high_watermark != high_watermark:
-                    self._complete_delayed(key)
-                if proposal is not None:
-                    self._send_isr_change(proposal)
-
-    def high_watermarks(self) -> dict[TopicPartition, int]:
-        return {key: partition.high_watermark for key, partition in self.partitions.items()}
+            self.expire_isr_round(lag_ms)
 
     async def _checkpoint_high_watermarks(self) -> None:
         interval_s = self.config.replica_high_watermark_checkpoint_interval_ms / 1000

@@ -32,7 +32,8 @@ from broker.core.group_coordinator import (
 )
 from broker.server import internal_topics
 from broker.server.clock import monotonic_ms, wall_ms
-from broker.server.handlers.produce import DelayedProduce, acks_key
+from broker.server.handlers.produce import DelayedProduce
+from broker.server.replica_manager import acks_key
 from client.protocol.errors import ErrorCode, ProtocolError
 
 if TYPE_CHECKING:

@@ -25,6 +25,7 @@ from broker.core.partition import ACKS_ALL
 from broker.core.producer_state import BatchInfo, Duplicate, Reject
 from broker.core.replication import check_follower_fetch
 from broker.log.partition_log import OffsetOutOfRangeError
+from broker.server.replica_manager import acks_key
 from broker.sim.messages import (
     ClientMetadataRequest,
     ClientMetadataResponse,
@@ -58,12 +59,6 @@ def handle(broker: SimBroker, source: str, request: Any, reply: Callable[[Any], 
 
 
 # -- produce ------------------------------------------------------------------------------
-
-
-def acks_key(key: TopicPartition) -> tuple[str, str, int]:
-    """The purgatory key acks=all waiters watch: woken when the HW or the partition state
-    changes, not on every append (``handlers/produce.acks_key``)."""
-    return ("acks", key[0], key[1])
 
 
 class DelayedProduce:

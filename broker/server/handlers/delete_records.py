@@ -30,6 +30,7 @@ from broker import config as broker_config
 from broker.core.controller import INTERNAL_TOPICS
 from broker.core.partition import Partition
 from broker.server.clock import monotonic_ms
+from broker.server.replica_manager import delete_records_key
 from client.protocol.errors import ErrorCode
 from client.protocol.headers import RequestHeader
 
@@ -40,12 +41,6 @@ TopicPartition = tuple[str, int]
 HIGH_WATERMARK = -1
 INVALID_LOW_WATERMARK = -1
 CLEANUP_POLICY = "cleanup.policy"
-
-
-def delete_records_key(key: TopicPartition) -> tuple[str, str, int]:
-    """The purgatory key a waiting DeleteRecords watches: woken when a follower reports a new
-    log start offset, or the partition's state changes."""
-    return ("delete-records", key[0], key[1])
 
 
 def low_watermark(server: BrokerServer, partition: Partition) -> int:

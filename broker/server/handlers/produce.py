@@ -22,6 +22,7 @@ from broker.core.partition import ACKS_ALL, ACKS_NONE
 from broker.core.producer_state import BatchInfo, Duplicate, ProducerStateManager, Reject
 from broker.server.clock import monotonic_ms, wall_ms
 from broker.server.dispatcher import Deferred
+from broker.server.replica_manager import acks_key
 from client.protocol.errors import ErrorCode, ProtocolError
 from client.protocol.headers import RequestHeader
 from client.protocol.records import BatchHeader, InvalidRecordError, validate_batches
@@ -75,12 +76,6 @@ def _check_producer(
 
 
 TopicPartition = tuple[str, int]
-
-
-def acks_key(key: TopicPartition) -> tuple[str, str, int]:
-    """The purgatory key acks=all waiters watch: woken only when the HW (or the leadership)
-    of the partition changes, not on every append."""
-    return ("acks", key[0], key[1])
 
 
 class DelayedProduce:

@@ -1,0 +1,423 @@
+"""How a broker's partitions follow the metadata image (Kafka's ``ReplicaManager``).
+
+One class, shared by the broker process (:class:`broker.server.broker.BrokerServer`) and the
+deterministic simulation's broker (:class:`broker.sim.broker_node.SimBroker`), so that the
+simulation runs this very glue rather than a copy of it: creating a partition and its log for
+every local replica, adopting committed partition states (leader, follower, offline), the
+leader's side of a follower fetch, the purgatory keys woken when a HW or a state moves, ISR
+changes and their answers, the isr-expiration round, topic configs, and the logs that must go.
+
+No IO framework and no transport here: the owner supplies the clock, the log lines, the
+replica fetchers (``follow`` / ``unfollow``), the AlterPartition transport and a hook for the
+group coordinator.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Protocol
+
+from broker.core.metadata import (
+    TOPIC_RESOURCE,
+    BrokerRegistrationChangeRecord,
+    ConfigRecord,
+    FenceBrokerRecord,
+    MetadataImage,
+    MetadataRecord,
+    PartitionRecord,
+    PartitionRegistration,
+    RegisterBrokerRecord,
+    RemoveTopicRecord,
+    TopicImage,
+)
+from broker.core.partition import NO_LEADER, IsrProposal, Partition, PartitionState
+from broker.core.purgatory import Purgatory
+from broker.log.config import LogConfig
+from broker.log.log_manager import LogManager
+from broker.log.partition_log import PartitionLog
+from client.protocol.errors import ErrorCode
+
+TopicPartition = tuple[str, int]
+ALTER_PARTITION_RETRY_MS = 100  # after a transport failure (no answer is no refusal)
+
+
+def acks_key(key: TopicPartition) -> tuple[str, str, int]:
+    """The purgatory key acks=all waiters watch: woken only when the HW (or the leadership)
+    of the partition changes, not on every append."""
+    return ("acks", key[0], key[1])
+
+
+def delete_records_key(key: TopicPartition) -> tuple[str, str, int]:
+    """The purgatory key a waiting DeleteRecords watches: woken when a follower reports a new
+    log start offset, or the partition's state changes."""
+    return ("delete-records", key[0], key[1])
+
+
+class ReplicaFetchers(Protocol):
+    """The follower side: one fetcher per source broker (``replica_fetchers.py``)."""
+
+    def follow(self, partition: Partition) -> None: ...
+
+    def unfollow(self, key: TopicPartition) -> None: ...
+
+
+class ReplicaManager(ABC):
+    """The partitions of one broker and the glue between the image, them, their logs and
+    the purgatory.  The owner sets the attributes below (``_init_replicas``) and implements
+    the abstract hooks."""
+
+    node_id: int
+    image: MetadataImage
+    logs: LogManager
+    replica_fetchers: ReplicaFetchers
+    partitions: dict[TopicPartition, Partition]
+    purgatory: Purgatory
+    # Partitions adopt the image's states only once it has caught up with the metadata log
+    # (Kafka's metadata loader): a restarted broker-only node replays old states first, and
+    # following a deposed leader at an old epoch is unsafe.
+    metadata_ready: bool
+
+    def _init_replicas(self, node_id: int, image: MetadataImage, logs: LogManager) -> None:
+        self.node_id = node_id
+        self.image = image
+        self.logs = logs
+        self.partitions = {}
+        self.purgatory = Purgatory()
+        self.metadata_ready = False
+        self._caught_up = False
+        self._checkpointed_high_watermarks = logs.high_watermarks()
+
+    # -- what the owner provides ------------------------------------------------------------
+
+    @abstractmethod
+    def now_ms(self) -> int:
+        """The monotonic clock, in ms."""
+
+    @abstractmethod
+    def wall_now_ms(self) -> int:
+        """The wall clock, in ms (log timestamps)."""
+
+    @abstractmethod
+    def info(self, message: str) -> None:
+        """An INFO log line."""
+
+    @abstractmethod
+    def warning(self, message: str) -> None:
+        """A WARNING log line."""
+
+    @abstractmethod
+    def log_config(self, overrides: dict[str, str]) -> LogConfig:
+        """The effective log config of a topic with these config overrides."""
+
+    @abstractmethod
+    def default_min_insync_replicas(self) -> int:
+        """The broker's ``min.insync.replicas``."""
+
+    @abstractmethod
+    def send_alter_partition(self, proposal: IsrProposal) -> None:
+        """Ask the controller for an ISR change; the answer comes back through
+        :meth:`on_isr_change_answer` (after a success, once the committed state arrived or
+        the wait for it ended)."""
+
+    @abstractmethod
+    def on_leadership_change(self, partition: Partition) -> None:
+        """A partition's role was set up anew (the group coordinator follows leadership)."""
+
+    # -- metadata ---------------------------------------------------------------------------
+
+    def on_metadata_records(self, records: Sequence[MetadataRecord]) -> None:
+        """Records just replayed into the image: act on what they changed here."""
+        ineligible: dict[int, None] = {}
+        for record in records:
+            if isinstance(record, RemoveTopicRecord):
+                self.drop_topic(record.topic_id)
+            elif isinstance(record, FenceBrokerRecord | RegisterBrokerRecord) or (
+                isinstance(record, BrokerRegistrationChangeRecord) and record.in_controlled_shutdown
+            ):
+                ineligible[record.broker_id] = None
+        if self.metadata_ready and any(isinstance(r, PartitionRecord) for r in records):
+            self.sync_partitions()
+        configured = {
+            r.resource_name
+            for r in records
+            if isinstance(r, ConfigRecord) and r.resource_type == TOPIC_RESOURCE
+        }
+        if configured:
+            self.apply_topic_configs(configured)
+        for broker_id in ineligible:
+            # KIP-841: a fenced or stopping broker no longer holds back the HW as a joiner.
+            for key, partition in self.partitions.items():
+                if partition.on_broker_ineligible(broker_id):
+                    self.complete_delayed(key)
+                else:
+                    self.complete_waiters(delete_records_key(key))  # nor the low watermark
+
+    def on_metadata_caught_up(self) -> None:
+        """The image has every record the controller had (first time): partitions adopt their
+        states, logs loaded at start take their topics' configs (a broker-only node's image
+        was empty then), and logs of topics deleted while we were down go.  Never earlier:
+        an empty image knows no topic."""
+        if self._caught_up:
+            return
+        self._caught_up = True
+        self.metadata_ready = True
+        self.sync_partitions()
+        self.apply_topic_configs()
+        self.drop_orphan_logs()
+
+    def drop_topic(self, topic_id: str) -> None:
+        doomed = [key for key, part in self.partitions.items() if str(part.topic_id) == topic_id]
+        for key in doomed:
+            self.replica_fetchers.unfollow(key)
+            del self.partitions[key]
+            self.complete_delayed(key)
+        if doomed:
+            self.logs.delete_topic(doomed[0][0])
+
+    def drop_orphan_logs(self) -> None:
+        """Logs of topics deleted while we were down (the image is the source of truth), of
+        an earlier topic of the same name, and of partitions this broker is no replica of."""
+        doomed: list[TopicPartition] = []
+        for log_ in self.logs.logs():
+            topic = self.image.topic(log_.topic)
+            registration = topic.partitions.get(log_.partition) if topic is not None else None
+            stale = topic is not None and log_.topic_id not in (None, topic.topic_id)
+            if registration is None or stale or self.node_id not in registration.replicas:
+                self.warning(f"{log_.topic}-{log_.partition}: not a replica here: deleting its log")
+                doomed.append((log_.topic, log_.partition))
+        self.logs.delete_partitions(doomed)
+
+    def apply_topic_configs(self, topics: set[str] | None = None) -> None:
+        """Topic configs changed (AlterConfigs): the hosted partitions of ``topics`` (None:
+        all) take the new effective values, as at creation: the log's config
+        (``log_config``) and ``min.insync.replicas`` (acks=all checks, HW gating)."""
+        for key, partition in self.partitions.items():
+            if topics is not None and partition.topic not in topics:
+                continue
+            topic = self.image.topic(partition.topic)
+            log_ = self.logs.get(*key)
+            if topic is None or log_ is None:
+                continue
+            log_.config = self.log_config(topic.configs)
+            partition.min_insync_replicas = self.min_insync_replicas(topic)
+            if partition.is_leader:
+                partition.maybe_advance_high_watermark()
+            self.complete_delayed(key)
+
+    def min_insync_replicas(self, topic: TopicImage) -> int:
+        value = topic.configs.get("min.insync.replicas")
+        return int(value) if value is not None else self.default_min_insync_replicas()
+
+    # -- partitions -------------------------------------------------------------------------
+
+    def sync_partitions(self) -> None:
+        """Create a Partition (and its log) for every local replica, then adopt each
+        partition's committed state: become leader, follower, or offline."""
+        now = self.now_ms()
+        for topic in self.image.topics_by_name.values():
+            for index, registration in topic.partitions.items():
+                if self.node_id not in registration.replicas:
+                    continue
+                key = (topic.name, index)
+                partition = self.partitions.get(key)
+                if partition is None:
+                    partition = self._open_partition(topic, index)
+                    self.partitions[key] = partition
+                self._adopt(partition, registration, now)
+
+    def _open_partition(self, topic: TopicImage, index: int) -> Partition:
+        log_ = self.logs.get(topic.name, index)
+        if log_ is not None and log_.topic_id not in (None, topic.topic_id):
+            # The topic was deleted and created again under its name while we were down: the
+            # log on disk is the old topic's and must never be served or elected as the new.
+            self.warning(
+                f"{topic.name}-{index}: the log on disk belongs to an earlier topic of that"
+                f" name (id {log_.topic_id}, now {topic.topic_id}): deleting it"
+            )
+            self.logs.delete_partition(topic.name, index)
+            self._checkpointed_high_watermarks.pop((topic.name, index), None)
+            log_ = None
+        if log_ is None:
+            log_ = self.logs.create(
+                topic.name,
+                index,
+                self.log_config(topic.configs),
+                wall_ms=self.wall_now_ms(),
+                topic_id=topic.topic_id,
+            )
+        else:
+            log_.set_topic_id(topic.topic_id)  # a log from before partition.metadata
+        partition = Partition(
+            topic=topic.name,
+            index=index,
+            topic_id=topic.topic_id,
+            local_broker_id=self.node_id,
+            replicas=(),
+            isr=(),
+            leader=NO_LEADER,
+            leader_epoch=-1,
+            min_insync_replicas=self.min_insync_replicas(topic),
+            partition_epoch=-1,
+        )
+        partition.log_end_offset = log_.log_end_offset
+        checkpointed = self._checkpointed_high_watermarks.get((topic.name, index), 0)
+        partition.high_watermark = min(checkpointed, log_.log_end_offset)
+        return partition
+
+    def _adopt(self, partition: Partition, registration: PartitionRegistration, now: int) -> None:
+        """Apply a committed partition state if it is newer than what we have."""
+        if registration.partition_epoch <= partition.partition_epoch:
+            return
+        state = PartitionState(
+            registration.replicas,
+            registration.isr,
+            registration.leader,
+            registration.leader_epoch,
+            registration.partition_epoch,
+            registration.leader_recovery_state,
+        )
+        key = (partition.topic, partition.index)
+        changed = partition.apply_state(state, now)
+        topic = self.image.topics_by_id.get(partition.topic_id)
+        if topic is not None:
+            partition.min_insync_replicas = self.min_insync_replicas(topic)
+        if changed:
+            log_ = self.partition_log(*key)
+            if partition.is_leader:
+                self.replica_fetchers.unfollow(key)
+                log_.assign_epoch_start(partition.leader_epoch)
+                self.info(
+                    f"{key[0]}-{key[1]}: leader at epoch {partition.leader_epoch} (log end"
+                    f" {partition.log_end_offset}, HW {partition.high_watermark},"
+                    f" ISR {list(partition.isr)})"
+                )
+            elif partition.is_follower:
+                self.replica_fetchers.follow(partition)
+            else:
+                self.replica_fetchers.unfollow(key)
+            self.on_leadership_change(partition)
+        if partition.is_leader:
+            partition.maybe_advance_high_watermark()
+        self.complete_delayed(key)
+
+    def partition_log(self, topic: str, index: int) -> PartitionLog:
+        log_ = self.logs.get(topic, index)
+        assert log_ is not None, (topic, index)
+        return log_
+
+    def partition_logs_view(self) -> Mapping[TopicPartition, PartitionLog]:
+        """The local logs by partition, for the replica fetchers (a view, built once)."""
+        return self.logs.by_key()
+
+    def high_watermarks(self) -> dict[TopicPartition, int]:
+        return {key: partition.high_watermark for key, partition in self.partitions.items()}
+
+    # -- the leader's side of appends and follower fetches ---------------------------------
+
+    def on_appended(self, partition: Partition, size_bytes: int) -> None:
+        """After a local append: advance the HW and wake the fetches parked on the partition."""
+        log_ = self.partition_log(partition.topic, partition.index)
+        key = (partition.topic, partition.index)
+        if partition.on_local_append(log_.log_end_offset, size_bytes):
+            self.complete_delayed(key)  # the HW moved: acks=all waiters and consumers
+        else:
+            self.complete_waiters(key)  # followers' fetches (consumers need the HW)
+
+    def on_follower_fetch(
+        self,
+        partition: Partition,
+        replica_id: int,
+        fetch_offset: int,
+        replica_epoch: int,
+        log_start_offset: int = -1,
+    ) -> None:
+        """The leader side of a follower's fetch: its state, the HW, maybe an ISR change, and
+        its log start offset (a DeleteRecords may be waiting for it)."""
+        registration = self.image.brokers.get(replica_id)
+        eligible = (
+            registration is not None
+            and registration.active
+            and (replica_epoch < 0 or replica_epoch == registration.broker_epoch)
+        )
+        outcome = partition.on_follower_fetch(
+            replica_id,
+            fetch_offset,
+            replica_epoch,
+            self.now_ms(),
+            eligible,
+            log_start_offset=log_start_offset,
+        )
+        if outcome.high_watermark_advanced:
+            self.complete_delayed((partition.topic, partition.index))
+        elif outcome.log_start_offset_changed:
+            self.complete_waiters(delete_records_key((partition.topic, partition.index)))
+        if outcome.proposal is not None:
+            self.propose_isr_change(outcome.proposal)
+
+    # -- the purgatory ----------------------------------------------------------------------
+
+    def complete_delayed(self, key: TopicPartition) -> None:
+        """The partition's HW or state changed: retry everything waiting on it."""
+        self.complete_waiters(key)
+        self.complete_waiters(acks_key(key))
+        self.complete_waiters(delete_records_key(key))
+
+    def complete_waiters(self, key: Hashable) -> None:
+        for operation in self.purgatory.check_and_complete(key):
+            operation.on_complete()
+
+    # -- ISR changes (AlterPartition) -------------------------------------------------------
+
+    def propose_isr_change(self, proposal: IsrProposal) -> None:
+        current = self.partitions[(proposal.topic, proposal.index)].isr
+        self.info(
+            f"{proposal.topic}-{proposal.index}: proposing ISR {list(proposal.new_isr)}"
+            f" (was {list(current)})"
+        )
+        self.send_alter_partition(proposal)
+
+    def alter_partition_superseded(self, proposal: IsrProposal) -> bool:
+        """No answer to ``proposal`` matters any more: a new state arrived with the metadata
+        (or the partition is gone)."""
+        partition = self.partitions.get((proposal.topic, proposal.index))
+        return (
+            partition is None
+            or partition.pending_isr != proposal.new_isr
+            or partition.partition_epoch != proposal.partition_epoch
+        )
+
+    def partition_epoch_at_least(self, key: TopicPartition, epoch: int) -> bool:
+        partition = self.partitions.get(key)
+        return partition is None or partition.partition_epoch >= epoch
+
+    def on_isr_change_answer(self, proposal: IsrProposal, error: ErrorCode) -> None:
+        """The controller's answer to a proposal (after a success: the committed state
+        arrived, or the wait for it ended)."""
+        key = (proposal.topic, proposal.index)
+        partition = self.partitions.get(key)
+        if partition is None:
+            return
+        if error is not ErrorCode.NONE:
+            self.info(
+                f"{proposal.topic}-{proposal.index}: ISR change to {list(proposal.new_isr)}"
+                f" refused: {error.name}"
+            )
+            # Only a refusal reverts: after a success the joiner stays in the maximal ISR
+            # until the committed state arrives (a larger set only delays the HW).
+            partition.on_isr_change_failed(proposal)
+        if partition.is_leader:
+            partition.maybe_advance_high_watermark()
+        self.complete_delayed(key)
+
+    def expire_isr_round(self, replica_lag_time_max_ms: int) -> None:
+        """Kafka's isr-expiration task (run every replica.lag.time.max.ms / 2): propose
+        dropping followers that fell behind; a HW a lagging joiner held may move."""
+        now = self.now_ms()
+        for key, partition in list(self.partitions.items()):
+            high_watermark = partition.high_watermark
+            proposal = partition.maybe_shrink(now, replica_lag_time_max_ms)
+            if partition.high_watermark != high_watermark:
+                self.complete_delayed(key)
+            if proposal is not None:
+                self.propose_isr_change(proposal)
