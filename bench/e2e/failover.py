@@ -14,6 +14,7 @@ read back exactly once.  Goal (issue 7): max under 2 s.
 from __future__ import annotations
 
 import argparse
+import bisect
 import statistics
 import tempfile
 import threading
@@ -44,7 +45,7 @@ class Load:
             }
         )
         self.rate = rate
-        self.sent_at: dict[int, float] = {}
+        self.sent_at: list[float] = []  # index = the record's key; append-only
         self.acked: dict[int, float] = {}
         self.failed = 0
         self.stop = threading.Event()
@@ -66,7 +67,7 @@ class Load:
             if now < next_at:
                 self.producer.poll(min(next_at - now, 0.01))
                 continue
-            self.sent_at[sequence] = now
+            self.sent_at.append(now)
             self.producer.produce(
                 TOPIC,
                 key=str(sequence).encode(),
@@ -80,8 +81,9 @@ class Load:
 
     def first_ack_after(self, moment: float) -> float | None:
         """When the first record sent after ``moment`` was acknowledged."""
-        later = [key for key, sent in self.sent_at.items() if sent > moment]
-        times = [self.acked[key] for key in later if key in self.acked]
+        sent = self.sent_at[:]  # the producer thread appends while we look
+        first = bisect.bisect_right(sent, moment)
+        times = [self.acked[key] for key in range(first, len(sent)) if key in self.acked]
         return min(times) if times else None
 
 

@@ -26,11 +26,15 @@ from broker import config as broker_config
 from broker.config import BrokerConfig, Listener
 from broker.core.controller import Controller, ControllerResult, NewTopic, TopicResult
 from broker.core.metadata import (
+    FenceBrokerRecord,
     MetadataImage,
     MetadataRecord,
     ProducerIdsRecord,
+    RegisterBrokerRecord,
+    UnfenceBrokerRecord,
 )
 from broker.core.partition import IsrProposal, Partition
+from broker.core.peer_watch import PeerWatch
 from broker.core.producer_state import NeedBlock, ProducerIdAllocator
 from broker.core.purgatory import DelayedOperation
 from broker.log.config import LogConfig
@@ -103,7 +107,7 @@ class BrokerServer(ReplicaManager):
         self.incarnation_id = uuid.uuid4()
         self._expiry_wakeup = anyio.Event()
         self._metadata_changed = anyio.Event()
-        self._unreachable_since: dict[int, int] = {}
+        self.peer_watch = PeerWatch(self.config.broker_session_timeout_ms)
         logs = LogManager.open(
             self.log_dirs, self.log_config({}), self._topic_log_config, wall_ms=wall_ms()
         )
@@ -194,6 +198,12 @@ class BrokerServer(ReplicaManager):
         self._apply(records)
 
     def _apply(self, records: Sequence[MetadataRecord]) -> None:
+        now = monotonic_ms()
+        for record in records:
+            if isinstance(record, FenceBrokerRecord):
+                self.peer_watch.on_fenced(record.broker_id, now)
+            elif isinstance(record, RegisterBrokerRecord | UnfenceBrokerRecord):
+                self.peer_watch.on_registered(record.broker_id)
         self.on_metadata_records(records)
         self._notify_metadata_waiters()
 
@@ -207,20 +217,21 @@ class BrokerServer(ReplicaManager):
             while not done():
                 await self._metadata_changed.wait()
 
-    # -- peers this broker just lost (its replica fetch connection failed) -----------------
+    # -- peers this broker just lost or saw fenced (broker/core/peer_watch.py) ---------------
 
     def on_peer_unreachable(self, broker_id: int) -> None:
-        self._unreachable_since.setdefault(broker_id, monotonic_ms())
+        self.peer_watch.on_unreachable(broker_id, monotonic_ms())
 
     def on_peer_reachable(self, broker_id: int) -> None:
-        if self._unreachable_since.pop(broker_id, None) is not None:
+        if self.peer_watch.on_reachable(broker_id):
             self._notify_metadata_waiters()
 
-    def _suspects(self) -> set[int]:
-        """Peers whose fetch connection failed less than broker.session.timeout.ms ago."""
-        window = self.config.broker_session_timeout_ms
-        now = monotonic_ms()
-        return {peer for peer, since in self._unreachable_since.items() if now - since < window}
+    def metadata_listed_brokers(self) -> set[int]:
+        """The brokers a Metadata answer lists: the unfenced ones plus those fenced less than
+        ``FENCED_LISTING_GRACE_MS`` ago (why: broker/core/peer_watch.py)."""
+        listed = self.peer_watch.listed_while_fenced(monotonic_ms())
+        listed.update(b.broker_id for b in self.image.brokers.values() if not b.fenced)
+        return listed
 
     async def leaders_settled(self, topics: Collection[str] | None) -> None:
         """Before a Metadata answer: if it would name as leader a peer this broker has just
@@ -233,13 +244,15 @@ class BrokerServer(ReplicaManager):
         the session timeout since the loss (after which the controller has fenced a dead
         peer anyway, so a peer still unfenced is alive)."""
         self.replica_fetchers.check_peers()
-        if not self._unreachable_since or not self.image.leaders_in_doubt(self._suspects(), topics):
+        suspects = self.peer_watch.suspects(monotonic_ms())
+        if not suspects or not self.image.leaders_in_doubt(suspects, topics):
             return
-        window = self.config.broker_session_timeout_ms
-        oldest = min(self._unreachable_since.values())
-        wait_ms = min(MAX_SETTLE_WAIT_MS, max(oldest + window - monotonic_ms(), 0))
+        wait_ms = self.peer_watch.settle_wait_ms(suspects, monotonic_ms(), MAX_SETTLE_WAIT_MS)
         await self.await_metadata(
-            lambda: not self.image.leaders_in_doubt(self._suspects(), topics), wait_ms
+            lambda: (
+                not self.image.leaders_in_doubt(self.peer_watch.suspects(monotonic_ms()), topics)
+            ),
+            wait_ms,
         )
 
     def reported_controller_id(self) -> int:

@@ -28,8 +28,14 @@ CLUSTER_OPERATIONS = sum(1 << code for code in (4, 5, 7, 8, 9, 10, 11, 12))
 ZERO_UUID = uuid.UUID(int=0)
 
 
-def brokers(server: BrokerServer) -> list[dict[str, Any]]:
-    """The live (registered, unfenced) brokers, as Kafka's KRaft brokers report them."""
+def brokers(server: BrokerServer, *, with_just_fenced: bool = False) -> list[dict[str, Any]]:
+    """The live (registered, unfenced) brokers, as Kafka's KRaft brokers report them; with
+    ``with_just_fenced`` (Metadata answers) also brokers fenced within the last second, so
+    that librdkafka moves partitions off a dead leader cleanly (broker/core/peer_watch.py)."""
+    if with_just_fenced:
+        listed = server.metadata_listed_brokers()
+    else:
+        listed = {r.broker_id for r in server.image.brokers.values() if not r.fenced}
     return [
         {
             "node_id": registration.broker_id,
@@ -38,7 +44,7 @@ def brokers(server: BrokerServer) -> list[dict[str, Any]]:
             "rack": registration.rack,
         }
         for registration in sorted(server.image.brokers.values(), key=lambda r: r.broker_id)
-        if not registration.fenced
+        if registration.broker_id in listed
     ]
 
 
@@ -135,7 +141,7 @@ async def handle(server: BrokerServer, header: RequestHeader, request: Container
         ]
     return {
         "throttle_time_ms": 0,
-        "brokers": brokers(server),
+        "brokers": brokers(server, with_just_fenced=True),
         "cluster_id": server.cluster_id,
         "controller_id": server.reported_controller_id(),
         "topics": topics,
