@@ -1,6 +1,7 @@
 """Failover time: kill -9 a partition leader, time until acks=all succeeds again on it.
 
     python -m bench.e2e.failover [--kills 20] [--rate 2000] [--session-timeout-ms 1500]
+        [--producer-config key=value ...] [--trace [--rdkafka-debug metadata,topic,broker]]
 
 Starts a local cluster (a controller and 3 brokers, ``broker.cluster_launcher``), creates a
 1-partition topic with RF=3 and min.insync.replicas=2, and runs a confluent-kafka idempotent
@@ -9,6 +10,12 @@ current leader, records the time from the kill to the first successful delivery 
 produced *after* the kill, restarts the killed broker and waits until it is back in the ISR.
 Prints the distribution (p50/p95/max) and checks at the end that every acknowledged value was
 read back exactly once.  Goal (issue 7): max under 2 s.
+
+To see where a slow round's time goes: ``--trace`` prints every node's log lines of the
+first 3 s after each kill (with the offset from the kill), and ``--rdkafka-debug`` turns on
+librdkafka's debug contexts (on stderr, wall-clock stamped; the kill's wall time is printed).
+``--producer-config`` overrides producer settings (e.g. the slow test's fast backoffs:
+``retry.backoff.ms=20 reconnect.backoff.ms=20 reconnect.backoff.max.ms=200``).
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from pathlib import Path
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from broker.cluster_launcher import LocalCluster
+from broker.cluster_launcher import LocalCluster, NodeProcess
 
 TOPIC = "failover"
 DEADLINE_S = 60.0
@@ -33,7 +40,7 @@ DEADLINE_S = 60.0
 class Load:
     """An idempotent acks=all producer in a thread, at a fixed rate, with delivery times."""
 
-    def __init__(self, bootstrap: str, rate: int) -> None:
+    def __init__(self, bootstrap: str, rate: int, overrides: dict[str, str]) -> None:
         self.producer = Producer(
             {
                 "bootstrap.servers": bootstrap,
@@ -42,6 +49,7 @@ class Load:
                 "linger.ms": 1,
                 "message.timeout.ms": 120_000,
                 "topic.metadata.refresh.interval.ms": 1000,
+                **overrides,
             }
         )
         self.rate = rate
@@ -116,22 +124,53 @@ def _read_all(bootstrap: str) -> list[bytes]:
     return values
 
 
-def run(kills: int, rate: int, session_timeout_ms: int) -> list[float]:
+class NodeLines:
+    """Every node's output lines with when they were read, for ``--trace``."""
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[float, str, str]] = []
+
+    def __call__(self, node: NodeProcess, line: bytes) -> None:
+        who = f"{node.role[0]}{node.node_id}"
+        self.lines.append((time.monotonic(), who, line.decode(errors="replace").rstrip()))
+
+    def after(self, moment: float, mark: int, span_s: float = 3.0) -> list[str]:
+        return [
+            f"  +{(at - moment) * 1000:7.1f} ms {who} {text}"
+            for at, who, text in self.lines[mark:]
+            if at - moment < span_s
+        ]
+
+
+def run(
+    kills: int,
+    rate: int,
+    session_timeout_ms: int,
+    overrides: dict[str, str] | None = None,
+    trace: bool = False,
+) -> list[float]:
+    lines = NodeLines() if trace else None
     with tempfile.TemporaryDirectory(prefix="odradek-failover-") as directory:
         cluster = LocalCluster(
-            Path(directory), 3, settings={"broker.session.timeout.ms": str(session_timeout_ms)}
+            Path(directory),
+            3,
+            settings={"broker.session.timeout.ms": str(session_timeout_ms)},
+            on_line=lines,
         ).start()
         try:
             admin = AdminClient({"bootstrap.servers": cluster.bootstrap})
             topic = NewTopic(TOPIC, 1, 3, config={"min.insync.replicas": "2"})
             for future in admin.create_topics([topic]).values():
                 future.result(timeout=30)
-            load = Load(cluster.bootstrap, rate)
+            load = Load(cluster.bootstrap, rate, overrides or {})
             load.thread.start()
             _wait("first acks", lambda: load.acked)
             times = []
             for round_number in range(kills):
                 leader, _ = _leader(admin)
+                mark = len(lines.lines) if lines is not None else 0
+                if trace:
+                    print(f"round {round_number + 1}: kill at wall {time.time():.3f}")
                 killed_at = time.monotonic()
                 cluster.nodes[leader].kill()
                 _wait(
@@ -144,6 +183,8 @@ def run(kills: int, rate: int, session_timeout_ms: int) -> list[float]:
                 print(
                     f"round {round_number + 1}: leader {leader} killed, {times[-1] * 1000:.0f} ms"
                 )
+                if lines is not None:
+                    print("\n".join(lines.after(killed_at, mark)))
                 cluster.nodes[leader].start()
                 admin = AdminClient({"bootstrap.servers": cluster.bootstrap})
                 _wait(
@@ -171,8 +212,18 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--rate", type=int, default=2000)
     parser.add_argument("--session-timeout-ms", type=int, default=1500)
+    parser.add_argument(
+        "--producer-config", nargs="*", default=[], metavar="KEY=VALUE", help="producer settings"
+    )
+    parser.add_argument("--trace", action="store_true", help="print node logs after each kill")
+    parser.add_argument("--rdkafka-debug", default="", help="librdkafka debug contexts")
     arguments = parser.parse_args()
-    times = run(arguments.kills, arguments.rate, arguments.session_timeout_ms)
+    overrides = dict(item.split("=", 1) for item in arguments.producer_config)
+    if arguments.rdkafka_debug:
+        overrides["debug"] = arguments.rdkafka_debug
+    times = run(
+        arguments.kills, arguments.rate, arguments.session_timeout_ms, overrides, arguments.trace
+    )
     ordered = sorted(times)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
     print(
