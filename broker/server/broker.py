@@ -266,14 +266,6 @@ class BrokerServer(ReplicaManager):
     def live_brokers(self) -> list[int]:
         return self.image.active_brokers()
 
-    def not_hosted_error(self, topic: str, index: int) -> ErrorCode:
-        """For a partition with no replica here: NOT_LEADER_OR_FOLLOWER if the cluster has it
-        (the client refreshes its metadata, finds the leader), else UNKNOWN_TOPIC_OR_PARTITION."""
-        image = self.image.topic(topic)
-        if image is not None and index in image.partitions:
-            return ErrorCode.NOT_LEADER_OR_FOLLOWER
-        return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
-
     def partition_leader_endpoint(self, topic: str, index: int) -> tuple[int, str, int] | None:
         """(broker id, host, port) of the partition's live leader, from the metadata."""
         image = self.image.topic(topic)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Hashable, Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from broker.core.metadata import (
     TOPIC_RESOURCE,
@@ -33,6 +33,7 @@ from broker.core.metadata import (
 )
 from broker.core.partition import NO_LEADER, IsrProposal, Partition, PartitionState
 from broker.core.purgatory import Purgatory
+from broker.core.replication import check_follower_fetch
 from broker.log.config import LogConfig
 from broker.log.log_manager import LogManager
 from broker.log.partition_log import PartitionLog
@@ -52,6 +53,20 @@ def delete_records_key(key: TopicPartition) -> tuple[str, str, int]:
     """The purgatory key a waiting DeleteRecords watches: woken when a follower reports a new
     log start offset, or the partition's state changes."""
     return ("delete-records", key[0], key[1])
+
+
+class ReadBudget:
+    """A fetch response's byte budget (``max_bytes``), shared by all its partitions."""
+
+    __slots__ = ("remaining", "total")
+
+    def __init__(self, max_bytes: int) -> None:
+        self.remaining = max(max_bytes, 0)
+        self.total = 0
+
+    def take(self, size: int) -> None:
+        self.total += size
+        self.remaining = max(self.remaining - size, 0)
 
 
 class ReplicaFetchers(Protocol):
@@ -354,6 +369,68 @@ class ReplicaManager(ABC):
             self.complete_waiters(delete_records_key((partition.topic, partition.index)))
         if outcome.proposal is not None:
             self.propose_isr_change(outcome.proposal)
+
+    def read_for_follower(
+        self,
+        topic: str,
+        part: Mapping[str, Any],
+        budget: ReadBudget,
+        replica_id: int,
+        replica_epoch: int,
+    ) -> tuple[ErrorCode, dict[str, Any]]:
+        """One partition of a follower's fetch, on the leader: fenced by leader epoch, checked
+        for divergence, read to the LEO.  ``part`` is the request's partition entry
+        (``partition``, ``fetch_offset``, ``partition_max_bytes`` and, where the version has
+        them, ``last_fetched_epoch``, ``current_leader_epoch``, ``log_start_offset``).
+
+        The fetch offset is the follower's log end offset, so a clean fetch also moves its
+        state here (caught-up time, ISR expansion, the HW).  Returns the error code and the
+        response entry's other values (offsets, ``records``, ``diverging_epoch``)."""
+        index = part["partition"]
+        partition = self.partitions.get((topic, index))
+        if partition is None:
+            return self.not_hosted_error(topic, index), {}
+        log_ = self.partition_log(topic, index)
+        fetch_offset = part["fetch_offset"]
+        check = check_follower_fetch(
+            partition,
+            log_,
+            fetch_offset,
+            part.get("last_fetched_epoch", -1),
+            part.get("current_leader_epoch", -1),
+        )
+        if check.error is not ErrorCode.NONE or check.diverging is not None:
+            values: dict[str, Any] = {}
+            if check.error in (ErrorCode.NONE, ErrorCode.OFFSET_OUT_OF_RANGE):
+                values = {
+                    "high_watermark": partition.high_watermark,
+                    "last_stable_offset": partition.high_watermark,
+                    "log_start_offset": log_.log_start_offset,
+                }
+            if check.diverging is not None:
+                epoch, end_offset = check.diverging
+                values["diverging_epoch"] = {"epoch": epoch, "end_offset": end_offset}
+            return check.error, values
+        self.on_follower_fetch(
+            partition, replica_id, fetch_offset, replica_epoch, part.get("log_start_offset", -1)
+        )
+        limit = min(max(part["partition_max_bytes"], 0), budget.remaining)
+        data = log_.read(fetch_offset, limit, log_.log_end_offset, min_one_batch=budget.total == 0)
+        budget.take(len(data))
+        return ErrorCode.NONE, {
+            "high_watermark": partition.high_watermark,
+            "last_stable_offset": partition.high_watermark,
+            "log_start_offset": log_.log_start_offset,
+            "records": data,
+        }
+
+    def not_hosted_error(self, topic: str, index: int) -> ErrorCode:
+        """For a partition with no replica here: NOT_LEADER_OR_FOLLOWER if the cluster has it
+        (the client refreshes its metadata, finds the leader), else UNKNOWN_TOPIC_OR_PARTITION."""
+        image = self.image.topic(topic)
+        if image is not None and index in image.partitions:
+            return ErrorCode.NOT_LEADER_OR_FOLLOWER
+        return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
 
     # -- the purgatory ----------------------------------------------------------------------
 

@@ -5,9 +5,10 @@ Same order of operations as the shell:
 - Produce: ``check_produce`` -> ``validate_batches`` -> the idempotence check -> ``append`` ->
   ``on_appended``; acks=all parks a ``DelayedProduce`` until ``acks_all_status`` is not None or
   ``timeout_ms`` passes (REQUEST_TIMED_OUT).
-- Follower fetch (``_read_for_follower``): ``check_follower_fetch``; on a clean verdict
-  ``on_follower_fetch`` then read to the LEO; a fetch that found nothing parks (``DelayedFetch``)
-  until an append or ``max_wait_ms``, then the whole read runs again, as ``fetch.handle`` does.
+- Follower fetch: the shell's own ``ReplicaManager.read_for_follower`` (``check_follower_fetch``;
+  on a clean verdict ``on_follower_fetch`` then read to the LEO); a fetch that found nothing
+  parks (``DelayedFetch``) until an append or ``max_wait_ms``, then the whole read runs again,
+  as ``fetch.handle`` does.
 - Consumer fetch (``_read_partition``): leader only, epoch-checked, up to the HW.
 
 Deviation, selectable as ``faithful``: ``duplicate-ack`` — the shell answers a retried
@@ -23,9 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from broker.core.partition import ACKS_ALL
 from broker.core.producer_state import BatchInfo, Duplicate, Reject
-from broker.core.replication import check_follower_fetch
 from broker.log.partition_log import OffsetOutOfRangeError
-from broker.server.replica_manager import acks_key
+from broker.server.replica_manager import ReadBudget, acks_key
 from broker.sim.messages import (
     ClientMetadataRequest,
     ClientMetadataResponse,
@@ -176,53 +176,22 @@ def _entry(index: int, error: ErrorCode, **values: Any) -> dict[str, Any]:
 
 
 def _read_for_follower(
-    broker: SimBroker, topic: str, part: dict[str, Any], budget: list[int], replica: tuple[int, int]
+    broker: SimBroker,
+    topic: str,
+    part: dict[str, Any],
+    budget: ReadBudget,
+    replica: tuple[int, int],
 ) -> dict[str, Any]:
-    index = part["partition"]
-    partition = broker.partitions.get((topic, index))
-    if partition is None:
-        return _entry(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
-    log_ = broker.partition_log(topic, index)
-    fetch_offset = part["fetch_offset"]
-    check = check_follower_fetch(
-        partition,
-        log_,
-        fetch_offset,
-        part.get("last_fetched_epoch", -1),
-        part.get("current_leader_epoch", -1),
-    )
-    if check.error is not ErrorCode.NONE or check.diverging is not None:
-        values: dict[str, Any] = {}
-        if check.error in (ErrorCode.NONE, ErrorCode.OFFSET_OUT_OF_RANGE):
-            values = {
-                "high_watermark": partition.high_watermark,
-                "last_stable_offset": partition.high_watermark,
-                "log_start_offset": log_.log_start_offset,
-            }
-        if check.diverging is not None:
-            epoch, end_offset = check.diverging
-            values["diverging_epoch"] = {"epoch": epoch, "end_offset": end_offset}
-        return _entry(index, check.error, **values)
-    broker.on_follower_fetch(
-        partition, replica[0], fetch_offset, replica[1], part.get("log_start_offset", -1)
-    )
-    remaining, total = budget
-    limit = min(max(part["partition_max_bytes"], 0), remaining)
-    data = log_.read(fetch_offset, limit, log_.log_end_offset, min_one_batch=total == 0)
-    budget[0] = max(remaining - len(data), 0)
-    budget[1] = total + len(data)
-    return _entry(
-        index,
-        ErrorCode.NONE,
-        high_watermark=partition.high_watermark,
-        last_stable_offset=partition.high_watermark,
-        log_start_offset=log_.log_start_offset,
-        records=bytes(data),
-    )
+    """The shell's code (``ReplicaManager.read_for_follower``); the records are copied out, as
+    a message on the simulated network must not change under the receiver."""
+    error, values = broker.read_for_follower(topic, part, budget, replica[0], replica[1])
+    if "records" in values:
+        values["records"] = bytes(values["records"])
+    return _entry(part["partition"], error, **values)
 
 
 def _read_all(broker: SimBroker, body: dict[str, Any]) -> tuple[list[Any], int]:
-    budget = [body.get("max_bytes", 0x7FFFFFFF), 0]
+    budget = ReadBudget(body.get("max_bytes", 0x7FFFFFFF))
     state = body["replica_state"]
     replica = (state["replica_id"], state["replica_epoch"])
     responses = []
@@ -241,7 +210,7 @@ def _read_all(broker: SimBroker, body: dict[str, Any]) -> tuple[list[Any], int]:
             ]
         name = image.name if image is not None else ""
         responses.append({"topic": name, "topic_id": topic_id, "partitions": partitions})
-    return responses, budget[1]
+    return responses, budget.total
 
 
 class DelayedFetch:

@@ -31,6 +31,7 @@ from broker.core.replica_fetcher import (
 )
 from broker.server.connection import current_connection_state
 from broker.server.handlers import fetch
+from broker.server.replica_manager import ReplicaManager
 from client.protocol.errors import ErrorCode
 from client.protocol.headers import RequestHeader
 
@@ -429,6 +430,9 @@ class FakeBroker:
 
     def not_hosted_error(self, topic: str, index: int) -> ErrorCode:
         return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+
+    # The real read (it calls back into the fakes above and below).
+    read_for_follower = ReplicaManager.read_for_follower
 
     def on_follower_fetch(
         self,

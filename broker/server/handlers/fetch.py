@@ -32,10 +32,10 @@ from broker.core.fetch_session import (
     FetchSession,
     PartitionFetchData,
 )
-from broker.core.replication import check_follower_fetch
 from broker.log.partition_log import OffsetOutOfRangeError
 from broker.server.connection import coalesced_writes, current_connection_state
 from broker.server.handlers.leadership import leader_or_error
+from broker.server.replica_manager import ReadBudget
 from client.protocol.errors import ErrorCode
 from client.protocol.headers import RequestHeader
 
@@ -113,20 +113,8 @@ def _partition_entry(index: int, error: ErrorCode, **values: Any) -> dict[str, A
     return entry
 
 
-class _Budget:
-    """The response-level byte budget (``max_bytes``) shared by all partitions."""
-
-    def __init__(self, max_bytes: int) -> None:
-        self.remaining = max(max_bytes, 0)
-        self.total = 0
-
-    def take(self, size: int) -> None:
-        self.total += size
-        self.remaining = max(self.remaining - size, 0)
-
-
 def _read_partition(
-    server: BrokerServer, topic: str, request: Container, budget: _Budget
+    server: BrokerServer, topic: str, request: Container, budget: ReadBudget
 ) -> dict[str, Any]:
     index = request.partition
     partition = leader_or_error(server, topic, index, request.get("current_leader_epoch", -1))
@@ -164,59 +152,16 @@ def _read_partition(
     )
 
 
-def _read_for_follower(
+def _follower_entry(
     server: BrokerServer,
     topic: str,
-    request: Container,
-    budget: _Budget,
-    *,
-    replica_id: int,
-    replica_epoch: int,
+    part: Container,
+    budget: ReadBudget,
+    replica: tuple[int, int],
 ) -> dict[str, Any]:
-    """A follower's fetch: fenced by leader epoch, checked for divergence, read to the LEO.
-
-    The fetch offset is the follower's log end offset, so it also moves its state on the
-    leader (caught-up time, ISR expansion, the high watermark).
-    """
-    index = request.partition
-    partition = server.partitions.get((topic, index))
-    if partition is None:
-        return _partition_entry(index, server.not_hosted_error(topic, index))
-    log_ = server.partition_log(topic, index)
-    fetch_offset = request.fetch_offset
-    check = check_follower_fetch(
-        partition,
-        log_,
-        fetch_offset,
-        request.get("last_fetched_epoch", -1),
-        request.get("current_leader_epoch", -1),
-    )
-    if check.error is not ErrorCode.NONE or check.diverging is not None:
-        values: dict[str, Any] = {}
-        if check.error in (ErrorCode.NONE, ErrorCode.OFFSET_OUT_OF_RANGE):
-            values = {
-                "high_watermark": partition.high_watermark,
-                "last_stable_offset": partition.high_watermark,
-                "log_start_offset": log_.log_start_offset,
-            }
-        if check.diverging is not None:
-            epoch, end_offset = check.diverging
-            values["diverging_epoch"] = {"epoch": epoch, "end_offset": end_offset}
-        return _partition_entry(index, check.error, **values)
-    server.on_follower_fetch(
-        partition, replica_id, fetch_offset, replica_epoch, request.get("log_start_offset", -1)
-    )
-    limit = min(max(request.partition_max_bytes, 0), budget.remaining)
-    data = log_.read(fetch_offset, limit, log_.log_end_offset, min_one_batch=budget.total == 0)
-    budget.take(len(data))
-    return _partition_entry(
-        index,
-        ErrorCode.NONE,
-        high_watermark=partition.high_watermark,
-        last_stable_offset=partition.high_watermark,
-        log_start_offset=log_.log_start_offset,
-        records=data,
-    )
+    """A follower's fetch of one partition (``ReplicaManager.read_for_follower``)."""
+    error, values = server.read_for_follower(topic, part, budget, *replica)
+    return _partition_entry(part.partition, error, **values)
 
 
 def replica_of(request: Container, version: int) -> tuple[int, int]:
@@ -232,7 +177,7 @@ def replica_of(request: Container, version: int) -> tuple[int, int]:
 def _read_all(
     server: BrokerServer, request: Container, topics: list[Any], version: int
 ) -> tuple[list[Any], int]:
-    budget = _Budget(request.get("max_bytes", 0x7FFFFFFF))
+    budget = ReadBudget(request.get("max_bytes", 0x7FFFFFFF))
     replica_id, replica_epoch = replica_of(request, version)
     responses = []
     for topic in topics:
@@ -248,9 +193,7 @@ def _read_all(
             ]
         elif replica_id >= 0:
             partitions = [
-                _read_for_follower(
-                    server, name, part, budget, replica_id=replica_id, replica_epoch=replica_epoch
-                )
+                _follower_entry(server, name, part, budget, (replica_id, replica_epoch))
                 for part in topic.partitions
             ]
         else:
