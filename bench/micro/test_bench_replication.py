@@ -263,7 +263,7 @@ def _fetch_round(shell: BrokerServer, fetcher: Any, response: Container, names: 
     assert state.build_request(monotonic_ms(), shell.broker_epoch) is not None
     effects = state.handle_response(response, shell.partition_logs_view(), monotonic_ms(), names)
     for effect in effects:
-        fetcher._apply(effect)
+        shell.apply_fetched(fetcher.source_broker, state, effect)
     return len(effects)
 
 

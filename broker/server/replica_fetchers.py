@@ -20,21 +20,12 @@ import anyio
 import anyio.abc
 
 from broker.core.replica_fetcher import (
-    AppendRecords,
-    Effect,
     FetcherSettings,
-    PartitionFailed,
     ReplicaFetchState,
-    ResetLog,
-    Truncate,
 )
-from broker.core.replication import apply_follower_effect
-from broker.log.partition_log import NonContiguousAppendError
-from broker.log.segment import records_end
-from broker.server.clock import monotonic_ms, wall_ms
+from broker.server.clock import monotonic_ms
 from client.connection import Connection
 from client.errors import KafkaError
-from client.protocol.records import InvalidRecordError, validate_batches
 
 if TYPE_CHECKING:
     from broker.core.partition import Partition
@@ -44,8 +35,6 @@ log = logging.getLogger("odradek.replication")
 
 TopicPartition = tuple[str, int]
 FETCH_VERSION = 15
-_WHOLE_LOG = (1 << 63) - 1
-_MAX_BATCH = (1 << 31) - 1  # the leader accepted it; message.max.bytes is the leader's check
 
 
 class ReplicaFetcher:
@@ -181,63 +170,8 @@ class ReplicaFetcher:
                 self.source_broker,
             )
         for effect in effects:
-            self._apply(effect)
+            self.server.apply_fetched(self.source_broker, self.state, effect)
         return True  # (no checkpoint needed: awaiting the response yielded)
-
-    def _apply(self, effect: Effect) -> None:
-        server = self.server
-        partition = server.partitions.get(effect.key)
-        if partition is None or partition.leader != self.source_broker:
-            self.state.remove_partition(effect.key)
-            return
-        log_ = server.partition_log(*effect.key)
-        if isinstance(effect, Truncate):
-            log.info(
-                "%s-%d: truncating to offset %d by leader epoch (log end was %d)",
-                *effect.key,
-                effect.offset,
-                log_.log_end_offset,
-            )
-        elif isinstance(effect, ResetLog):
-            log.info(
-                "%s-%d: starting over at the leader's log start %d", *effect.key, effect.offset
-            )
-        elif isinstance(effect, PartitionFailed):
-            log.info(
-                "%s-%d: %s from leader %d, waiting for metadata",
-                *effect.key,
-                effect.error.name,
-                self.source_broker,
-            )
-        if apply_follower_effect(effect, partition, log_, self._append):
-            self.state.on_log_changed(effect.key, log_)
-        if isinstance(effect, Truncate | ResetLog):
-            # As Kafka: the recovery points move with a truncation; checkpoint them now.
-            server.logs.checkpoint(server.high_watermarks())
-
-    def _append(self, effect: AppendRecords) -> int:
-        """Append the whole batches of a fetched chunk as they are; bytes written."""
-        data = memoryview(effect.records)
-        end = records_end(data, _WHOLE_LOG)
-        if end == 0:
-            return 0
-        chunk = data[:end]
-        try:
-            batches = validate_batches(chunk, max_batch_bytes=_MAX_BATCH, from_client=False)
-        except InvalidRecordError as problem:
-            log.error(
-                "corrupt batch from leader %d for %s: %s", self.source_broker, effect.key, problem
-            )
-            return 0
-        log_ = self.server.partition_log(*effect.key)
-        try:
-            log_.append_as_follower(chunk, batches.batches, wall_ms=wall_ms())
-        except NonContiguousAppendError as problem:
-            # A response for an offset we no longer hold (a truncation raced it): refetch.
-            log.info("%s-%d: %s; fetching from the log end again", *effect.key, problem)
-            self.state.on_log_changed(effect.key, log_)
-            return 0
-        return end
 
 
 class ReplicaFetcherManager:

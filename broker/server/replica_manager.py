@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Hashable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from broker.core.metadata import (
     TOPIC_RESOURCE,
@@ -31,16 +31,29 @@ from broker.core.metadata import (
     RemoveTopicRecord,
     TopicImage,
 )
-from broker.core.partition import NO_LEADER, IsrProposal, Partition, PartitionState
+from broker.core.partition import ACKS_ALL, NO_LEADER, IsrProposal, Partition, PartitionState
+from broker.core.producer_state import BatchInfo, Duplicate, Reject
 from broker.core.purgatory import Purgatory
-from broker.core.replication import check_follower_fetch
+from broker.core.replica_fetcher import (
+    AppendRecords,
+    Effect,
+    PartitionFailed,
+    ReplicaFetchState,
+    ResetLog,
+    Truncate,
+)
+from broker.core.replication import apply_follower_effect, check_follower_fetch
 from broker.log.config import LogConfig
 from broker.log.log_manager import LogManager
-from broker.log.partition_log import PartitionLog
+from broker.log.partition_log import NonContiguousAppendError, PartitionLog
+from broker.log.segment import records_end
 from client.protocol.errors import ErrorCode
+from client.protocol.records import InvalidRecordError, validate_batches
 
 TopicPartition = tuple[str, int]
 ALTER_PARTITION_RETRY_MS = 100  # after a transport failure (no answer is no refusal)
+WHOLE_LOG = (1 << 63) - 1
+MAX_BATCH = (1 << 31) - 1
 
 
 def acks_key(key: TopicPartition) -> tuple[str, str, int]:
@@ -67,6 +80,21 @@ class ReadBudget:
     def take(self, size: int) -> None:
         self.total += size
         self.remaining = max(self.remaining - size, 0)
+
+
+class LeaderAppend(NamedTuple):
+    """The leader's verdict on one partition of a Produce request."""
+
+    error: ErrorCode
+    message: str | None = None
+    base_offset: int = -1
+    log_start_offset: int = -1
+    # acks=all: (the offset after the batch, the leader epoch it was appended in) for the HW
+    # to pass before the answer; also for a retried duplicate, whose original may be pending.
+    required: tuple[int, int] | None = None
+    # KIP-951: (leader id, leader epoch) with NOT_LEADER_OR_FOLLOWER.
+    current_leader: tuple[int, int] | None = None
+    duplicate: bool = False
 
 
 class ReplicaFetchers(Protocol):
@@ -330,6 +358,79 @@ class ReplicaManager(ABC):
 
     # -- the leader's side of appends and follower fetches ---------------------------------
 
+    def append_as_leader(
+        self, topic: str, index: int, records: bytes | None, acks: int
+    ) -> LeaderAppend:
+        """One partition of a Produce request: refused unless this broker leads it with
+        enough of an ISR for ``acks``, the batch validated by its v2 header (never record by
+        record), idempotence checked (a retried batch gets its original offsets, a bad
+        sequence its error), then appended with the leader epoch and the HW moved."""
+        partition = self.partitions.get((topic, index))
+        if partition is None:
+            registration = self.image.topic(topic)
+            known = registration.partitions.get(index) if registration is not None else None
+            if known is None:
+                return LeaderAppend(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+            return LeaderAppend(
+                ErrorCode.NOT_LEADER_OR_FOLLOWER,
+                current_leader=(known.leader, known.leader_epoch),
+            )
+        error = partition.check_produce(acks)
+        if error is not ErrorCode.NONE:
+            if error is ErrorCode.NOT_LEADER_OR_FOLLOWER:
+                # KIP-951: tell the client the leader we know, so it need not ask for metadata.
+                return LeaderAppend(
+                    error, current_leader=(partition.leader, partition.leader_epoch)
+                )
+            return LeaderAppend(error)
+        log_ = self.partition_log(topic, index)
+        if not records:
+            return LeaderAppend(ErrorCode.CORRUPT_MESSAGE, "empty record set")
+        try:
+            batches = validate_batches(
+                records, max_batch_bytes=log_.config.max_message_bytes, single_batch=True
+            )
+        except InvalidRecordError as problem:
+            return LeaderAppend(problem.error_code, str(problem))
+        header = batches.batches[0][1]
+        if header.producer_id >= 0:
+            verdict = log_.producer_state.check(
+                BatchInfo.of(
+                    header.producer_id,
+                    header.producer_epoch,
+                    header.base_sequence,
+                    header.record_count,
+                    header.is_transactional,
+                )
+            )
+            if isinstance(verdict, Duplicate):
+                # The original may not be committed yet: an acks=all retry waits for it like
+                # the original append would (else a lost leader could have acked an
+                # uncommitted batch).
+                end = (verdict.last_offset + 1, partition.leader_epoch)
+                return LeaderAppend(
+                    ErrorCode.NONE,
+                    base_offset=verdict.first_offset,
+                    log_start_offset=log_.log_start_offset,
+                    required=end if acks == ACKS_ALL else None,
+                    duplicate=True,
+                )
+            if isinstance(verdict, Reject):
+                return LeaderAppend(
+                    verdict.error_code, verdict.message, log_start_offset=log_.log_start_offset
+                )
+        buffer = bytearray(records)
+        result = log_.append(
+            buffer, batches.batches, leader_epoch=partition.leader_epoch, wall_ms=self.wall_now_ms()
+        )
+        self.on_appended(partition, len(buffer))
+        return LeaderAppend(
+            ErrorCode.NONE,
+            base_offset=result.base_offset,
+            log_start_offset=log_.log_start_offset,
+            required=(result.last_offset + 1, partition.leader_epoch) if acks == ACKS_ALL else None,
+        )
+
     def on_appended(self, partition: Partition, size_bytes: int) -> None:
         """After a local append: advance the HW and wake the fetches parked on the partition."""
         log_ = self.partition_log(partition.topic, partition.index)
@@ -423,6 +524,65 @@ class ReplicaManager(ABC):
             "log_start_offset": log_.log_start_offset,
             "records": data,
         }
+
+    # -- the follower's side: applying what a replica fetch brought -------------------------
+
+    def apply_fetched(self, source_broker: int, state: ReplicaFetchState, effect: Effect) -> None:
+        """One effect of a fetch response from ``source_broker``'s fetcher (``state``): append
+        with the leader's offsets, truncate by leader epoch, start over at the leader's log
+        start, or note a partition error.  A partition no longer followed there is dropped
+        from the fetcher.  After a truncation the recovery points move (as Kafka's), so they
+        are checkpointed at once."""
+        partition = self.partitions.get(effect.key)
+        if partition is None or partition.leader != source_broker:
+            state.remove_partition(effect.key)
+            return
+        log_ = self.partition_log(*effect.key)
+        name = f"{effect.key[0]}-{effect.key[1]}"
+        if isinstance(effect, Truncate):
+            self.info(
+                f"{name}: truncating to offset {effect.offset} by leader epoch "
+                f"(log end was {log_.log_end_offset})"
+            )
+        elif isinstance(effect, ResetLog):
+            self.info(f"{name}: starting over at the leader's log start {effect.offset}")
+        elif isinstance(effect, PartitionFailed):
+            self.info(
+                f"{name}: {effect.error.name} from leader {source_broker}, waiting for metadata"
+            )
+
+        def append(fetched: AppendRecords) -> int:
+            return self._append_fetched(source_broker, state, fetched)
+
+        if apply_follower_effect(effect, partition, log_, append):
+            state.on_log_changed(effect.key, log_)
+        if isinstance(effect, Truncate | ResetLog):
+            self.logs.checkpoint(self.high_watermarks())
+
+    def _append_fetched(
+        self, source_broker: int, state: ReplicaFetchState, effect: AppendRecords
+    ) -> int:
+        """Append the whole batches of a fetched chunk as they are; bytes written."""
+        data = memoryview(effect.records)
+        try:
+            end = records_end(data, WHOLE_LOG)
+            if end == 0:
+                return 0
+            chunk = data[:end]
+            # The leader accepted these batches: message.max.bytes was its check.
+            batches = validate_batches(chunk, max_batch_bytes=MAX_BATCH, from_client=False)
+        except InvalidRecordError as problem:
+            self.warning(f"corrupt batch from leader {source_broker} for {effect.key}: {problem}")
+            return 0
+        log_ = self.partition_log(*effect.key)
+        try:
+            log_.append_as_follower(chunk, batches.batches, wall_ms=self.wall_now_ms())
+        except NonContiguousAppendError as problem:
+            # A response for an offset we no longer hold (a truncation raced it): refetch.
+            self.info(f"{effect.key[0]}-{effect.key[1]}: {problem}; fetching from the log end")
+            state.on_log_changed(effect.key, log_)
+            return 0
+        return end
 
     def not_hosted_error(self, topic: str, index: int) -> ErrorCode:
         """For a partition with no replica here: NOT_LEADER_OR_FOLLOWER if the cluster has it

@@ -2,18 +2,19 @@
 
 Same order of operations as the shell:
 
-- Produce: ``check_produce`` -> ``validate_batches`` -> the idempotence check -> ``append`` ->
-  ``on_appended``; acks=all parks a ``DelayedProduce`` until ``acks_all_status`` is not None or
-  ``timeout_ms`` passes (REQUEST_TIMED_OUT).
+- Produce: the shell's own ``ReplicaManager.append_as_leader`` (``check_produce`` ->
+  ``validate_batches`` -> the idempotence check -> ``append`` -> ``on_appended``); acks=all
+  parks a ``DelayedProduce`` until ``acks_all_status`` is not None or ``timeout_ms`` passes
+  (REQUEST_TIMED_OUT).
 - Follower fetch: the shell's own ``ReplicaManager.read_for_follower`` (``check_follower_fetch``;
   on a clean verdict ``on_follower_fetch`` then read to the LEO); a fetch that found nothing
   parks (``DelayedFetch``) until an append or ``max_wait_ms``, then the whole read runs again,
   as ``fetch.handle`` does.
 - Consumer fetch (``_read_partition``): leader only, epoch-checked, up to the HW.
 
-Deviation, selectable as ``faithful``: ``duplicate-ack`` — the shell answers a retried
-(duplicate) idempotent batch NONE at once; Kafka, and we by default, wait for the HW to pass
-the original batch like any acks=all write.
+Deviation, selectable as ``faithful``: ``duplicate-ack`` replays an old shell bug (found by
+seed 37): a retried (duplicate) idempotent batch answered NONE at once.  Kafka, the shell now
+and the default here wait for the HW to pass the original batch like any acks=all write.
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ import uuid
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
-from broker.core.partition import ACKS_ALL
-from broker.core.producer_state import BatchInfo, Duplicate, Reject
 from broker.log.partition_log import OffsetOutOfRangeError
 from broker.server.replica_manager import ReadBudget, acks_key
 from broker.sim.messages import (
@@ -37,7 +36,6 @@ from broker.sim.messages import (
     TopicPartition,
 )
 from client.protocol.errors import ErrorCode
-from client.protocol.records import InvalidRecordError, validate_batches
 
 if TYPE_CHECKING:
     from broker.sim.broker_node import SimBroker
@@ -94,7 +92,7 @@ def produce(broker: SimBroker, request: ProduceRequest, reply: Callable[[Any], N
         reply(outcome)
         return
     base_offset, required = outcome
-    if request.acks != ACKS_ALL:
+    if required is None:  # acks 0 or 1
         response = ProduceResponse(ErrorCode.NONE, base_offset)
         broker.hooks.produce_answered(broker, key, request, response)
         reply(response)
@@ -118,45 +116,18 @@ def produce(broker: SimBroker, request: ProduceRequest, reply: Callable[[Any], N
 
 def _append(
     broker: SimBroker, request: ProduceRequest
-) -> ProduceResponse | tuple[int, tuple[int, int]]:
-    """The response for a refused or duplicate write, else (base offset, (required offset,
-    leader epoch))."""
-    partition = broker.partitions.get((request.topic, request.partition))
-    if partition is None:
-        return ProduceResponse(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, -1)
-    error = partition.check_produce(request.acks)
-    if error is not ErrorCode.NONE:
-        return ProduceResponse(error, -1)
-    log_ = broker.partition_log(request.topic, request.partition)
-    try:
-        batches = validate_batches(
-            request.records, max_batch_bytes=log_.config.max_message_bytes, single_batch=True
-        )
-    except InvalidRecordError as problem:
-        return ProduceResponse(problem.error_code, -1)
-    header = batches.batches[0][1]
-    if header.producer_id >= 0:
-        verdict = log_.producer_state.check(
-            BatchInfo.of(
-                header.producer_id,
-                header.producer_epoch,
-                header.base_sequence,
-                header.record_count,
-                header.is_transactional,
-            )
-        )
-        if isinstance(verdict, Duplicate):
-            if "duplicate-ack" in broker.settings.faithful:
-                return ProduceResponse(ErrorCode.NONE, verdict.first_offset)
-            return verdict.first_offset, (verdict.last_offset + 1, partition.leader_epoch)
-        if isinstance(verdict, Reject):
-            return ProduceResponse(verdict.error_code, -1)
-    buffer = bytearray(request.records)
-    result = log_.append(
-        buffer, batches.batches, leader_epoch=partition.leader_epoch, wall_ms=broker.wall_ms()
+) -> ProduceResponse | tuple[int, tuple[int, int] | None]:
+    """The shell's code (``ReplicaManager.append_as_leader``): the response for a refused
+    write (or, with ``faithful`` ``duplicate-ack``, a duplicate), else (base offset,
+    (required offset, leader epoch))."""
+    outcome = broker.append_as_leader(
+        request.topic, request.partition, request.records, request.acks
     )
-    broker.on_appended(partition, len(buffer))
-    return result.base_offset, (result.last_offset + 1, partition.leader_epoch)
+    if outcome.error is not ErrorCode.NONE:
+        return ProduceResponse(outcome.error, -1)
+    if outcome.duplicate and "duplicate-ack" in broker.settings.faithful:
+        return ProduceResponse(ErrorCode.NONE, outcome.base_offset)
+    return outcome.base_offset, outcome.required
 
 
 # -- follower fetch (the leader's side) ---------------------------------------------------

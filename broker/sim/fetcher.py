@@ -2,7 +2,8 @@
 
 One :class:`SimFetcher` per source broker drives a real ``ReplicaFetchState``: build the Fetch
 body, send it (long-polled at the leader), turn the response into effects, apply each with the
-real ``apply_follower_effect`` (appends through ``append_as_follower``).  As the shell: adding a
+shell's own ``ReplicaManager.apply_fetched`` (appends, truncations and their checkpoint, refetch
+after a raced append).  As the shell: adding a
 partition while a fetch is parked abandons that fetch and starts a new one at once; a failed
 fetch (timeout, reset, refused) backs off ``replica.fetch.backoff.ms`` (cut short by new work).
 """
@@ -12,26 +13,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from broker.core.replica_fetcher import (
-    AppendRecords,
-    Effect,
     FetcherSettings,
-    PartitionFailed,
     ReplicaFetchState,
-    ResetLog,
-    Truncate,
 )
-from broker.core.replication import apply_follower_effect
-from broker.log.segment import records_end
 from broker.sim.messages import ReplicaFetchRequest, TopicPartition, broker_host
 from broker.sim.world import RpcError
-from client.protocol.records import InvalidRecordError, validate_batches
 
 if TYPE_CHECKING:
     from broker.core.partition import Partition
     from broker.sim.broker_node import SimBroker
 
-WHOLE_LOG = (1 << 63) - 1
-MAX_BATCH = (1 << 31) - 1
 CONNECTION_TIMEOUT_EXTRA_MS = 30_000
 
 
@@ -120,45 +111,10 @@ class SimFetcher:
             response, broker.partition_logs_view(), broker.now(), names
         )
         for effect in effects:
-            self._apply(effect)
+            broker.apply_fetched(self.source_broker, self.state, effect)
         self.generation += 1
         next_generation = self.generation
         broker.after(0, "fetcher next round", lambda: self._round(next_generation))
-
-    def _apply(self, effect: Effect) -> None:
-        broker = self.broker
-        partition = broker.partitions.get(effect.key)
-        if partition is None or partition.leader != self.source_broker:
-            self.state.remove_partition(effect.key)
-            return
-        log_ = broker.partition_log(*effect.key)
-        name = f"{effect.key[0]}-{effect.key[1]}"
-        if isinstance(effect, Truncate):
-            broker.log(
-                f"{name}: truncating to {effect.offset} by leader epoch (log end was "
-                f"{log_.log_end_offset})"
-            )
-        elif isinstance(effect, ResetLog):
-            broker.log(f"{name}: starting over at the leader's log start {effect.offset}")
-        elif isinstance(effect, PartitionFailed):
-            broker.log(f"{name}: {effect.error.name} from leader {self.source_broker}")
-        if apply_follower_effect(effect, partition, log_, self._append):
-            self.state.on_log_changed(effect.key, log_)
-
-    def _append(self, effect: AppendRecords) -> int:
-        data = memoryview(effect.records)
-        end = records_end(data, WHOLE_LOG)
-        if end == 0:
-            return 0
-        chunk = data[:end]
-        try:
-            batches = validate_batches(chunk, max_batch_bytes=MAX_BATCH, from_client=False)
-        except InvalidRecordError as problem:
-            self.broker.log(f"corrupt batch from leader {self.source_broker}: {problem}")
-            return 0
-        log_ = self.broker.partition_log(*effect.key)
-        log_.append_as_follower(chunk, batches.batches, wall_ms=self.broker.wall_ms())
-        return end
 
 
 class FetcherManager:

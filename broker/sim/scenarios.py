@@ -182,7 +182,7 @@ def f4_epoch_divergence(cluster: Cluster) -> None:
     cluster.restart_broker(b)
     cluster.run_for(5000)
     truncated = any(
-        "truncating to 5 " in line
+        "truncating to offset 5 " in line
         for _, who, line in cluster.world.history
         if who == broker_host(b)
     )

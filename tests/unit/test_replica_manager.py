@@ -17,11 +17,13 @@ from broker.core.metadata import (
     TopicRecord,
     UnfenceBrokerRecord,
 )
-from broker.core.partition import IsrProposal, Partition
+from broker.core.partition import ACKS_ALL, IsrProposal, Partition
+from broker.core.replica_fetcher import AppendRecords, FetcherSettings, ReplicaFetchState, Truncate
 from broker.log.config import LogConfig
 from broker.log.log_manager import LogManager
 from broker.server.replica_manager import ReplicaManager
 from client.protocol.errors import ErrorCode
+from client.protocol.records import build_batch
 
 TOPIC_ID = str(uuid.UUID(int=7))
 
@@ -167,3 +169,102 @@ def test_logs_the_caught_up_image_does_not_know_are_deleted(tmp_path: Path) -> N
     owner.on_metadata_caught_up()
     assert owner.logs.get("gone", 0) is None
     assert any("gone-0: not a replica here" in line for line in owner.lines)
+
+
+# -- the leader's side of a produce (append_as_leader) -------------------------------------
+
+
+def test_produce_is_refused_where_this_broker_does_not_lead(tmp_path: Path) -> None:
+    owner = Owner(1, tmp_path)
+    owner.replay(*_brokers(), TopicRecord("t", TOPIC_ID), _partition(2, (2, 1, 3), 4, 0))
+    owner.on_metadata_caught_up()
+    batch = build_batch([b"v"])
+    follower = owner.append_as_leader("t", 0, batch, ACKS_ALL)
+    assert (follower.error, follower.current_leader) == (ErrorCode.NOT_LEADER_OR_FOLLOWER, (2, 4))
+    missing = owner.append_as_leader("t", 9, batch, ACKS_ALL)
+    assert (missing.error, missing.current_leader) == (ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, None)
+    assert owner.partition_log("t", 0).log_end_offset == 0
+
+
+def test_produce_appends_with_the_epoch_and_acks_all_waits_for_the_batch(tmp_path: Path) -> None:
+    owner, partition = _leader(tmp_path)
+    appended = owner.append_as_leader("t", 0, build_batch([b"a", b"b"]), ACKS_ALL)
+    assert (appended.error, appended.base_offset, appended.required) == (
+        ErrorCode.NONE,
+        0,
+        (2, partition.leader_epoch),
+    )
+    leader_only = owner.append_as_leader("t", 0, build_batch([b"c"]), 1)
+    assert (leader_only.base_offset, leader_only.required) == (2, None)
+    assert owner.partition_log("t", 0).log_end_offset == 3
+    empty = owner.append_as_leader("t", 0, b"", ACKS_ALL)
+    assert empty.error is ErrorCode.CORRUPT_MESSAGE
+    garbage = owner.append_as_leader("t", 0, b"\x00" * 70, ACKS_ALL)
+    assert garbage.error is not ErrorCode.NONE
+    assert owner.partition_log("t", 0).log_end_offset == 3
+
+
+def test_a_retried_idempotent_batch_gets_its_offsets_and_waits_like_the_original(
+    tmp_path: Path,
+) -> None:
+    owner, _ = _leader(tmp_path)
+    batch = build_batch([b"x"], producer_id=5, producer_epoch=0, base_sequence=0)
+    first = owner.append_as_leader("t", 0, batch, ACKS_ALL)
+    again = owner.append_as_leader("t", 0, batch, ACKS_ALL)
+    assert (again.error, again.duplicate, again.base_offset) == (ErrorCode.NONE, True, 0)
+    assert again.required == first.required  # the original may not be committed yet
+    assert owner.partition_log("t", 0).log_end_offset == 1
+    gap = build_batch([b"y"], producer_id=5, producer_epoch=0, base_sequence=7)
+    assert (
+        owner.append_as_leader("t", 0, gap, ACKS_ALL).error
+        is ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER
+    )
+
+
+# -- the follower's side of a fetch (apply_fetched) ----------------------------------------
+
+
+def _follower(tmp_path: Path) -> tuple[Owner, ReplicaFetchState]:
+    owner = Owner(1, tmp_path)
+    owner.replay(*_brokers(), TopicRecord("t", TOPIC_ID), _partition(2, (2, 1, 3), 0, 0))
+    owner.on_metadata_caught_up()
+    state = ReplicaFetchState(2, FetcherSettings(1, 500, 1, 1 << 20, 1 << 20, 1000))
+    partition = owner.partitions[("t", 0)]
+    state.add_partition(
+        ("t", 0), uuid.UUID(TOPIC_ID), partition.leader_epoch, owner.partition_log("t", 0)
+    )
+    return owner, state
+
+
+def test_fetched_batches_append_with_the_leaders_offsets_and_a_truncation_checkpoints(
+    tmp_path: Path,
+) -> None:
+    owner, state = _follower(tmp_path)
+    key = ("t", 0)
+    chunk = b"".join(build_batch([v], base_offset=i) for i, v in enumerate([b"a", b"b", b"c"]))
+    owner.apply_fetched(2, state, AppendRecords(key, chunk, 2, 0))
+    log_ = owner.partition_log("t", 0)
+    assert (log_.log_end_offset, owner.partitions[key].high_watermark) == (3, 2)
+    owner.apply_fetched(2, state, Truncate(key, 1, True))
+    assert log_.log_end_offset == 1
+    assert any("truncating to offset 1 by leader epoch (log end was 3)" in x for x in owner.lines)
+    # Checkpointed at once (as Kafka, the recovery points move with a truncation): the HW
+    # the truncation lowered is on disk.
+    checkpoint = (tmp_path / "replication-offset-checkpoint").read_text().split()
+    assert checkpoint[-3:] == ["t", "0", "1"]
+    # A chunk for an offset no longer held (a truncation raced it): refetched, not appended.
+    owner.apply_fetched(2, state, AppendRecords(key, build_batch([b"z"], base_offset=3), 3, 0))
+    assert log_.log_end_offset == 1
+    assert any("fetching from the log end" in line for line in owner.lines)
+    owner.apply_fetched(2, state, AppendRecords(key, b"\x00" * 80, 3, 0))
+    assert any(line.startswith("WARNING corrupt batch") for line in owner.lines)
+    assert log_.log_end_offset == 1
+
+
+def test_an_effect_for_a_partition_led_elsewhere_drops_it_from_the_fetcher(
+    tmp_path: Path,
+) -> None:
+    owner, state = _follower(tmp_path)
+    owner.apply_fetched(3, state, AppendRecords(("t", 0), build_batch([b"a"]), 1, 0))
+    assert owner.partition_log("t", 0).log_end_offset == 0
+    assert ("t", 0) not in state.partitions

@@ -19,13 +19,11 @@ from typing import TYPE_CHECKING, Any
 from construct import Container
 
 from broker.core.partition import ACKS_ALL, ACKS_NONE
-from broker.core.producer_state import BatchInfo, Duplicate, ProducerStateManager, Reject
-from broker.server.clock import monotonic_ms, wall_ms
+from broker.server.clock import monotonic_ms
 from broker.server.dispatcher import Deferred
 from broker.server.replica_manager import acks_key
 from client.protocol.errors import ErrorCode, ProtocolError
 from client.protocol.headers import RequestHeader
-from client.protocol.records import BatchHeader, InvalidRecordError, validate_batches
 
 if TYPE_CHECKING:
     from broker.server.broker import BrokerServer
@@ -47,32 +45,6 @@ def _partition_response(
         "record_errors": [],
         "error_message": message,
     }
-
-
-def _check_producer(
-    state: ProducerStateManager, header: BatchHeader, index: int
-) -> dict[str, Any] | None:
-    """Idempotence: a retried batch gets its original offsets, a bad sequence an error."""
-    if header.producer_id < 0:
-        return None
-    verdict = state.check(
-        BatchInfo.of(
-            header.producer_id,
-            header.producer_epoch,
-            header.base_sequence,
-            header.record_count,
-            header.is_transactional,
-        )
-    )
-    if isinstance(verdict, Duplicate):
-        response = _partition_response(index, ErrorCode.NONE, None, verdict.first_offset)
-        # The original may not be committed yet: an acks=all retry waits for it like the
-        # original append would (else a lost leader could have acked an uncommitted batch).
-        response["_duplicate_end"] = verdict.last_offset + 1
-        return response
-    if isinstance(verdict, Reject):
-        return _partition_response(index, verdict.error_code, verdict.message)
-    return None
 
 
 TopicPartition = tuple[str, int]
@@ -118,19 +90,6 @@ class DelayedProduce:
             self.listener = listener
 
 
-def _not_here(server: BrokerServer, topic: str, index: int) -> dict[str, Any]:
-    """A partition this broker holds no replica of: NOT_LEADER_OR_FOLLOWER with its leader if
-    the cluster has it, UNKNOWN_TOPIC_OR_PARTITION if not."""
-    image = server.image.topic(topic)
-    registration = image.partitions.get(index) if image is not None else None
-    if registration is None:
-        return _partition_response(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
-    response = _partition_response(index, ErrorCode.NOT_LEADER_OR_FOLLOWER)
-    leader = {"leader_id": registration.leader, "leader_epoch": registration.leader_epoch}
-    response["current_leader"] = leader
-    return response
-
-
 def _node_endpoints(server: BrokerServer, responses: list[dict[str, Any]]) -> list[Any]:
     """KIP-951: the endpoints of the leaders named in NOT_LEADER_OR_FOLLOWER answers."""
     leaders = {
@@ -157,43 +116,17 @@ def _node_endpoints(server: BrokerServer, responses: list[dict[str, Any]]) -> li
 def append(
     server: BrokerServer, topic: str, index: int, records: bytes | None, acks: int
 ) -> dict[str, Any]:
-    partition = server.partitions.get((topic, index))
-    if partition is None:
-        return _not_here(server, topic, index)
-    error = partition.check_produce(acks)
-    if error is not ErrorCode.NONE:
-        response = _partition_response(index, error)
-        if error is ErrorCode.NOT_LEADER_OR_FOLLOWER:
-            # KIP-951: tell the client the leader we know, so it need not ask for metadata.
-            leader = {"leader_id": partition.leader, "leader_epoch": partition.leader_epoch}
-            response["current_leader"] = leader
-        return response
-    log_ = server.partition_log(topic, index)
-    if not records:
-        return _partition_response(index, ErrorCode.CORRUPT_MESSAGE, "empty record set")
-    try:
-        batches = validate_batches(
-            records, max_batch_bytes=log_.config.max_message_bytes, single_batch=True
-        )
-    except InvalidRecordError as problem:
-        return _partition_response(index, problem.error_code, str(problem))
-    duplicate_or_error = _check_producer(log_.producer_state, batches.batches[0][1], index)
-    if duplicate_or_error is not None:
-        duplicate_or_error["log_start_offset"] = log_.log_start_offset
-        end = duplicate_or_error.pop("_duplicate_end", None)
-        if end is not None and acks == ACKS_ALL:
-            duplicate_or_error["_required_offset"] = (end, partition.leader_epoch)
-        return duplicate_or_error
-    buffer = bytearray(records)
-    result = log_.append(
-        buffer, batches.batches, leader_epoch=partition.leader_epoch, wall_ms=wall_ms()
-    )
-    server.on_appended(partition, len(buffer))
+    """One partition's response entry (``ReplicaManager.append_as_leader``); an acks=all
+    entry carries ``_required_offset`` until the wait is set up."""
+    outcome = server.append_as_leader(topic, index, records, acks)
     response = _partition_response(
-        index, ErrorCode.NONE, None, result.base_offset, log_.log_start_offset
+        index, outcome.error, outcome.message, outcome.base_offset, outcome.log_start_offset
     )
-    if acks == ACKS_ALL:
-        response["_required_offset"] = (result.last_offset + 1, partition.leader_epoch)
+    if outcome.current_leader is not None:
+        leader_id, leader_epoch = outcome.current_leader
+        response["current_leader"] = {"leader_id": leader_id, "leader_epoch": leader_epoch}
+    if outcome.required is not None:
+        response["_required_offset"] = outcome.required
     return response
 
 
