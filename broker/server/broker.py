@@ -226,12 +226,10 @@ class BrokerServer(ReplicaManager):
         if self.peer_watch.on_reachable(broker_id):
             self._notify_metadata_waiters()
 
-    def metadata_listed_brokers(self) -> set[int]:
-        """The brokers a Metadata answer lists: the unfenced ones plus those fenced less than
-        ``FENCED_LISTING_GRACE_MS`` ago (why: broker/core/peer_watch.py)."""
-        listed = self.peer_watch.listed_while_fenced(monotonic_ms())
-        listed.update(b.broker_id for b in self.image.brokers.values() if not b.fenced)
-        return listed
+    def just_fenced_brokers(self) -> set[int]:
+        """Brokers fenced less than ``FENCED_LISTING_GRACE_MS`` ago: Metadata answers still
+        list them (why: broker/core/peer_watch.py)."""
+        return self.peer_watch.listed_while_fenced(monotonic_ms())
 
     async def leaders_settled(self, topics: Collection[str] | None) -> None:
         """Before a Metadata answer: if it would name as leader a peer this broker has just

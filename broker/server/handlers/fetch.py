@@ -161,7 +161,9 @@ def _follower_entry(
 ) -> dict[str, Any]:
     """A follower's fetch of one partition (``ReplicaManager.read_for_follower``)."""
     error, values = server.read_for_follower(topic, part, budget, *replica)
-    return _partition_entry(part.partition, error, **values)
+    entry = _partition_entry(part.partition, error)
+    entry.update(values)
+    return entry
 
 
 def replica_of(request: Container, version: int) -> tuple[int, int]:

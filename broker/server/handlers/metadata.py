@@ -32,10 +32,7 @@ def brokers(server: BrokerServer, *, with_just_fenced: bool = False) -> list[dic
     """The live (registered, unfenced) brokers, as Kafka's KRaft brokers report them; with
     ``with_just_fenced`` (Metadata answers) also brokers fenced within the last second, so
     that librdkafka moves partitions off a dead leader cleanly (broker/core/peer_watch.py)."""
-    if with_just_fenced:
-        listed = server.metadata_listed_brokers()
-    else:
-        listed = {r.broker_id for r in server.image.brokers.values() if not r.fenced}
+    just_fenced = server.just_fenced_brokers() if with_just_fenced else set()
     return [
         {
             "node_id": registration.broker_id,
@@ -44,7 +41,7 @@ def brokers(server: BrokerServer, *, with_just_fenced: bool = False) -> list[dic
             "rack": registration.rack,
         }
         for registration in sorted(server.image.brokers.values(), key=lambda r: r.broker_id)
-        if registration.broker_id in listed
+        if not registration.fenced or registration.broker_id in just_fenced
     ]
 
 
