@@ -23,11 +23,17 @@ venv: $(VENV)/.stamp-base
 run: $(VENV)/.stamp-base
 	$(BIN)/odradek broker start
 
+# The suite runs on PYTEST_WORKERS processes (pytest-xdist): most tests wait on brokers,
+# clients and timeouts, so 2 workers halve the run on 2 cores.  PYTEST_WORKERS=0 runs it in
+# this process (e.g. to use a debugger).
+PYTEST_WORKERS ?= 2
+PYTEST_PARALLEL = $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS))
+
 test: $(VENV)/.stamp-test
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(PYTEST_PARALLEL)
 
 test-slow: $(VENV)/.stamp-test
-	$(BIN)/python -m pytest -q -m slow -p no:randomly
+	$(BIN)/python -m pytest -q -m slow -p no:randomly $(PYTEST_PARALLEL)
 
 lint: $(VENV)/.stamp-test
 	$(BIN)/ruff check client broker tests bench
