@@ -1,4 +1,4 @@
-"""`odradek group list|describe|delete`: consumer-group administration over the AdminClient.
+"""`odradek group list|describe|delete|delete-offsets`: consumer-group administration.
 
 Like the topic commands (:mod:`broker.cli_topic`, whose connection options, deadline, error
 handling and tables these share), every command talks to the cluster only through
@@ -27,10 +27,12 @@ from client.admin import AdminClient
 from client.admin_groups import GroupDescription, PartitionLag
 from client.errors import (
     GroupIdNotFoundError,
+    GroupSubscribedToTopicError,
     KafkaConnectionError,
     KafkaError,
     KafkaTimeoutError,
     NonEmptyGroupError,
+    UnknownTopicOrPartitionError,
 )
 from client.metadata import TopicPartition
 
@@ -56,6 +58,7 @@ examples:
   odradek group list
   odradek group describe billing
   odradek group delete billing
+  odradek group delete-offsets billing --topic orders
 """
 LIST_EXAMPLES = """\
 examples:
@@ -76,13 +79,21 @@ examples:
 
 Only a group without members (state Empty) can be deleted; its committed offsets go with it.
 """
+DELETE_OFFSETS_EXAMPLES = """\
+examples:
+  odradek group delete-offsets billing --topic orders
+  odradek group delete-offsets billing --topic orders:0,2 --topic audit
+
+A group with members keeps the offsets of the topics they subscribe to (Kafka's
+kafka-consumer-groups --delete-offsets); a partition without a commit counts as deleted.
+"""
 
 
 def add_group_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``group`` and its commands to the ``odradek`` subcommands."""
     group = commands.add_parser(
         "group",
-        help="list, describe (offsets and lag) and delete consumer groups",
+        help="list, describe (offsets and lag) and delete consumer groups or their offsets",
         description="Manage consumer groups on any Kafka-protocol cluster.",
         epilog=GROUP_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -124,6 +135,43 @@ def add_group_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
     delete = add("delete", "delete groups that have no members", DELETE_EXAMPLES)
     delete.add_argument("group_ids", metavar="GROUP", nargs="+", help="the groups to delete")
     delete.set_defaults(handler=command_handler(_delete))
+
+    delete_offsets = add(
+        "delete-offsets",
+        "delete a group's committed offsets of some topics or partitions",
+        DELETE_OFFSETS_EXAMPLES,
+    )
+    delete_offsets.add_argument("group_id", metavar="GROUP", help="the group")
+    delete_offsets.add_argument(
+        "--topic",
+        metavar="TOPIC[:P,...]",
+        action="append",
+        dest="topics",
+        required=True,
+        type=_topic_partitions,
+        help="a topic (all its partitions) or some of its partitions; repeatable",
+    )
+    delete_offsets.set_defaults(handler=command_handler(_delete_offsets))
+
+
+def _topic_partitions(text: str) -> tuple[str, tuple[int, ...] | None]:
+    """``TOPIC`` or ``TOPIC:P,P...`` (Kafka's ``--topic`` of ``--delete-offsets``)."""
+    topic, colon, partitions = text.rpartition(":")
+    if not colon:
+        topic, partitions = text, ""
+    if not topic:
+        raise argparse.ArgumentTypeError(f"no topic in {text!r}")
+    if not colon:
+        return topic, None
+    try:
+        indexes = tuple(int(part) for part in partitions.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: partitions must be comma-separated numbers"
+        ) from None
+    if any(index < 0 for index in indexes):
+        raise argparse.ArgumentTypeError(f"{text!r}: a negative partition")
+    return topic, indexes
 
 
 def _group_error(group_id: str, error: KafkaError) -> str:
@@ -265,5 +313,41 @@ async def _delete(admin: AdminClient, arguments: argparse.Namespace) -> None:
             print(f"Deleted group {group_id!r}.")
         else:
             failures.append(_group_error(group_id, error))
+    if failures:
+        raise CommandError(failures)
+
+
+# -- delete-offsets --------------------------------------------------------------------------
+
+
+async def _delete_offsets(admin: AdminClient, arguments: argparse.Namespace) -> None:
+    group_id = arguments.group_id
+    whole = [topic for topic, indexes in arguments.topics if indexes is None]
+    try:
+        described = await admin.describe_topics(whole) if whole else {}
+    except UnknownTopicOrPartitionError as error:
+        raise CommandError([f"{error}"]) from None
+    partitions: list[TopicPartition] = []
+    for topic, indexes in arguments.topics:
+        if indexes is None:
+            indexes = tuple(p.partition for p in described[topic].partitions)
+        partitions += (TopicPartition(topic, index) for index in indexes)
+    try:
+        results = await admin.delete_group_offsets(group_id, partitions, raise_errors=False)
+    except KafkaError as error:
+        raise CommandError([_group_error(group_id, error)]) from None
+    failures: list[str] = []
+    for tp, failure in results.items():
+        if failure is None:
+            print(f"Deleted the offset of {tp.topic}-{tp.partition} in group {group_id!r}.")
+        elif isinstance(failure, GroupSubscribedToTopicError):
+            failures.append(
+                f"{tp.topic}-{tp.partition}: group {group_id!r} has members subscribed to "
+                f"{tp.topic!r} (stop them first)"
+            )
+        elif isinstance(failure, UnknownTopicOrPartitionError):
+            failures.append(f"{tp.topic}-{tp.partition}: no such topic")
+        else:
+            failures.append(f"{tp.topic}-{tp.partition}: {failure}")
     if failures:
         raise CommandError(failures)

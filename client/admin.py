@@ -47,6 +47,7 @@ from client.admin_groups import (
     list_groups_body,
     list_groups_min_version,
     merge_listings,
+    offset_delete_request,
     offset_fetch_request,
     read_find_coordinator,
     read_list_groups,
@@ -420,6 +421,26 @@ class AdminClient:
             group_id: await self._at_coordinator(delete_group_request(group_id))
             for group_id in dict.fromkeys(group_ids)
         }
+        failed = [error for error in results.values() if error is not None]
+        if raise_errors and failed:
+            raise failed[0]
+        return results
+
+    async def delete_group_offsets(
+        self,
+        group_id: str,
+        partitions: Iterable[TopicPartition],
+        *,
+        raise_errors: bool = True,
+    ) -> dict[TopicPartition, KafkaError | None]:
+        """Delete the group's committed offsets of ``partitions`` (OffsetDelete to its
+        coordinator, KIP-496; ``kafka-consumer-groups --delete-offsets``).  A group with members
+        keeps the offsets of topics they subscribe to: GroupSubscribedToTopicError for those
+        partitions; a partition with no commit is answered None like a deleted one.  The
+        group's own error is always raised (GroupIdNotFoundError; NonEmptyGroupError for a
+        non-consumer group with members); partition errors are raised (the first) unless
+        ``raise_errors`` is False, when they are returned, None meaning deleted."""
+        results = await self._at_coordinator(offset_delete_request(group_id, partitions))
         failed = [error for error in results.values() if error is not None]
         if raise_errors and failed:
             raise failed[0]

@@ -37,6 +37,7 @@ FIND_COORDINATOR = 10
 DESCRIBE_GROUPS = 15
 LIST_GROUPS = 16
 DELETE_GROUPS = 42
+OFFSET_DELETE = 47
 # FindCoordinator key types (KIP-98): 0 is a consumer group, 1 a transactional id.
 GROUP_KEY_TYPE = 0
 # OffsetFetch v2 is the first where null topics means "every committed partition" (KIP-88).
@@ -324,6 +325,48 @@ def read_delete_group(response: Container, group_id: str) -> KafkaError | None:
     if error.retriable:
         raise error
     return error
+
+
+# -- OffsetDelete ----------------------------------------------------------------------------
+
+
+def offset_delete_request(
+    group_id: str, partitions: Iterable[TopicPartition]
+) -> CoordinatorRequest[dict[TopicPartition, KafkaError | None]]:
+    """OffsetDelete (KIP-496) of ``partitions``; the read raises the group's error
+    (GroupIdNotFoundError, NonEmptyGroupError, ...) and returns each partition's (None:
+    deleted or nothing was committed; GroupSubscribedToTopicError: a member consumes it)."""
+    by_topic: dict[str, list[int]] = {}
+    for topic, partition in dict.fromkeys(partitions):
+        by_topic.setdefault(topic, []).append(partition)
+    body = {
+        "group_id": group_id,
+        "topics": [
+            {"name": topic, "partitions": [{"partition_index": index} for index in indexes]}
+            for topic, indexes in by_topic.items()
+        ],
+    }
+    return CoordinatorRequest(
+        group_id, OFFSET_DELETE, body, lambda response: read_offset_delete(response, group_id)
+    )
+
+
+def read_offset_delete(
+    response: Container, group_id: str
+) -> dict[TopicPartition, KafkaError | None]:
+    if response.error_code != ErrorCode.NONE:
+        raise error_for(response.error_code, f"group {group_id!r}")
+    results: dict[TopicPartition, KafkaError | None] = {}
+    for topic in response.topics:
+        for entry in topic.partitions:
+            tp = TopicPartition(topic.name, entry.partition_index)
+            code = entry.error_code
+            results[tp] = (
+                None
+                if code == ErrorCode.NONE
+                else error_for(code, f"{tp.topic}-{tp.partition} of group {group_id!r}")
+            )
+    return dict(sorted(results.items()))
 
 
 # -- OffsetFetch and lag ---------------------------------------------------------------------

@@ -55,6 +55,7 @@ from client.admin_groups import (
     list_groups_body,
     list_groups_min_version,
     merge_listings,
+    offset_delete_request,
     offset_fetch_request,
     read_find_coordinator,
     read_list_groups,
@@ -229,6 +230,21 @@ class AdminClient:
             group_id: self._at_coordinator(delete_group_request(group_id))
             for group_id in dict.fromkeys(group_ids)
         }
+        failed = [error for error in results.values() if error is not None]
+        if raise_errors and failed:
+            raise failed[0]
+        return results
+
+    def delete_group_offsets(
+        self,
+        group_id: str,
+        partitions: Iterable[TopicPartition],
+        *,
+        raise_errors: bool = True,
+    ) -> dict[TopicPartition, KafkaError | None]:
+        """Delete the group's committed offsets of ``partitions``; see the async
+        :meth:`client.admin.AdminClient.delete_group_offsets`."""
+        results = self._at_coordinator(offset_delete_request(group_id, partitions))
         failed = [error for error in results.values() if error is not None]
         if raise_errors and failed:
             raise failed[0]

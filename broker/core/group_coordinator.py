@@ -9,7 +9,7 @@ of :class:`GroupCoordinator`), ``group_timers`` (the delayed operations), ``grou
 formats and :func:`partition_for`).  This module adds offsets, admin, loading and ``expire``.
 
 **Entry points and results.**  ``join``, ``sync``, ``leave``, ``commit``, ``delete_groups``,
-``expire`` and ``unload_partition`` return a :class:`CoordinatorResult`:
+``delete_offsets``, ``expire`` and ``unload_partition`` return a :class:`CoordinatorResult`:
 
 - ``response``: the answer to this request, or None when the request is *parked*
   (``parked`` is then a :class:`ParkedRequest`: a JoinGroup waiting for the rebalance, a SyncGroup
@@ -275,6 +275,22 @@ class GroupCoordinator(GroupMembership):
                 self._remove_group(group, now_ms)
                 errors[group_id] = ErrorCode.NONE
         return self._result(errors)
+
+    def delete_offsets(
+        self, group_id: str, partitions: Iterable[TopicPartition], now_ms: int
+    ) -> CoordinatorResult[tuple[ErrorCode, dict[TopicPartition, ErrorCode]]]:
+        """OffsetDelete: the group's error (GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP or NONE) and
+        each partition's (:func:`~broker.core.group_offsets.delete_offsets`); each deleted
+        offset gets a tombstone."""
+        self._begin(now_ms)
+        group = self._groups.get(group_id)
+        if group is None or group.is_(_S.DEAD):
+            return self._result((ErrorCode.GROUP_ID_NOT_FOUND, {}))
+        error, errors, deleted = group_offsets.delete_offsets(group, partitions)
+        for tp in deleted:
+            key = group_offsets.offset_tombstone_key(group_id, tp)
+            self._out.records.append(OffsetsRecord(group.partition, key, None))
+        return self._result((error, errors))
 
     def _remove_group(self, group: Group, now_ms: int) -> None:
         """Empty to Dead: tombstones for what the log holds of it, then forget it."""

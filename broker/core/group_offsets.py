@@ -17,6 +17,7 @@ calls :func:`store_offsets`; the rules here are Kafka's ``GroupMetadataManager``
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -136,6 +137,75 @@ def expired_offsets(group: Group, wall_ms: int, retention_ms: int) -> list[Topic
 
 def offset_tombstone_key(group_id: str, tp: TopicPartition) -> bytes:
     return encode_offset_commit_key(OffsetCommitKey(group_id, tp[0], tp[1]))
+
+
+CONSUMER_PROTOCOL_TYPE = "consumer"
+_INT16 = struct.Struct(">h")
+_INT32 = struct.Struct(">i")
+
+
+def subscribed_topics(group: Group) -> frozenset[str]:
+    """The topics the members of a ``consumer`` group subscribe to, read from their metadata
+    for the selected protocol with the v0 layout every ConsumerProtocolSubscription version
+    starts with (int16 version, then the topic names).  As Kafka's ``computeSubscribedTopics``:
+    no selected protocol, another protocol type or an undecodable subscription counts as
+    subscribed to nothing."""
+    protocol = group.protocol_name
+    if protocol is None or group.protocol_type != CONSUMER_PROTOCOL_TYPE:
+        return frozenset()
+    topics: set[str] = set()
+    for member in group.members.values():
+        metadata = next((data for name, data in member.protocols if name == protocol), None)
+        if metadata is None:
+            continue
+        decoded = _subscription_topics(metadata)
+        if decoded is None:
+            return frozenset()
+        topics.update(decoded)
+    return frozenset(topics)
+
+
+def _subscription_topics(data: bytes) -> list[str] | None:
+    view = memoryview(data)
+    try:
+        (count,) = _INT32.unpack_from(view, _INT16.size)
+        position = _INT16.size + _INT32.size
+        if count < 0 or count > len(view):
+            return None
+        topics = []
+        for _ in range(count):
+            (size,) = _INT16.unpack_from(view, position)
+            position += _INT16.size
+            if size < 0 or position + size > len(view):
+                return None
+            topics.append(str(view[position : position + size], "utf-8"))
+            position += size
+    except (struct.error, UnicodeDecodeError):
+        return None
+    return topics
+
+
+def delete_offsets(
+    group: Group, partitions: Iterable[TopicPartition]
+) -> tuple[ErrorCode, dict[TopicPartition, ErrorCode], list[TopicPartition]]:
+    """OffsetDelete (KIP-496) of ``partitions``: (group error, partition errors, the deleted
+    partitions that need tombstones).  An Empty group loses the offsets asked for; a
+    ``consumer`` group with members keeps those of the topics its members subscribe to
+    (GROUP_SUBSCRIBED_TO_TOPIC) and loses the others; a group of another protocol type with
+    members is NON_EMPTY_GROUP.  A partition without a committed offset is answered NONE."""
+    if not group.is_(GroupState.EMPTY) and group.protocol_type != CONSUMER_PROTOCOL_TYPE:
+        return ErrorCode.NON_EMPTY_GROUP, {}, []
+    subscribed = frozenset() if group.is_(GroupState.EMPTY) else subscribed_topics(group)
+    errors: dict[TopicPartition, ErrorCode] = {}
+    deleted: list[TopicPartition] = []
+    for tp in partitions:
+        if tp[0] in subscribed:
+            errors[tp] = ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC
+            continue
+        errors[tp] = ErrorCode.NONE
+        if group.offsets.pop(tp, None) is not None:
+            deleted.append(tp)
+    return ErrorCode.NONE, errors, deleted
 
 
 def listed_group(group: Group) -> ListedGroup:

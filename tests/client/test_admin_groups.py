@@ -28,7 +28,13 @@ from client.admin_groups import (
     decode_consumer_assignment,
     lag_from,
 )
-from client.errors import GroupIdNotFoundError, KafkaProtocolError, NonEmptyGroupError
+from client.errors import (
+    GroupIdNotFoundError,
+    GroupSubscribedToTopicError,
+    KafkaProtocolError,
+    NonEmptyGroupError,
+    UnknownTopicOrPartitionError,
+)
 from client.metadata import TopicPartition
 
 BROKER_SETTINGS = {
@@ -272,6 +278,32 @@ async def test_delete_groups(groups: Groups) -> None:
             await admin.describe_groups([groups.closed])
         with pytest.raises(NonEmptyGroupError):
             await admin.delete_groups([groups.active])
+
+
+@pytest.mark.anyio
+async def test_delete_group_offsets(groups: Groups) -> None:
+    async with admin_for(groups.bootstrap) as admin:
+        # The Empty group loses what is asked for; a partition without a commit is no error.
+        deleted = await admin.delete_group_offsets(groups.closed, [groups.tp(0), groups.tp(2)])
+        assert deleted == {groups.tp(0): None, groups.tp(2): None}
+        assert list(await admin.list_group_offsets(groups.closed)) == [groups.tp(1)]
+        # The Stable group's member subscribes to the topic: its offsets stay.
+        kept = await admin.delete_group_offsets(groups.active, [groups.tp(2)], raise_errors=False)
+        assert list(kept) == [groups.tp(2)]
+        assert isinstance(kept[groups.tp(2)], GroupSubscribedToTopicError)
+        with pytest.raises(GroupSubscribedToTopicError):
+            await admin.delete_group_offsets(groups.active, [groups.tp(2)])
+        assert list(await admin.list_group_offsets(groups.active)) == [groups.tp(2)]
+        unknown = TopicPartition("no-such-topic", 0)
+        missing = await admin.delete_group_offsets(groups.closed, [unknown], raise_errors=False)
+        assert isinstance(missing[unknown], UnknownTopicOrPartitionError)
+        with pytest.raises(GroupIdNotFoundError):
+            await admin.delete_group_offsets("no-such-group", [groups.tp(1)])
+    with blocking_admin.AdminClient(
+        bootstrap_servers=groups.bootstrap, default_api_timeout_ms=20_000
+    ) as blocking:
+        assert blocking.delete_group_offsets(groups.closed, [groups.tp(1)]) == {groups.tp(1): None}
+        assert blocking.list_group_offsets(groups.closed) == {}
 
 
 def test_blocking_admin_groups(groups: Groups) -> None:

@@ -1,6 +1,7 @@
 """Admin views of consumer groups with unmodified admin clients: confluent-kafka's
-AdminClient (list/describe/list offsets/delete) and kafka-python 3's KafkaAdminClient
-(``list_groups``, ``describe_groups``, ``list_group_offsets``, ``delete_groups``; the 2.x
+AdminClient (list/describe/list offsets/delete) and kafka-python 3's
+KafkaAdminClient (``list_groups``, ``describe_groups``, ``list_group_offsets``,
+``delete_group_offsets``, ``delete_groups``; the 2.x
 ``*_consumer_group*`` names are gone in 3.x) against a live group, an empty one and one
 that does not exist."""
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import kafka.errors
 import pytest
 from confluent_kafka import (
     ConsumerGroupState,
@@ -17,6 +19,7 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient
 from kafka import KafkaAdminClient
+from kafka import TopicPartition as LegacyTopicPartition
 
 from tests.interop.test_groups_members import (
     BROKER_SETTINGS,
@@ -143,6 +146,25 @@ def test_admin_views_and_delete(kafka_broker_factory: Any, members: MemberPool, 
         assert refused.value.args[0].code() == KafkaError.NON_EMPTY_GROUP
         assert legacy.delete_groups([active]) == {active: "NonEmptyGroupError"}
         assert legacy_offsets(active) == everything  # untouched
+
+        # OffsetDelete (KIP-496, kafka-python; confluent-kafka's Python API has no call for
+        # it): the live group's members subscribe to the topic, so its offsets stay
+        # (GROUP_SUBSCRIBED_TO_TOPIC); the empty group's go, partition by partition.
+        def legacy_delete_offsets(group: str, *partitions: int) -> list[str]:
+            asked = [LegacyTopicPartition(topic, partition) for partition in partitions]
+            answered = legacy.delete_group_offsets(group, asked)
+            assert sorted(answered) == asked
+            return [answered[tp].__name__ for tp in asked]
+
+        assert legacy_delete_offsets(active, 0, 1) == ["GroupSubscribedToTopicError"] * 2
+        assert legacy_offsets(active) == everything
+        first, second = sorted(idle_offsets)[:2]
+        assert legacy_delete_offsets(idle, first) == ["NoError"]
+        assert legacy_delete_offsets(idle, second) == ["NoError"]
+        idle_offsets = {p: o for p, o in idle_offsets.items() if p not in (first, second)}
+        assert legacy_offsets(idle) == confluent_offsets(idle) == idle_offsets
+        with pytest.raises(kafka.errors.GroupIdNotFoundError):
+            legacy.delete_group_offsets(missing, [LegacyTopicPartition(topic, 0)])
 
         # An empty one goes, with its offsets; a missing one is GROUP_ID_NOT_FOUND.
         admin.delete_consumer_groups([idle], request_timeout=STEP_S)[idle].result(timeout=STEP_S)

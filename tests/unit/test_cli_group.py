@@ -153,6 +153,28 @@ def test_delete(groups: Groups, capsys: pytest.CaptureFixture[str]) -> None:
     assert (code, err) == (1, f"odradek: error: group {groups.closed!r} not found\n")
 
 
+def test_delete_offsets(groups: Groups, capsys: pytest.CaptureFixture[str]) -> None:
+    topic = groups.topic
+    code, out, err = group(capsys, groups, "delete-offsets", groups.closed, "--topic", f"{topic}:1")
+    assert (code, out, err) == (
+        0,
+        f"Deleted the offset of {topic}-1 in group {groups.closed!r}.\n",
+        "",
+    )
+    code, out, err = group(capsys, groups, "delete-offsets", groups.active, "--topic", topic)
+    assert (code, out) == (1, "")
+    assert err.splitlines() == [
+        f"odradek: error: {topic}-{partition}: group {groups.active!r} has members subscribed "
+        f"to {topic!r} (stop them first)"
+        for partition in range(3)
+    ]
+    code, out, err = group(capsys, groups, "delete-offsets", "ghost", "--topic", f"{topic}:0")
+    assert (code, out, err) == (1, "", "odradek: error: group 'ghost' not found\n")
+    code, out, _ = group(capsys, groups, "describe", groups.closed, "--output", "json")
+    (described,) = json.loads(out)
+    assert [(p["partition"], p["current_offset"]) for p in described["partitions"]] == [(0, 4)]
+
+
 def test_unreachable_cluster_times_out(capsys: pytest.CaptureFixture[str]) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -171,6 +193,9 @@ def test_unreachable_cluster_times_out(capsys: pytest.CaptureFixture[str]) -> No
         (["group", "delete"], "the following arguments are required: GROUP"),
         (["group", "list", "--output", "yaml"], "invalid choice: 'yaml'"),
         (["group", "delete", "g", "--output", "json"], "unrecognized arguments: --output"),
+        (["group", "delete-offsets", "g"], "the following arguments are required: --topic"),
+        (["group", "delete-offsets", "g", "--topic", "t:x"], "partitions must be comma-separated"),
+        (["group", "delete-offsets", "g", "--topic", ":1"], "no topic in ':1'"),
     ],
 )
 def test_usage_errors_exit_2(
@@ -190,6 +215,7 @@ def test_usage_errors_exit_2(
         (["group", "list"], "odradek group list --state Stable"),
         (["group", "describe"], "odradek group describe billing audit --output json"),
         (["group", "delete"], "odradek group delete billing"),
+        (["group", "delete-offsets"], "odradek group delete-offsets billing --topic orders"),
     ],
 )
 def test_help_exits_0_with_examples(

@@ -29,6 +29,7 @@ from broker.core.group_records import (
     java_string_hash,
     partition_for,
 )
+from client.consumer_protocol import Subscription, encode_subscription
 from client.protocol.errors import ErrorCode
 
 E = ErrorCode
@@ -124,12 +125,19 @@ def join_new(coord: GroupCoordinator, *, now: int, **kwargs: Any) -> str:
     return first.member_id
 
 
-def stable_group(coord: GroupCoordinator, *ids: str, now: int = 0) -> int:
-    """Members ``ids`` (already holding ids from join_new) in one Stable generation."""
+def stable_group(
+    coord: GroupCoordinator,
+    *ids: str,
+    now: int = 0,
+    protocols: Sequence[tuple[str, bytes]] | dict[str, Sequence[tuple[str, bytes]]] = RANGE,
+) -> int:
+    """Members ``ids`` (already holding ids from join_new) in one Stable generation;
+    ``protocols`` are every member's or, as a dict, each member's."""
     parked: list[ParkedRequest] = []
     generation = -1
     for member_id in ids:
-        result = join(coord, member_id, now=now)
+        own = protocols[member_id] if isinstance(protocols, dict) else protocols
+        result = join(coord, member_id, now=now, protocols=own)
         if result.response is not None:
             generation = result.response.generation_id
         else:
@@ -650,6 +658,70 @@ def test_list_describe_and_delete() -> None:
         (OffsetCommitKey("simple", "t", 0), None)
     ]
     assert "simple" not in coord.groups
+
+
+def _subscribed(*topics: str, version: int = 3) -> tuple[tuple[str, bytes], ...]:
+    return (("range", encode_subscription(Subscription(topics=topics), version)),)
+
+
+def _tombstoned(result: CoordinatorResult[Any]) -> list[OffsetCommitKey]:
+    assert all(r.value is None for r in result.records)
+    keys = [decode_key(r.key) for r in result.records]
+    assert all(isinstance(key, OffsetCommitKey) for key in keys)
+    return keys  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("version", [0, 1, 3])
+def test_offset_delete_keeps_the_subscribed_topics_of_a_consuming_group(version: int) -> None:
+    coord = coordinator()
+    a, b = join_new(coord, now=0, client="a"), join_new(coord, now=0, client="b")
+    subscriptions = {a: _subscribed("t", version=version), b: _subscribed("u", version=version)}
+    generation = stable_group(coord, a, b, protocols=subscriptions)
+    offsets = {("t", 0): (5, 1, None), ("u", 0): (6, 1, None), ("old", 2): (7, 1, None)}
+    commit(coord, a, generation, now=1, offsets=offsets)
+    result = coord.delete_offsets("g", [("t", 0), ("old", 2), ("old", 3), ("u", 0)], 2)
+    assert result.response == (
+        E.NONE,
+        {
+            ("t", 0): E.GROUP_SUBSCRIBED_TO_TOPIC,
+            ("old", 2): E.NONE,
+            ("old", 3): E.NONE,  # nothing committed there: nothing to delete, no error
+            ("u", 0): E.GROUP_SUBSCRIBED_TO_TOPIC,
+        },
+    )
+    assert _tombstoned(result) == [OffsetCommitKey("g", "old", 2)]
+    assert set(coord.groups["g"].offsets) == {("t", 0), ("u", 0)}
+    assert coord.groups["g"].state is GroupState.STABLE
+
+
+def test_offset_delete_of_an_empty_group_deletes_every_partition_asked_for() -> None:
+    coord = coordinator()
+    commit(coord, "", -1, now=0, offsets={("t", 0): (1, -1, None), ("t", 1): (2, -1, None)})
+    result = coord.delete_offsets("g", [("t", 0)], 1)
+    assert result.response == (E.NONE, {("t", 0): E.NONE})
+    assert _tombstoned(result) == [OffsetCommitKey("g", "t", 0)]
+    fetched = coord.fetch_offsets("g", [("t", 0), ("t", 1)])
+    assert [(tp, f.offset) for tp, f in fetched.items()] == [(("t", 0), -1), (("t", 1), 2)]
+
+
+def test_offset_delete_refuses_unknown_groups_and_other_protocols_with_members() -> None:
+    coord = coordinator()
+    assert coord.delete_offsets("nope", [("t", 0)], 0).response == (E.GROUP_ID_NOT_FOUND, {})
+    member = join_new(coord, now=0, protocol_type="connect")
+    joined = join(coord, member, now=0, protocol_type="connect")
+    assert joined.response is not None and joined.response.error_code is E.NONE
+    refused = coord.delete_offsets("g", [("t", 0)], 1)
+    assert (refused.response, refused.records) == ((E.NON_EMPTY_GROUP, {}), ())
+
+
+def test_offset_delete_with_an_undecodable_subscription_sees_no_subscribed_topic() -> None:
+    # Kafka's computeSubscribedTopics: a subscription it cannot parse subscribes to nothing.
+    coord = coordinator()
+    generation = stable_group(coord, join_new(coord, now=0))  # metadata b"sub-range"
+    commit(coord, "c-1", generation, now=1)
+    result = coord.delete_offsets("g", [("t", 0)], 2)
+    assert result.response == (E.NONE, {("t", 0): E.NONE})
+    assert _tombstoned(result) == [OffsetCommitKey("g", "t", 0)]
 
 
 # ----------------------------------------------------------------------- records and replay

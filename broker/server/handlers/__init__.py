@@ -38,6 +38,7 @@ HANDLERS: dict[int, Handler] = {
     15: groups.describe_groups,
     16: groups.list_groups,
     42: groups.delete_groups,
+    47: groups.offset_delete,
     43: elect_leaders.handle,
     18: api_versions.handle,
     19: admin.create_topics,

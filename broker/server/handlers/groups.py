@@ -1,9 +1,9 @@
 """The classic consumer-group APIs, mapped onto the group coordinator.
 
 JoinGroup (11), SyncGroup (14), Heartbeat (12), LeaveGroup (13), OffsetCommit (8),
-OffsetFetch (9), ListGroups (16), DescribeGroups (15), DeleteGroups (42).  Field mapping only:
-the rules live in :mod:`broker.core.group_coordinator`; persistence and parking in
-:mod:`broker.server.group_service`.
+OffsetFetch (9), ListGroups (16), DescribeGroups (15), DeleteGroups (42), OffsetDelete (47).
+Field mapping only: the rules live in :mod:`broker.core.group_coordinator`; persistence and
+parking in :mod:`broker.server.group_service`.
 """
 
 from __future__ import annotations
@@ -298,4 +298,40 @@ async def delete_groups(server: BrokerServer, header: RequestHeader, request: Co
     return {
         "throttle_time_ms": 0,
         "results": [{"group_id": group, "error_code": code} for group, code in results.items()],
+    }
+
+
+async def offset_delete(server: BrokerServer, header: RequestHeader, request: Container) -> Any:
+    """KIP-496.  A topic the cluster does not have is UNKNOWN_TOPIC_OR_PARTITION per
+    partition (as Kafka's metadata check); the rest go to the coordinator."""
+    error = await _loaded(server, request.group_id)
+    unknown = {topic.name for topic in request.topics if server.image.topic(topic.name) is None}
+    wanted = [
+        (topic.name, p.partition_index)
+        for topic in request.topics
+        if topic.name not in unknown
+        for p in topic.partitions
+    ]
+    errors: dict[tuple[str, int], ErrorCode] = {}
+    if error is ErrorCode.NONE:
+        result = server.groups.coordinator.delete_offsets(request.group_id, wanted, monotonic_ms())
+        error, errors = await server.groups.apply(result)
+    if error is not ErrorCode.NONE:
+        return {"error_code": error, "throttle_time_ms": 0, "topics": []}
+    topics: dict[str, list[dict[str, Any]]] = {}
+    for topic in request.topics:
+        for p in topic.partitions:
+            key = (topic.name, p.partition_index)
+            code = (
+                ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+                if topic.name in unknown
+                else errors.get(key, ErrorCode.NONE)
+            )
+            topics.setdefault(topic.name, []).append(
+                {"partition_index": p.partition_index, "error_code": code}
+            )
+    return {
+        "error_code": ErrorCode.NONE,
+        "throttle_time_ms": 0,
+        "topics": [{"name": name, "partitions": parts} for name, parts in topics.items()],
     }
