@@ -124,6 +124,15 @@ class LogManager:
         """Every open log by (topic, partition): a read-only view, nothing copied."""
         return MappingProxyType(self._logs)
 
+    def by_dir(self) -> dict[Path, list[tuple[TopicPartition, PartitionLog]]]:
+        """Every log dir (in ``log.dirs`` order) with the partition logs it holds, sorted."""
+        hosted: dict[Path, list[tuple[TopicPartition, PartitionLog]]] = {
+            log_dir: [] for log_dir in self.log_dirs
+        }
+        for key in sorted(self._logs):
+            hosted[self._dir_of[key]].append((key, self._logs[key]))
+        return hosted
+
     def logs(self) -> list[PartitionLog]:
         return list(self._logs.values())
 

@@ -49,6 +49,7 @@ EXPECTED_MISSING = {
     ("CreateTopics", 1),
     ("DeleteTopics", 0),
     ("DescribeConfigs", 0),
+    ("DescribeLogDirs", 0),
     ("OffsetForLeaderEpoch", 0),
     ("OffsetForLeaderEpoch", 1),
 }
