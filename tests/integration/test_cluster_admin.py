@@ -24,8 +24,10 @@ from tests.integration.admin_requests import (
     produce,
     wait_for_states,
 )
+from tests.integration.wire import RawConnection
 from tests.support.waiting import wait_until
 
+DESCRIBE_PRODUCERS = 61
 EARLIEST = -2
 PREFERRED = 0
 UNCLEAN = 1
@@ -75,6 +77,12 @@ def test_delete_records_reaches_every_replica(kafka_cluster_factory: ClusterFact
     assert delete_records(_address(nodes[2]), {("dr", 0): 70}) == {
         ("dr", 0): (ErrorCode.NOT_LEADER_OR_FOLLOWER, -1)
     }
+    # DescribeProducers is answered by the leader only, too.
+    for node, expected in ((1, ErrorCode.NONE), (2, ErrorCode.NOT_LEADER_OR_FOLLOWER)):
+        with RawConnection(_address(nodes[node])) as conn:
+            body = {"topics": [{"name": "dr", "partition_indexes": [0]}]}
+            (topic,) = conn.request(DESCRIBE_PRODUCERS, 0, body).topics
+        assert [p.error_code for p in topic.partitions] == [expected]
 
     # The follower that missed it learns the start from its first fetches after the restart.
     nodes[3].start()

@@ -10,6 +10,7 @@ from broker.server.handlers import (
     api_versions,
     coordinator,
     delete_records,
+    describe_producers,
     elect_leaders,
     fetch,
     groups,
@@ -53,4 +54,5 @@ HANDLERS: dict[int, Handler] = {
     37: admin.create_partitions,
     44: alter_configs.incremental_alter_configs,
     60: metadata.describe_cluster,
+    61: describe_producers.describe_producers,
 }
