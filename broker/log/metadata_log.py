@@ -15,6 +15,9 @@ from typing import Any
 
 import crc32c
 
+from broker.log.checkpoints import CheckpointError, read_small_file, write_file_atomically
+from broker.log.files import OS_FILES
+
 FILE_NAME = "cluster-metadata.log"
 
 
@@ -76,3 +79,31 @@ def _parse_line(line: bytes) -> dict[str, Any] | None:
     except ValueError:
         return None
     return value if isinstance(value, dict) else None
+
+
+QUORUM_STATE_FILE = "quorum-state"
+
+
+def next_leader_epoch(directory: Path, node_id: int) -> int:
+    """Take the controller's leadership for a new epoch: one more than the epoch recorded in
+    ``quorum-state`` (Kafka's file of the KRaft election state; 0 if absent or unreadable), and
+    record it before returning, so an epoch is never handed out twice across restarts."""
+    path = directory / QUORUM_STATE_FILE
+    previous = 0
+    try:
+        data = read_small_file(OS_FILES, path)
+        if data is not None:
+            previous = int(json.loads(data)["leaderEpoch"])
+    except (CheckpointError, ValueError, KeyError, TypeError):
+        previous = 0  # only DescribeQuorum reports it: no vote depends on it here
+    epoch = max(previous, 0) + 1
+    state = {
+        "leaderId": node_id,
+        "leaderEpoch": epoch,
+        "votedId": -1,
+        "appliedOffset": 0,
+        "currentVoters": [{"voterId": node_id}],
+        "data_version": 0,
+    }
+    write_file_atomically(OS_FILES, path, json.dumps(state, separators=(",", ":")).encode())
+    return epoch

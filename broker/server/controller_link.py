@@ -232,7 +232,7 @@ class ControllerLink:
         response = await connection.send(
             1,
             {
-                "replica_id": -1,
+                "replica_id": self.server.node_id,  # a KRaft observer names itself
                 "max_wait_ms": METADATA_FETCH_WAIT_MS,
                 "min_bytes": 1,
                 "max_bytes": 64 << 20,

@@ -35,7 +35,7 @@ from broker.core.controller import (
     ControllerSettings,
 )
 from broker.core.metadata import MetadataImage, MetadataRecord, record_from_dict, record_to_dict
-from broker.log.metadata_log import MetadataLog
+from broker.log.metadata_log import MetadataLog, next_leader_epoch
 from broker.server.clock import monotonic_ms, wall_ms
 from broker.server.connection import open_listener, serve_listener
 from broker.server.dispatcher import Dispatcher
@@ -68,6 +68,10 @@ class ControllerServer:
         self.cluster_id = cluster_id
         self.node_id = config.node_id
         self.metadata_log = MetadataLog(metadata_dir)
+        self.leader_epoch = next_leader_epoch(metadata_dir, self.node_id)
+        # DescribeQuorum's observers: broker id -> (its next metadata offset, wall ms of that
+        # fetch, wall ms of its last fetch at the log end).
+        self.observers: dict[int, tuple[int, int, int]] = {}
         self.records: list[dict[str, Any]] = list(self.metadata_log.records)
         self.image = MetadataImage()
         for body in self.records:
@@ -124,6 +128,15 @@ class ControllerServer:
             log.error("%s", warning)
         self.commit(outcome.records)
         return outcome.result
+
+    def on_metadata_fetch(self, replica_id: int, offset: int, now_wall_ms: int) -> None:
+        """A broker fetched the metadata log from ``offset`` (it has everything below)."""
+        if replica_id < 0:
+            return
+        caught_up = self.observers.get(replica_id, (0, -1, -1))[2]
+        if offset >= self.metadata_offset:
+            caught_up = now_wall_ms
+        self.observers[replica_id] = (offset, now_wall_ms, caught_up)
 
     def metadata_batch(self, offset: int) -> bytes:
         """Records from ``offset`` as one Kafka record batch (empty at the end of the log)."""

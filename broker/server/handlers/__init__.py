@@ -11,6 +11,7 @@ from broker.server.handlers import (
     coordinator,
     delete_records,
     describe_producers,
+    describe_quorum,
     elect_leaders,
     fetch,
     groups,
@@ -53,6 +54,7 @@ HANDLERS: dict[int, Handler] = {
     35: log_dirs.describe_log_dirs,
     37: admin.create_partitions,
     44: alter_configs.incremental_alter_configs,
+    55: describe_quorum.handle,
     60: metadata.describe_cluster,
     61: describe_producers.describe_producers,
 }

@@ -14,10 +14,16 @@ from typing import TYPE_CHECKING, Any
 
 from construct import Container
 
-from broker.server.clock import monotonic_ms
+from broker.server.clock import monotonic_ms, wall_ms
 from broker.server.connection import current_connection_state
 from broker.server.controller_server import METADATA_TOPIC
-from broker.server.handlers import admin, alter_configs, api_versions, elect_leaders
+from broker.server.handlers import (
+    admin,
+    alter_configs,
+    api_versions,
+    describe_quorum,
+    elect_leaders,
+)
 from client.protocol.errors import ErrorCode
 from client.protocol.headers import RequestHeader
 
@@ -166,6 +172,12 @@ def _metadata_partition(server: ControllerServer, offset: int, error: ErrorCode)
     }
 
 
+def _replica_id(request: Container) -> int:
+    """The fetching node: ``replica_id`` up to Fetch v14, ``replica_state`` from v15."""
+    state = request.get("replica_state")
+    return int(state.replica_id if state is not None else request.get("replica_id", -1))
+
+
 async def metadata_fetch(
     server: ControllerServer, header: RequestHeader, request: Container
 ) -> dict[str, Any]:
@@ -184,6 +196,7 @@ async def metadata_fetch(
             if offset < 0 or offset > server.metadata_offset:
                 partitions.append(_metadata_partition(server, 0, ErrorCode.OFFSET_OUT_OF_RANGE))
                 continue
+            server.on_metadata_fetch(_replica_id(request), offset, wall_ms())
             wait_ms = min(max(request.max_wait_ms, 0), MAX_METADATA_WAIT_MS)
             await server.wait_for_records(offset, wait_ms)
             partitions.append(_metadata_partition(server, offset, ErrorCode.NONE))
@@ -231,6 +244,7 @@ CONTROLLER_HANDLERS: dict[int, Handler] = {
     37: admin.create_partitions,
     43: elect_leaders.handle_on_controller,
     44: alter_configs.incremental_alter_configs,
+    55: describe_quorum.handle_on_controller,
     56: alter_partition,
     62: broker_registration,
     63: broker_heartbeat,
