@@ -162,6 +162,37 @@ class BrokerSession:
     controlled_shutdown_offset: int = -1
 
 
+# (replicas, adding replicas, removing replicas) of a partition (KIP-455).
+Reassignment = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]
+
+
+def _settle(
+    replicas: tuple[int, ...],
+    isr: tuple[int, ...],
+    leader: int,
+    adding: tuple[int, ...],
+    removing: tuple[int, ...],
+    *,
+    is_live: Callable[[int], bool],
+) -> tuple[tuple[int, ...], tuple[int, ...], int, tuple[int, ...], tuple[int, ...]]:
+    """Complete a reassignment once every target replica is in the ISR (Kafka's
+    ``isReassignmentComplete``): the replicas become the target, the removed ones leave the
+    ISR, and a leader being removed hands over to the first live target replica in the ISR.
+    Anything else is returned as it came."""
+    if not (adding or removing):
+        return replicas, isr, leader, adding, removing
+    target = tuple(r for r in replicas if r not in removing)
+    if not set(target) <= set(isr):
+        return replicas, isr, leader, adding, removing
+    new_isr = tuple(r for r in isr if r in target)
+    new_leader = leader
+    if leader not in target:
+        new_leader = next((r for r in target if r in new_isr and is_live(r)), NO_LEADER)
+        if new_leader == NO_LEADER:
+            return replicas, isr, leader, adding, removing
+    return target, new_isr, new_leader, (), ()
+
+
 class _Draft:
     """One command's records and the partition and liveness state they lead to."""
 
@@ -192,16 +223,47 @@ class _Draft:
                 yield topic, index, self.partition(topic, index)
 
     def write(
-        self, topic: TopicImage, index: int, isr: tuple[int, ...], leader: int, recovery: int
+        self,
+        topic: TopicImage,
+        index: int,
+        isr: tuple[int, ...],
+        leader: int,
+        recovery: int,
+        *,
+        reassignment: Reassignment | None = None,
     ) -> PartitionRegistration:
         """The partition's next state; a change raises the partition epoch, a new leader the
-        leader epoch (P6).  No record when nothing changes."""
+        leader epoch (P6).  No record when nothing changes.  ``reassignment`` (replicas,
+        adding, removing) replaces the replica set; an ongoing reassignment whose target
+        replicas are all in the new ISR completes in the same record (:func:`_settle`)."""
         old = self.partition(topic, index)
-        if (isr, leader, recovery) == (old.isr, old.leader, old.leader_recovery_state):
+        replicas, adding, removing = reassignment or (
+            old.replicas,
+            old.adding_replicas,
+            old.removing_replicas,
+        )
+        replicas, isr, leader, adding, removing = _settle(
+            replicas, isr, leader, adding, removing, is_live=self.is_live
+        )
+        if (isr, leader, recovery, replicas, adding, removing) == (
+            old.isr,
+            old.leader,
+            old.leader_recovery_state,
+            old.replicas,
+            old.adding_replicas,
+            old.removing_replicas,
+        ):
             return old
         leader_epoch = old.leader_epoch + (1 if leader != old.leader else 0)
         new = PartitionRegistration(
-            old.replicas, isr, leader, leader_epoch, old.partition_epoch + 1, recovery
+            replicas,
+            isr,
+            leader,
+            leader_epoch,
+            old.partition_epoch + 1,
+            recovery,
+            adding,
+            removing,
         )
         self._partitions[(topic.topic_id, index)] = new
         self.records.append(
@@ -214,6 +276,8 @@ class _Draft:
                 new.leader_epoch,
                 new.partition_epoch,
                 new.leader_recovery_state,
+                new.adding_replicas,
+                new.removing_replicas,
             )
         )
         return new
@@ -577,6 +641,86 @@ class ClusterControl:
             ):
                 return ErrorCode.INELIGIBLE_REPLICA
         return None
+
+    def alter_partition_reassignments(
+        self, requests: Sequence[tuple[str, int, Sequence[int] | None]]
+    ) -> ClusterResult[list[tuple[str, int, ErrorCode, str | None]]]:
+        """AlterPartitionReassignments (KIP-455): ``(topic, partition, target replicas or None
+        to cancel)`` each, answered ``(topic, partition, error, message)``.
+
+        A target (non-empty, distinct, registered brokers) makes the replicas the target
+        followed by the original replicas it drops (``removing``), the new ones ``adding``;
+        the leader brings the adding replicas into the ISR as they catch up and the
+        reassignment completes, in the same PartitionRecord, once every target replica is in
+        the ISR (``_settle``).  A new target replaces an ongoing one (from the original
+        replicas); None cancels one (NO_REASSIGNMENT_IN_PROGRESS if none): back to the
+        original replicas, the added ones leaving the ISR."""
+        draft = self._draft()
+        answers: list[tuple[str, int, ErrorCode, str | None]] = []
+        for name, index, target in requests:
+            error, message = self._reassign(draft, name, index, target)
+            answers.append((name, index, error, message))
+        return draft.result(answers)
+
+    def _reassign(
+        self, draft: _Draft, name: str, index: int, target: Sequence[int] | None
+    ) -> tuple[ErrorCode, str | None]:
+        topic = self.image.topic(name)
+        if topic is None or index not in topic.partitions:
+            return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"No such partition as {name}-{index}"
+        part = draft.partition(topic, index)
+        original = tuple(r for r in part.replicas if r not in part.adding_replicas)
+        if target is None:
+            if not part.reassigning:
+                return ErrorCode.NO_REASSIGNMENT_IN_PROGRESS, None
+            wanted = original
+        else:
+            wanted = tuple(target)
+            if not wanted or len(set(wanted)) != len(wanted):
+                return ErrorCode.INVALID_REPLICA_ASSIGNMENT, f"invalid replicas {list(wanted)}"
+            unknown = [r for r in wanted if r not in self.image.brokers]
+            if unknown:
+                return ErrorCode.INVALID_REPLICA_ASSIGNMENT, f"unknown brokers {unknown}"
+        replicas = wanted + tuple(r for r in original if r not in wanted)
+        adding = tuple(r for r in wanted if r not in original)
+        removing = tuple(r for r in original if r not in wanted)
+        isr = tuple(r for r in part.isr if r in replicas)
+        leader = part.leader
+        if leader not in isr:
+            leader = next((r for r in replicas if r in isr and draft.is_live(r)), NO_LEADER)
+        if not isr or leader == NO_LEADER:
+            return ErrorCode.INVALID_REPLICA_ASSIGNMENT, (
+                f"{name}-{index}: no live in-sync replica would be left to lead"
+            )
+        draft.write(
+            topic,
+            index,
+            isr,
+            leader,
+            part.leader_recovery_state,
+            reassignment=(replicas, adding, removing),
+        )
+        return ErrorCode.NONE, None
+
+    def list_partition_reassignments(
+        self, partitions: Sequence[tuple[str, Sequence[int]]] | None
+    ) -> list[tuple[str, int, PartitionRegistration]]:
+        """ListPartitionReassignments: the ongoing ones among ``partitions`` (None: all)."""
+        found: list[tuple[str, int, PartitionRegistration]] = []
+        wanted = (
+            [(topic.name, sorted(topic.partitions)) for topic in self.image.topics_by_name.values()]
+            if partitions is None
+            else partitions
+        )
+        for name, indexes in wanted:
+            topic = self.image.topic(name)
+            if topic is None:
+                continue
+            for index in indexes:
+                part = topic.partitions.get(index)
+                if part is not None and part.reassigning:
+                    found.append((name, index, part))
+        return found
 
     def elect_preferred_leaders(self) -> ClusterResult[list[tuple[str, int]]]:
         """Give each partition to its preferred (first) replica where that one is live, in the

@@ -75,6 +75,10 @@ class PartitionRecord:
     leader_epoch: int
     partition_epoch: int
     leader_recovery_state: int = RECOVERED
+    # An ongoing reassignment (KIP-455): replicas being added (not yet in the ISR) and being
+    # removed once every target replica is in the ISR; ``replicas`` holds both.
+    adding_replicas: tuple[int, ...] = ()
+    removing_replicas: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +167,17 @@ class PartitionRegistration:
     leader_epoch: int
     partition_epoch: int
     leader_recovery_state: int = RECOVERED
+    adding_replicas: tuple[int, ...] = ()
+    removing_replicas: tuple[int, ...] = ()
+
+    @property
+    def target_replicas(self) -> tuple[int, ...]:
+        """Where a reassignment goes (the replicas when none is ongoing)."""
+        return tuple(r for r in self.replicas if r not in self.removing_replicas)
+
+    @property
+    def reassigning(self) -> bool:
+        return bool(self.adding_replicas or self.removing_replicas)
 
 
 @dataclass(slots=True)
@@ -293,6 +308,8 @@ class MetadataImage:
             record.leader_epoch,
             record.partition_epoch,
             record.leader_recovery_state,
+            record.adding_replicas,
+            record.removing_replicas,
         )
 
     def _replay_config(self, record: ConfigRecord) -> None:
@@ -364,6 +381,14 @@ def partition_state_error(record: PartitionRecord) -> str | None:
         return f"leader {record.leader} is not in the ISR {list(record.isr)}"
     if record.leader_recovery_state not in (RECOVERED, RECOVERING):
         return f"unknown leader recovery state {record.leader_recovery_state}"
+    adding, removing = set(record.adding_replicas), set(record.removing_replicas)
+    if not (adding | removing) <= set(record.replicas) or adding & removing:
+        return (
+            f"reassignment adding {list(record.adding_replicas)} / removing "
+            f"{list(record.removing_replicas)} does not fit replicas {list(record.replicas)}"
+        )
+    if record.removing_replicas and set(record.replicas) == removing:
+        return f"a reassignment removing every replica {list(record.replicas)}"
     return None
 
 

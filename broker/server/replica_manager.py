@@ -261,6 +261,8 @@ class ReplicaManager(ABC):
         for topic in self.image.topics_by_name.values():
             for index, registration in topic.partitions.items():
                 if self.node_id not in registration.replicas:
+                    if (topic.name, index) in self.partitions:
+                        self._drop_replica(topic.name, index)
                     continue
                 key = (topic.name, index)
                 partition = self.partitions.get(key)
@@ -268,6 +270,21 @@ class ReplicaManager(ABC):
                     partition = self._open_partition(topic, index)
                     self.partitions[key] = partition
                 self._adopt(partition, registration, now)
+
+    def _drop_replica(self, topic: str, index: int) -> None:
+        """A reassignment moved this partition off this broker: stop following it, answer
+        what waits on it (NOT_LEADER_OR_FOLLOWER), delete its log."""
+        key = (topic, index)
+        self.info(f"{topic}-{index}: no longer a replica here (reassigned): deleting its log")
+        self.replica_fetchers.unfollow(key)
+        partition = self.partitions.pop(key)
+        was_leader = partition.is_leader
+        partition.leader = NO_LEADER
+        if was_leader:
+            self.on_leadership_change(partition)  # a group coordinator unloads it
+        self.complete_delayed(key)
+        self._checkpointed_high_watermarks.pop(key, None)
+        self.logs.delete_partition(topic, index)
 
     def _open_partition(self, topic: TopicImage, index: int) -> Partition:
         log_ = self.logs.get(topic.name, index)

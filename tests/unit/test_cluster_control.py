@@ -35,6 +35,8 @@ from broker.core.metadata import (
     ProducerIdsRecord,
     RegisterBrokerRecord,
     UnfenceBrokerRecord,
+    record_from_dict,
+    record_to_dict,
 )
 from client.protocol.errors import ErrorCode
 
@@ -743,3 +745,96 @@ class ClusterMachine(RuleBasedStateMachine):
 
 ClusterMachine.TestCase.settings = settings(max_examples=200, stateful_step_count=50, deadline=None)
 test_random_command_sequences = ClusterMachine.TestCase
+
+
+# -- reassignment (KIP-455) --------------------------------------------------------------------
+
+
+def _reassigned(
+    cluster: Cluster, *requests: tuple[str, int, tuple[int, ...] | None]
+) -> list[tuple[ErrorCode, str | None]]:
+    answers = cluster.commit(cluster.cluster.alter_partition_reassignments(list(requests)))
+    return [(error, message) for _, _, error, message in answers]
+
+
+def test_reassignment_adds_then_completes_when_the_target_is_in_sync() -> None:
+    cluster = Cluster(brokers=4)
+    topic_id = cluster.create_assigned("t", (1, 2, 3))
+    before = cluster.part("t")
+    assert _reassigned(cluster, ("t", 0, (2, 3, 4))) == [(ErrorCode.NONE, None)]
+    ongoing = cluster.part("t")
+    assert (ongoing.replicas, ongoing.adding_replicas, ongoing.removing_replicas) == (
+        (2, 3, 4, 1),
+        (4,),
+        (1,),
+    )
+    assert (ongoing.isr, ongoing.leader, ongoing.leader_epoch) == (
+        (1, 2, 3),
+        1,
+        before.leader_epoch,
+    )
+    assert ongoing.partition_epoch == before.partition_epoch + 1
+    listed = cluster.cluster.list_partition_reassignments(None)
+    assert [(name, index) for name, index, _ in listed] == [("t", 0)]
+    assert cluster.cluster.list_partition_reassignments([("t", [1]), ("nope", [0])]) == []
+
+    # The leader brings 4 into the ISR: the same record completes the move, and leader 1,
+    # being removed, hands over to the first target replica in the ISR.
+    error, state = cluster.alter(1, topic_id, [(1, -1), (2, -1), (3, -1), (4, cluster.epochs[4])])
+    assert error == ErrorCode.NONE and state == cluster.part("t")
+    assert (state.replicas, state.isr, state.leader) == ((2, 3, 4), (2, 3, 4), 2)
+    assert (state.adding_replicas, state.removing_replicas) == ((), ())
+    assert state.leader_epoch == before.leader_epoch + 1
+    assert cluster.cluster.list_partition_reassignments(None) == []
+    replayed = MetadataImage()
+    for record in cluster.log:
+        replayed.replay(record_from_dict(record_to_dict(record)))
+    topic = replayed.topic("t")
+    assert topic is not None and topic.partitions[0] == state
+
+
+def test_reassignment_cancel_replace_and_errors() -> None:
+    cluster = Cluster(brokers=4)
+    topic_id = cluster.create_assigned("t", (1, 2, 3))
+    assert _reassigned(cluster, ("t", 0, None)) == [(ErrorCode.NO_REASSIGNMENT_IN_PROGRESS, None)]
+    errors = _reassigned(
+        cluster, ("t", 0, ()), ("t", 0, (1, 1)), ("t", 0, (1, 9)), ("t", 5, (1,)), ("u", 0, (1,))
+    )
+    assert [error for error, _ in errors] == [ErrorCode.INVALID_REPLICA_ASSIGNMENT] * 3 + [
+        ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+    ] * 2
+    assert errors[2][1] == "unknown brokers [9]"
+    assert not cluster.part("t").reassigning
+
+    # 4 is added and catches up into the ISR, but 1 (the leader) is still needed by the
+    # target (1, 2, 4)... until the target is replaced by (2, 4): then it completes at once.
+    assert _reassigned(cluster, ("t", 0, (1, 2, 4))) == [(ErrorCode.NONE, None)]
+    cluster.alter(1, topic_id, [(1, -1), (2, -1), (3, -1), (4, cluster.epochs[4])])
+    done = cluster.part("t")
+    assert (done.replicas, done.isr, done.reassigning) == ((1, 2, 4), (1, 2, 4), False)
+
+    # A cancel goes back to the original replicas (in the order the reassignment listed them,
+    # as Kafka: the target's first); the added one leaves the ISR.
+    assert _reassigned(cluster, ("t", 0, (3, 2))) == [(ErrorCode.NONE, None)]
+    assert cluster.part("t").adding_replicas == (3,)
+    assert _reassigned(cluster, ("t", 0, None)) == [(ErrorCode.NONE, None)]
+    back = cluster.part("t")
+    assert (back.replicas, back.isr, back.leader, back.reassigning) == (
+        (2, 1, 4),
+        (1, 2, 4),
+        1,
+        False,
+    )
+
+
+def test_a_pure_removal_completes_at_once() -> None:
+    cluster = Cluster(brokers=3)
+    cluster.create_assigned("t", (1, 2, 3))
+    assert _reassigned(cluster, ("t", 0, (3, 2))) == [(ErrorCode.NONE, None)]
+    state = cluster.part("t")
+    assert (state.replicas, state.isr, state.leader, state.reassigning) == (
+        (3, 2),
+        (2, 3),
+        3,
+        False,
+    )

@@ -21,6 +21,7 @@ from broker.server.handlers import (
     offset_for_leader_epoch,
     produce,
     producer_id,
+    reassignments,
 )
 
 if TYPE_CHECKING:
@@ -54,6 +55,8 @@ HANDLERS: dict[int, Handler] = {
     35: log_dirs.describe_log_dirs,
     37: admin.create_partitions,
     44: alter_configs.incremental_alter_configs,
+    45: reassignments.alter_reassignments,
+    46: reassignments.list_reassignments,
     55: describe_quorum.handle,
     60: metadata.describe_cluster,
     61: describe_producers.describe_producers,

@@ -23,6 +23,7 @@ from broker.server.handlers import (
     api_versions,
     describe_quorum,
     elect_leaders,
+    reassignments,
 )
 from client.protocol.errors import ErrorCode
 from client.protocol.headers import RequestHeader
@@ -244,6 +245,8 @@ CONTROLLER_HANDLERS: dict[int, Handler] = {
     37: admin.create_partitions,
     43: elect_leaders.handle_on_controller,
     44: alter_configs.incremental_alter_configs,
+    45: reassignments.alter_on_controller,
+    46: reassignments.list_on_controller,
     55: describe_quorum.handle_on_controller,
     56: alter_partition,
     62: broker_registration,
