@@ -172,6 +172,21 @@ examples:
   odradek topic alter orders --delete-config retention.ms    # back to the default
   odradek topic alter audit --config cleanup.policy=compact --validate-only
 """
+REASSIGNMENT_COLUMNS = {
+    "PARTITION": "partition",
+    "REPLICAS": "replicas",
+    "ADDING": "adding",
+    "REMOVING": "removing",
+}
+REASSIGN_EXAMPLES = """\
+examples:
+  odradek topic reassign orders --partition 0=2,3,4 --partition 1=3,4,1
+  odradek topic reassign orders            # the moves of its partitions still in progress
+  odradek topic reassign orders --cancel 1
+
+A move completes by itself once every new replica has caught up and joined the ISR
+(Kafka's AlterPartitionReassignments, KIP-455); the brokers that lose a replica delete it.
+"""
 DELETE_EXAMPLES = """\
 examples:
   odradek topic delete orders
@@ -299,6 +314,33 @@ def add_topic_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
         help="let the broker check the change without making it",
     )
     alter.set_defaults(handler=_alter_handler)
+
+    reassign = add(
+        "reassign",
+        "move partitions to new replicas, list the moves in progress, or cancel one",
+        REASSIGN_EXAMPLES,
+    )
+    reassign.add_argument("name", metavar="NAME", help="the topic")
+    reassign.add_argument(
+        "--partition",
+        metavar="P=B1,B2,...",
+        action="append",
+        dest="moves",
+        default=[],
+        type=_partition_move,
+        help="move partition P to brokers B1,B2,... (the first is its preferred leader); "
+        "repeatable",
+    )
+    reassign.add_argument(
+        "--cancel",
+        metavar="P",
+        action="append",
+        dest="cancelled",
+        default=[],
+        type=int,
+        help="cancel the move of partition P; repeatable",
+    )
+    reassign.set_defaults(handler=command_handler(_reassign))
 
     delete = add("delete", "delete topics", DELETE_EXAMPLES)
     delete.add_argument("names", metavar="NAME", nargs="+", help="the topics to delete")
@@ -458,6 +500,57 @@ async def _alter(admin: AdminClient, arguments: argparse.Namespace) -> None:
         raise CommandError([topic_error(arguments.name, error)])
     verb = "Validated the change to" if arguments.validate_only else "Altered"
     print(f"{verb} the configs of topic {arguments.name!r}.")
+
+
+def _partition_move(text: str) -> tuple[int, list[int]]:
+    """``P=B1,B2,...``: a partition and its new replicas."""
+    partition, equals, brokers = text.partition("=")
+    try:
+        if not equals:
+            raise ValueError
+        return int(partition), [int(broker) for broker in brokers.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected PARTITION=BROKER,BROKER,... (e.g. 0=2,3,4)"
+        ) from None
+
+
+async def _reassign(admin: AdminClient, arguments: argparse.Namespace) -> None:
+    name = arguments.name
+    changes: dict[TopicPartition, list[int] | None] = {
+        TopicPartition(name, partition): replicas for partition, replicas in arguments.moves
+    }
+    changes.update({TopicPartition(name, p): None for p in arguments.cancelled})
+    failures = []
+    if changes:
+        results = await admin.alter_partition_reassignments(changes)
+        for tp, error in sorted(results.items()):
+            target = changes.get(tp)
+            if error is not None:
+                failures.append(f"{name}-{tp.partition}: {error}")
+            elif target is None:
+                print(f"Cancelled the move of {name}-{tp.partition}.")
+            else:
+                listed = ",".join(str(b) for b in target)
+                print(f"Moving {name}-{tp.partition} to brokers {listed}.")
+    else:
+        ongoing = await admin.list_partition_reassignments()
+        rows = [
+            {
+                "partition": tp.partition,
+                "replicas": ",".join(map(str, replicas)),
+                "adding": ",".join(map(str, adding)),
+                "removing": ",".join(map(str, removing)),
+            }
+            for tp, (replicas, adding, removing) in ongoing.items()
+            if tp.topic == name
+        ]
+        if rows:
+            print_table(REASSIGNMENT_COLUMNS, rows)
+        else:
+            print(f"No partition of {name!r} is being moved.")
+    if failures:
+        raise CommandError(failures)
 
 
 async def _delete(admin: AdminClient, arguments: argparse.Namespace) -> None:

@@ -64,6 +64,8 @@ DELETE_TOPICS = 20
 CREATE_PARTITIONS = 37
 DESCRIBE_CONFIGS = 32
 INCREMENTAL_ALTER_CONFIGS = 44
+ALTER_PARTITION_REASSIGNMENTS = 45
+LIST_PARTITION_REASSIGNMENTS = 46
 # IncrementalAlterConfigs' config_operation (KIP-339).
 CONFIG_SET, CONFIG_DELETE = 0, 1
 LIST_OFFSETS = 2
@@ -467,6 +469,85 @@ class AdminClient:
         latest = await self.list_offsets(dict.fromkeys(led, OffsetSpec.LATEST)) if led else {}
         high_watermarks = {tp: listed.offset for tp, listed in latest.items()}
         return lag_from(committed, assigned, high_watermarks)
+
+    # -- reassignments (KIP-455) -------------------------------------------------------------
+
+    async def alter_partition_reassignments(
+        self, reassignments: Mapping[TopicPartition, Sequence[int] | None]
+    ) -> dict[TopicPartition, KafkaError | None]:
+        """Move partitions to new replica lists (None cancels an ongoing move), at the
+        controller: each partition's error (None: accepted; InvalidReplicaAssignmentError,
+        NoReassignmentInProgressError, UnknownTopicOrPartitionError...).  The move goes on in
+        the cluster: :meth:`list_partition_reassignments` shows it until it completes."""
+        by_topic: dict[str, list[dict[str, Any]]] = {}
+        for tp, replicas in reassignments.items():
+            entry = {
+                "partition_index": tp.partition,
+                "replicas": None if replicas is None else list(replicas),
+            }
+            by_topic.setdefault(tp.topic, []).append(entry)
+        body = {
+            "timeout_ms": self.config.request_timeout_ms,
+            "allow_replication_factor_change": True,
+            "topics": [{"name": name, "partitions": parts} for name, parts in by_topic.items()],
+        }
+
+        async def attempt() -> dict[TopicPartition, KafkaError | None]:
+            connection = await self.cluster.controller_connection()
+            response = await connection.send(ALTER_PARTITION_REASSIGNMENTS, body)
+            if response.error_code != ErrorCode.NONE:
+                raise error_for(response.error_code, response.error_message or "reassignment")
+            results: dict[TopicPartition, KafkaError | None] = {}
+            for topic in response.responses:
+                for p in topic.partitions:
+                    tp = TopicPartition(topic.name, p.partition_index)
+                    results[tp] = (
+                        None
+                        if p.error_code == ErrorCode.NONE
+                        else error_for(
+                            p.error_code, p.error_message or f"{tp.topic}-{tp.partition}"
+                        )
+                    )
+            return results
+
+        return await self.cluster.retrying(attempt, timeout_ms=self.config.default_api_timeout_ms)
+
+    async def list_partition_reassignments(
+        self, partitions: Iterable[TopicPartition] | None = None
+    ) -> dict[TopicPartition, tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]]:
+        """The ongoing reassignments (of ``partitions``, or all): partition -> (replicas,
+        adding replicas, removing replicas), sorted."""
+        topics = None
+        if partitions is not None:
+            by_topic: dict[str, list[int]] = {}
+            for tp in partitions:
+                by_topic.setdefault(tp.topic, []).append(tp.partition)
+            topics = [{"name": t, "partition_indexes": ps} for t, ps in by_topic.items()]
+        body = {"timeout_ms": self.config.request_timeout_ms, "topics": topics}
+
+        async def attempt() -> dict[
+            TopicPartition, tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]
+        ]:
+            connection = await self.cluster.controller_connection()
+            response = await connection.send(LIST_PARTITION_REASSIGNMENTS, body)
+            if response.error_code != ErrorCode.NONE:
+                raise error_for(response.error_code, response.error_message or "reassignments")
+            return dict(
+                sorted(
+                    (
+                        TopicPartition(topic.name, p.partition_index),
+                        (
+                            tuple(p.replicas),
+                            tuple(p.adding_replicas),
+                            tuple(p.removing_replicas),
+                        ),
+                    )
+                    for topic in response.topics
+                    for p in topic.partitions
+                )
+            )
+
+        return await self.cluster.retrying(attempt, timeout_ms=self.config.default_api_timeout_ms)
 
     async def _at_coordinator(self, request: CoordinatorRequest[T]) -> T:
         """See :func:`coordinator_call`; retried until ``default.api.timeout.ms``."""
