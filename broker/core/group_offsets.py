@@ -17,7 +17,6 @@ calls :func:`store_offsets`; the rules here are Kafka's ``GroupMetadataManager``
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -30,7 +29,9 @@ from broker.core.group_records import (
     encode_offset_commit_key,
     encode_offset_commit_value,
 )
-from client.protocol.errors import ErrorCode
+from client.consumer_protocol import PROTOCOL_TYPE as CONSUMER_PROTOCOL_TYPE
+from client.consumer_protocol import decode_subscription
+from client.protocol.errors import ErrorCode, ProtocolError
 
 NO_OFFSET = -1
 NO_METADATA = ""
@@ -139,17 +140,10 @@ def offset_tombstone_key(group_id: str, tp: TopicPartition) -> bytes:
     return encode_offset_commit_key(OffsetCommitKey(group_id, tp[0], tp[1]))
 
 
-CONSUMER_PROTOCOL_TYPE = "consumer"
-_INT16 = struct.Struct(">h")
-_INT32 = struct.Struct(">i")
-
-
 def subscribed_topics(group: Group) -> frozenset[str]:
     """The topics the members of a ``consumer`` group subscribe to, read from their metadata
-    for the selected protocol with the v0 layout every ConsumerProtocolSubscription version
-    starts with (int16 version, then the topic names).  As Kafka's ``computeSubscribedTopics``:
-    no selected protocol, another protocol type or an undecodable subscription counts as
-    subscribed to nothing."""
+    for the selected protocol.  As Kafka's ``computeSubscribedTopics``: no selected protocol,
+    another protocol type or an undecodable subscription counts as subscribed to nothing."""
     protocol = group.protocol_name
     if protocol is None or group.protocol_type != CONSUMER_PROTOCOL_TYPE:
         return frozenset()
@@ -158,31 +152,11 @@ def subscribed_topics(group: Group) -> frozenset[str]:
         metadata = next((data for name, data in member.protocols if name == protocol), None)
         if metadata is None:
             continue
-        decoded = _subscription_topics(metadata)
-        if decoded is None:
+        try:
+            topics.update(decode_subscription(metadata).topics)
+        except (ProtocolError, ValueError):
             return frozenset()
-        topics.update(decoded)
     return frozenset(topics)
-
-
-def _subscription_topics(data: bytes) -> list[str] | None:
-    view = memoryview(data)
-    try:
-        (count,) = _INT32.unpack_from(view, _INT16.size)
-        position = _INT16.size + _INT32.size
-        if count < 0 or count > len(view):
-            return None
-        topics = []
-        for _ in range(count):
-            (size,) = _INT16.unpack_from(view, position)
-            position += _INT16.size
-            if size < 0 or position + size > len(view):
-                return None
-            topics.append(str(view[position : position + size], "utf-8"))
-            position += size
-    except (struct.error, UnicodeDecodeError):
-        return None
-    return topics
 
 
 def delete_offsets(

@@ -286,6 +286,19 @@ class BrokerServer(ReplicaManager):
         assert self.link is not None
         return await self.link.send(header.api_key, request, version=header.api_version)
 
+    async def answered_by_controller(
+        self,
+        header: RequestHeader,
+        request: Container,
+        answer: Callable[[ControllerServer], dict[str, Any]],
+    ) -> Any:
+        """A controller command: a combined node ``answer``s it itself, a broker-only node
+        forwards it as it came (:meth:`forward_to_controller`)."""
+        if not self.forwards_to_controller:
+            assert self.controller_server is not None
+            return answer(self.controller_server)
+        return await self.forward_to_controller(header, request)
+
     async def create_topics(self, topics: list[NewTopic]) -> list[TopicResult]:
         """Create topics for the broker itself (auto-creation, internal topics)."""
         if self.controller_server is not None:

@@ -101,7 +101,6 @@ async def handle_on_controller(
 
 
 async def handle(server: BrokerServer, header: RequestHeader, request: Container) -> Any:
-    if not server.forwards_to_controller:
-        assert server.controller_server is not None
-        return answer(server.controller_server, request)
-    return await server.forward_to_controller(header, request)
+    return await server.answered_by_controller(
+        header, request, lambda controller: answer(controller, request)
+    )

@@ -119,16 +119,14 @@ async def list_on_controller(
 async def alter_reassignments(
     server: BrokerServer, header: RequestHeader, request: Container
 ) -> Any:
-    if not server.forwards_to_controller:
-        assert server.controller_server is not None
-        return alter(server.controller_server, header.api_version, request)
-    return await server.forward_to_controller(header, request)
+    return await server.answered_by_controller(
+        header, request, lambda controller: alter(controller, header.api_version, request)
+    )
 
 
 async def list_reassignments(
     server: BrokerServer, header: RequestHeader, request: Container
 ) -> Any:
-    if not server.forwards_to_controller:
-        assert server.controller_server is not None
-        return listing(server.controller_server, request)
-    return await server.forward_to_controller(header, request)
+    return await server.answered_by_controller(
+        header, request, lambda controller: listing(controller, request)
+    )
