@@ -20,16 +20,22 @@ headers (from the newest snapshot on).  The rules, all current Kafka:
   ``UNKNOWN_PRODUCER_ID`` for a nonzero first sequence before 2.5; KIP-360 removed that, and
   the client now bumps its epoch itself on an unresolvable sequence.
 
-Transactions (AddPartitionsToTxn, EndTxn markers, the last stable offset) are not here yet.
-Entries already carry Kafka's ``coordinator_epoch`` and ``current_txn_first_offset`` and the
-snapshot format stores them, so adding markers needs no new snapshot version.  Until then no
-partition is ever part of a transaction, so a transactional batch fails Kafka's partition
-verification (KIP-890) with ``INVALID_TXN_STATE``.
+Transactions (KIP-98): a transactional batch opens a transaction for its producer at its
+first offset (``current_txn_first_offset``) unless one is open; an end-transaction marker
+(a control batch the coordinator has written, :meth:`ProducerStateManager.complete_txn`)
+closes it.  The first unstable offset is the first offset of the oldest transaction that is
+open or whose marker is not yet below the high watermark; the last stable offset (LSO) is
+the lower of it and the high watermark, and ``read_committed`` consumers read below it.  A
+marker carries the producer epoch the coordinator holds: a higher one (the coordinator
+fenced the producer) clears the window, so the fenced epoch is refused and the new one
+starts at sequence 0.  Partition verification (KIP-890) is not done: as in Kafka before
+3.6, a transactional batch is taken on trust.
 """
 
 from __future__ import annotations
 
 import struct
+from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
@@ -138,18 +144,19 @@ class ProducerStateEntry:
 
     producer_id: int
     producer_epoch: int
-    batches: tuple[BatchMetadata, ...]
+    batches: tuple[BatchMetadata, ...]  # empty only after a marker with a new epoch
     last_timestamp_ms: int
     coordinator_epoch: int = -1
     current_txn_first_offset: int | None = None
 
     @property
     def last_sequence(self) -> int:
-        return self.batches[-1].last_sequence
+        """``NO_SEQUENCE`` for an entry a marker left without batches of its epoch."""
+        return self.batches[-1].last_sequence if self.batches else NO_SEQUENCE
 
     @property
     def last_offset(self) -> int:
-        return self.batches[-1].last_offset
+        return self.batches[-1].last_offset if self.batches else -1
 
     def find_duplicate(self, batch: BatchInfo) -> BatchMetadata | None:
         """The cached batch with the same epoch and exactly the same sequence range."""
@@ -196,6 +203,16 @@ class Reject:
 Verdict = Append | Duplicate | Reject
 
 
+@dataclass(frozen=True, slots=True)
+class CompletedTxn:
+    """A transaction a marker at ``last_offset`` ended (Kafka's ``CompletedTxn``)."""
+
+    producer_id: int
+    first_offset: int
+    last_offset: int
+    is_aborted: bool
+
+
 class CorruptSnapshotError(ValueError):
     """A snapshot that fails its CRC or its structure; rebuild the state from the log."""
 
@@ -214,6 +231,11 @@ class ProducerStateManager:
         # Insertion order is log order of each producer's newest batch: the first entry is
         # the one idle longest, evicted first beyond max_producers.
         self._producers: dict[int, ProducerStateEntry] = {}
+        # Open transactions: producer id -> first offset (Kafka's ``ongoingTxns``).
+        self._ongoing: dict[int, int] = {}
+        # Ended transactions whose marker may be above the high watermark, in marker order
+        # (Kafka's ``unreplicatedTxns``): they keep the LSO until the marker is committed.
+        self._unreplicated: deque[CompletedTxn] = deque()
 
     def __len__(self) -> int:
         return len(self._producers)
@@ -229,15 +251,117 @@ class ProducerStateManager:
             return APPEND
         if batch.base_sequence < 0:
             return Reject(ErrorCode.INVALID_RECORD, "idempotent batch without a base sequence")
-        if batch.is_transactional:
-            return Reject(ErrorCode.INVALID_TXN_STATE, "partition is not in a transaction")
         entry = self._producers.get(batch.producer_id)
         if entry is None:
             return APPEND  # KIP-360: no state, any sequence
         duplicate = entry.find_duplicate(batch)
         if duplicate is not None:
             return Duplicate(duplicate.first_offset, duplicate.last_offset, duplicate.max_timestamp)
-        return _check_epoch_and_sequence(entry, batch)
+        verdict = _check_epoch_and_sequence(entry, batch)
+        if (
+            verdict is APPEND
+            and not batch.is_transactional
+            and entry.current_txn_first_offset is not None
+        ):
+            return Reject(
+                ErrorCode.INVALID_TXN_STATE,
+                f"non-transactional batch while producer {batch.producer_id} has a transaction",
+            )
+        return verdict
+
+    def check_marker(
+        self, producer_id: int, producer_epoch: int, coordinator_epoch: int
+    ) -> Reject | None:
+        """Validate an end-transaction marker before it is written (leader only)."""
+        entry = self._producers.get(producer_id)
+        if entry is None:
+            return None
+        if producer_epoch < entry.producer_epoch:
+            return Reject(
+                ErrorCode.INVALID_PRODUCER_EPOCH,
+                f"marker epoch {producer_epoch} is older than the current {entry.producer_epoch}",
+            )
+        if coordinator_epoch < entry.coordinator_epoch:
+            return Reject(
+                ErrorCode.TRANSACTION_COORDINATOR_FENCED,
+                f"coordinator epoch {coordinator_epoch} < {entry.coordinator_epoch}",
+            )
+        return None
+
+    def complete_txn(
+        self,
+        producer_id: int,
+        producer_epoch: int,
+        coordinator_epoch: int,
+        marker_offset: int,
+        timestamp_ms: int,
+        *,
+        is_aborted: bool,
+    ) -> CompletedTxn | None:
+        """Fold a marker (appended, fetched or read back) into the state; returns the
+        transaction it ended, None when the producer had none open here (Kafka's
+        ``appendEndTxnMarker``, without its checks: :meth:`check_marker` did those)."""
+        # Assigned in place: an entry keeps its position, in log order of its newest batch.
+        previous = self._producers.get(producer_id)
+        first = None if previous is None else previous.current_txn_first_offset
+        batches: tuple[BatchMetadata, ...] = ()
+        if previous is not None and previous.producer_epoch == producer_epoch:
+            batches = previous.batches
+        self._producers[producer_id] = ProducerStateEntry(
+            producer_id, producer_epoch, batches, timestamp_ms, coordinator_epoch, None
+        )
+        self._evict()
+        self._ongoing.pop(producer_id, None)
+        if first is None:
+            return None
+        completed = CompletedTxn(producer_id, first, marker_offset, is_aborted)
+        self._unreplicated.append(completed)
+        return completed
+
+    def first_unstable_offset(self, high_watermark: int) -> int | None:
+        """The first offset of the oldest transaction open, or ended by a marker at or
+        above ``high_watermark``; None when there is none (all is stable)."""
+        unreplicated = self._unreplicated
+        while unreplicated and unreplicated[0].last_offset < high_watermark:
+            unreplicated.popleft()
+        first = min(self._ongoing.values()) if self._ongoing else None
+        if unreplicated and (first is None or unreplicated[0].first_offset < first):
+            first = unreplicated[0].first_offset
+        return first
+
+    def last_stable_offset(self, high_watermark: int) -> int:
+        """Kafka's LSO: read_committed consumers read below it."""
+        if not self._ongoing and not self._unreplicated:
+            return high_watermark
+        first = self.first_unstable_offset(high_watermark)
+        return high_watermark if first is None else min(first, high_watermark)
+
+    def stable_offset_after(self, completed: CompletedTxn) -> int:
+        """The LSO as ``completed`` ends, for its aborted-index entry (Kafka's
+        ``lastStableOffset(completedTxn)``): the oldest other open transaction's first
+        offset, else the offset after the marker."""
+        others = [offset for pid, offset in self._ongoing.items() if pid != completed.producer_id]
+        return min(others) if others else completed.last_offset + 1
+
+    def _evict(self) -> None:
+        """Beyond ``max_producers``, forget the producer idle longest, sparing those with a
+        transaction open (forgetting one would move the LSO past its records)."""
+        if len(self._producers) <= self.max_producers:
+            return
+        evicted = next(
+            (pid for pid in self._producers if pid not in self._ongoing),
+            next(iter(self._producers)),
+        )
+        del self._producers[evicted]
+        self._ongoing.pop(evicted, None)
+
+    def _index_transactions(self) -> None:
+        self._ongoing = {
+            entry.producer_id: entry.current_txn_first_offset
+            for entry in self._producers.values()
+            if entry.current_txn_first_offset is not None
+        }
+        self._unreplicated.clear()
 
     def update(
         self, batch: BatchInfo, first_offset: int, last_offset: int, max_timestamp: int
@@ -254,11 +378,11 @@ class ProducerStateManager:
             batch.base_sequence, batch.last_sequence, first_offset, last_offset, max_timestamp
         )
         previous = self._producers.pop(batch.producer_id, None)
-        self._producers[batch.producer_id] = _next_entry(
-            previous, batch, metadata, self.max_batches_per_producer
-        )
-        if len(self._producers) > self.max_producers:
-            del self._producers[next(iter(self._producers))]
+        entry = _next_entry(previous, batch, metadata, self.max_batches_per_producer)
+        self._producers[batch.producer_id] = entry
+        if entry.current_txn_first_offset is not None and batch.is_transactional:
+            self._ongoing.setdefault(batch.producer_id, entry.current_txn_first_offset)
+        self._evict()
 
     def remove_expired(self, wall_ms: int, producer_id_expiration_ms: int) -> list[int]:
         """Drop producers idle for ``producer.id.expiration.ms``; returns their ids.
@@ -308,6 +432,7 @@ class ProducerStateManager:
             )
         survivors.sort(key=lambda entry: entry.last_offset)
         self._producers = {entry.producer_id: entry for entry in survivors}
+        self._index_transactions()
 
     def snapshot(self) -> bytes:
         """The state as a versioned, CRC-32C-checked snapshot (cf. Kafka's ``.snapshot``)."""
@@ -326,6 +451,7 @@ class ProducerStateManager:
         for entry in entries:
             batches = entry.batches[-max_batches_per_producer:]
             manager._producers[entry.producer_id] = replace(entry, batches=batches)
+        manager._index_transactions()
         return manager
 
 
@@ -342,6 +468,13 @@ def _check_epoch_and_sequence(entry: ProducerStateEntry, batch: BatchInfo) -> Ve
         return Reject(
             ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
             f"new epoch {batch.producer_epoch} must start at sequence 0, not {batch.base_sequence}",
+        )
+    if not entry.batches:  # a marker bumped the epoch: the producer starts again at 0
+        if batch.base_sequence == 0:
+            return APPEND
+        return Reject(
+            ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
+            f"epoch {batch.producer_epoch} must start at sequence 0, not {batch.base_sequence}",
         )
     if _in_sequence(entry.last_sequence, batch.base_sequence):
         return APPEND
@@ -461,7 +594,9 @@ def _validate_entries(entries: list[ProducerStateEntry]) -> None:
     previous_last_offset = -1
     seen: set[int] = set()
     for entry in entries:
-        if entry.producer_id < 0 or entry.producer_id in seen or not entry.batches:
+        # No batches: left by a marker with a new epoch, which closed any transaction.
+        empty_but_open = not entry.batches and entry.current_txn_first_offset is not None
+        if entry.producer_id < 0 or entry.producer_id in seen or empty_but_open:
             raise CorruptSnapshotError(f"bad producer entry {entry.producer_id}")
         seen.add(entry.producer_id)
         window_offset = -1
@@ -475,6 +610,8 @@ def _validate_entries(entries: list[ProducerStateEntry]) -> None:
             ):
                 raise CorruptSnapshotError(f"bad batch of producer {entry.producer_id}")
             window_offset = batch.last_offset
+        if not entry.batches:  # left by a marker: its place in log order is not kept
+            continue
         if entry.last_offset <= previous_last_offset:
             raise CorruptSnapshotError("producers out of log order")
         previous_last_offset = entry.last_offset

@@ -3,19 +3,27 @@
 Kafka's UnifiedLog/LocalLog/LogLoader semantics in one synchronous class. Appends take
 batches already checked by ``records.validate_batches`` and only write headers' offset and
 epoch fields in place (a follower's appends keep the leader's); reads return stored bytes.
-The log owns the partition's leader-epoch cache (``leader-epoch-checkpoint``, KIP-101).
+The log owns the partition's leader-epoch cache (``leader-epoch-checkpoint``, KIP-101),
+its producer state and its aborted-transaction index (``.txnindex``); end-transaction
+markers are control batches it writes itself (:meth:`PartitionLog.append_marker`).
 """
 
 from __future__ import annotations
 
 import bisect
 import logging
+import struct
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
-from broker.core.producer_state import BatchInfo, ProducerStateManager, increment_sequence
+from broker.core.producer_state import (
+    BatchInfo,
+    ProducerStateManager,
+    Reject,
+    increment_sequence,
+)
 from broker.log import leader_epoch_checkpoint, partition_metadata, producer_snapshots
 from broker.log.config import LogConfig
 from broker.log.files import OS_FILES, Files
@@ -28,6 +36,7 @@ from broker.log.segment import (
     IndexSettings,
     LogSegment,
 )
+from broker.log.txn_index import AbortedTxn, TransactionIndex
 from client.protocol import records
 from client.protocol.errors import ErrorCode
 from client.protocol.records import BatchHeader
@@ -35,6 +44,12 @@ from client.protocol.records import BatchHeader
 _log = logging.getLogger("odradek.log")
 
 _LEFTOVER_SUFFIXES = (".deleted", ".cleaned", ".swap", ".tmp")
+# A control record's key: version int16, type int16 (0 abort, 1 commit); its value: version
+# int16, coordinator epoch int32 (Kafka's ControlRecordType / EndTransactionMarker).
+_CONTROL_KEY = struct.Struct(">hh")
+_MARKER_VALUE = struct.Struct(">hi")
+CONTROL_TYPE_ABORT = 0
+CONTROL_TYPE_COMMIT = 1
 
 
 class OffsetOutOfRangeError(Exception):
@@ -107,6 +122,7 @@ class PartitionLog:
         assert self.log_start_offset <= self.log_end_offset
         # Producer state belongs to the log (not to the leader): it is a fold of the batch
         # headers, so a follower or a restarted broker rebuilds exactly what the leader had.
+        self.txn_index = TransactionIndex.load(files, directory, self._base_offsets)
         self.producer_state = self._load_producer_state()
         self.leader_epoch_cache = leader_epoch_checkpoint.load(
             files,
@@ -138,6 +154,7 @@ class PartitionLog:
         """The newest snapshot, then the headers of every batch after it."""
         loaded = producer_snapshots.load_latest(self.files, self.directory, self.log_end_offset)
         start, state = loaded if loaded is not None else (0, ProducerStateManager())
+        self.txn_index.truncate_from(start)  # the replay rebuilds the entries from here
         for segment in self._segments:
             if segment.next_offset <= start:
                 continue
@@ -147,10 +164,56 @@ class PartitionLog:
                 if found is None:
                     continue
                 position = found[0]
-            for _, header in segment.headers_from(position):
-                if header.base_offset >= start:
+            for batch_position, header in segment.headers_from(position):
+                if header.base_offset < start:
+                    continue
+                if header.is_control:
+                    batch = segment.read_batch(batch_position, header)
+                    self._track_marker(state, header, header.base_offset, batch, segment)
+                else:
                     _track_producer(state, header, header.base_offset)
         return state
+
+    def _track_marker(
+        self,
+        state: ProducerStateManager,
+        header: BatchHeader,
+        offset: int,
+        batch: bytes | bytearray | memoryview,
+        segment: LogSegment,
+    ) -> None:
+        """Fold a control batch at ``offset`` into the producer state and, for an abort
+        marker, the aborted-transaction index.  Other control records are skipped."""
+        if header.producer_id < 0:
+            return
+        try:
+            control = records.decode_records(batch)[0]
+        except records.InvalidRecordError:
+            _log.error("%s: unreadable control batch at %d", self.directory, offset)
+            return
+        key, value = control.key or b"", control.value or b""
+        if len(key) < _CONTROL_KEY.size or len(value) < _MARKER_VALUE.size:
+            return
+        _, control_type = _CONTROL_KEY.unpack_from(key)
+        if control_type not in (CONTROL_TYPE_ABORT, CONTROL_TYPE_COMMIT):
+            return
+        _, coordinator_epoch = _MARKER_VALUE.unpack_from(value)
+        completed = state.complete_txn(
+            header.producer_id,
+            header.producer_epoch,
+            coordinator_epoch,
+            offset,
+            header.max_timestamp,
+            is_aborted=control_type == CONTROL_TYPE_ABORT,
+        )
+        if completed is not None and completed.is_aborted:
+            entry = AbortedTxn(
+                completed.producer_id,
+                completed.first_offset,
+                completed.last_offset,
+                state.stable_offset_after(completed),
+            )
+            self.txn_index.append(entry, segment.base_offset)
 
     def _save_epochs_if(self, changed: bool) -> None:
         """Persist the epoch cache after a change (epoch bumps and truncations: rare)."""
@@ -275,8 +338,14 @@ class PartitionLog:
         self.active_segment.append(data, placements)
         assert self.log_end_offset == next_offset
         first_offset = base_offset
-        for _, header in batches:
-            _track_producer(self.producer_state, header, first_offset)
+        for position, header in batches:
+            if header.is_control:
+                batch = memoryview(data)[position : position + header.size_bytes]
+                self._track_marker(
+                    self.producer_state, header, first_offset, batch, self.active_segment
+                )
+            else:
+                _track_producer(self.producer_state, header, first_offset)
             first_offset += header.last_offset_delta + 1
         self._unflushed_messages += record_count
         flushed = self._maybe_flush(wall_ms)
@@ -292,6 +361,51 @@ class PartitionLog:
             flushed=flushed,
             rolled=rolled,
         )
+
+    def check_marker(
+        self, producer_id: int, producer_epoch: int, coordinator_epoch: int
+    ) -> Reject | None:
+        """Whether an end-transaction marker may be written (WriteTxnMarkers, leader)."""
+        return self.producer_state.check_marker(producer_id, producer_epoch, coordinator_epoch)
+
+    def append_marker(
+        self,
+        *,
+        producer_id: int,
+        producer_epoch: int,
+        coordinator_epoch: int,
+        commit: bool,
+        leader_epoch: int,
+        wall_ms: int,
+    ) -> AppendResult:
+        """Write an end-transaction marker (a control batch of one record) as the leader;
+        :meth:`check_marker` first."""
+        control_type = CONTROL_TYPE_COMMIT if commit else CONTROL_TYPE_ABORT
+        marker = records.Record(
+            0, wall_ms, _CONTROL_KEY.pack(0, control_type), _MARKER_VALUE.pack(0, coordinator_epoch)
+        )
+        data = bytearray(
+            records.build_batch(
+                [marker],
+                timestamp_ms=wall_ms,
+                producer_id=producer_id,
+                producer_epoch=producer_epoch,
+                transactional=True,
+                control=True,
+            )
+        )
+        return self.append(
+            data, [(0, records.parse_header(data))], leader_epoch=leader_epoch, wall_ms=wall_ms
+        )
+
+    def last_stable_offset(self, high_watermark: int) -> int:
+        """Kafka's LSO: below the oldest transaction not yet decided and replicated."""
+        return self.producer_state.last_stable_offset(high_watermark)
+
+    def aborted_transactions(self, fetch_offset: int, upper_bound: int) -> list[AbortedTxn]:
+        """The aborted transactions a read_committed fetch of [fetch_offset, upper_bound)
+        must list (their records are to be dropped by the consumer)."""
+        return self.txn_index.collect(fetch_offset, upper_bound)
 
     def assign_epoch_start(self, epoch: int) -> bool:
         """A new leader records that ``epoch`` starts at the log end offset at once, before
@@ -390,8 +504,14 @@ class PartitionLog:
                 ]
             self.active_segment.append(data[begin:stop], run)
             # Per run: a roll before the next run snapshots the producer state.
-            for _, header in batches[start:end]:
-                _track_producer(self.producer_state, header, header.base_offset)
+            for position, header in batches[start:end]:
+                if header.is_control:
+                    batch = data[position : position + header.size_bytes]
+                    self._track_marker(
+                        self.producer_state, header, header.base_offset, batch, self.active_segment
+                    )
+                else:
+                    _track_producer(self.producer_state, header, header.base_offset)
             start = end
         return rolled
 
@@ -615,6 +735,7 @@ class PartitionLog:
         del self._base_offsets[: len(doomed)]
         self._log_start_offset = max(self._log_start_offset, self._segments[0].base_offset)
         self._save_epochs_if(self.leader_epoch_cache.truncate_from_start(self._log_start_offset))
+        self.txn_index.drop_segments_below(self._segments[0].base_offset)
         return len(doomed)
 
     def advance_log_start_offset(self, offset: int) -> None:
@@ -635,6 +756,7 @@ class PartitionLog:
             segment.delete()
         del self._segments[:doomed]
         del self._base_offsets[:doomed]
+        self.txn_index.drop_segments_below(self._segments[0].base_offset)
 
     def truncate_to(self, offset: int) -> None:
         """Remove every offset >= ``offset`` (a follower's truncation to the leader's log);
@@ -671,6 +793,7 @@ class PartitionLog:
         self._recovery_point = offset
         self._needs_dir_fsync = True
         producer_snapshots.delete_snapshots_above(self.files, self.directory, -1)
+        self.txn_index.clear()
         self.producer_state = ProducerStateManager()
         self._save_epochs_if(self.leader_epoch_cache.clear())
 

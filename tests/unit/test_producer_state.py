@@ -243,7 +243,6 @@ def test_non_idempotent_batches_always_append_and_keep_no_state(base_sequence: i
     [
         (BatchInfo(PID, 0, -1, -1, RECORDS), ErrorCode.INVALID_RECORD),
         (BatchInfo(PID, 0, -5, -1, RECORDS), ErrorCode.INVALID_RECORD),
-        (batch(0, txn=True), ErrorCode.INVALID_TXN_STATE),
     ],
 )
 def test_invalid_idempotent_batches_are_refused(info: BatchInfo, code: ErrorCode) -> None:
@@ -443,7 +442,7 @@ BATCH = struct.Struct(">iiqqq")
     [
         (struct.pack(">i", 1), "truncated"),
         (struct.pack(">i", -1), "producers"),
-        (struct.pack(">i", 1) + ENTRY.pack(PID, 0, 0, -1, -1, 0), "bad producer"),
+        (struct.pack(">i", 1) + ENTRY.pack(PID, 0, 0, -1, 5, 0), "bad producer"),
         (struct.pack(">i", 1) + ENTRY.pack(-3, 0, 0, -1, -1, 1) + BATCH.pack(0, 9, 0, 9, 0),
          "bad producer"),
         (struct.pack(">i", 1) + ENTRY.pack(PID, 0, 0, -1, -1, 1) + BATCH.pack(0, 8, 0, 9, 0),

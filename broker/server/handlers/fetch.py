@@ -1,5 +1,9 @@
 """Fetch (1): read stored batches up to the high watermark; long-poll via the purgatory.
 
+A ``read_committed`` consumer (isolation level 1, v4+) reads up to the last stable offset
+instead and gets the aborted transactions that overlap what it may read, so that it can drop
+their records (KIP-98).
+
 A fetch that finds fewer than ``min_bytes`` is parked in the purgatory under its partitions
 (``DelayedFetch``) and woken by the next append to any of them once enough bytes arrived, or
 answered at ``max_wait_ms`` with what there is.  Sizes follow KIP-74: ``partition_max_bytes``
@@ -72,6 +76,7 @@ class DelayedFetch:
         deadline_ms: int,
         *,
         for_replica: bool,
+        read_committed: bool = False,
     ) -> None:
         self.server = server
         self.deadline_ms = deadline_ms
@@ -80,8 +85,16 @@ class DelayedFetch:
         self.for_replica = for_replica
         partitions = [server.partitions[key] for key in keys]
         self.start = {key: p.bytes_appended for key, p in zip(keys, partitions, strict=True)}
-        self.start_hw = {key: p.high_watermark for key, p in zip(keys, partitions, strict=True)}
+        self.read_committed = read_committed
+        self.start_hw = {key: self._end(key) for key in keys}
         self.event = anyio.Event()
+
+    def _end(self, key: TopicPartition) -> int:
+        """What a consumer may read up to: the high watermark, or the LSO."""
+        high_watermark = self.server.partitions[key].high_watermark
+        if not self.read_committed:
+            return high_watermark
+        return self.server.partition_log(*key).last_stable_offset(high_watermark)
 
     def try_complete(self, key: Hashable) -> bool:
         gained = 0
@@ -91,7 +104,7 @@ class DelayedFetch:
             if partition is None:
                 return True
             gained += partition.bytes_appended - start
-            committed = committed or partition.high_watermark > self.start_hw[tp]
+            committed = committed or self._end(tp) > self.start_hw[tp]
         return committed and gained >= self.needed_bytes
 
     def on_complete(self) -> None:
@@ -114,7 +127,11 @@ def _partition_entry(index: int, error: ErrorCode, **values: Any) -> dict[str, A
 
 
 def _read_partition(
-    server: BrokerServer, topic: str, request: Container, budget: ReadBudget
+    server: BrokerServer,
+    topic: str,
+    request: Container,
+    budget: ReadBudget,
+    read_committed: bool,
 ) -> dict[str, Any]:
     index = request.partition
     partition = leader_or_error(server, topic, index, request.get("current_leader_epoch", -1))
@@ -122,32 +139,44 @@ def _read_partition(
         return _partition_entry(index, partition)
     log_ = server.partition_log(topic, index)
     high_watermark = partition.high_watermark
+    stable = log_.last_stable_offset(high_watermark)
+    end = stable if read_committed else high_watermark
     limit = min(max(request.partition_max_bytes, 0), budget.remaining)
+    fetch_offset = request.fetch_offset
     try:
         data = log_.read(
-            request.fetch_offset,
+            fetch_offset,
             min(limit, PARTITION_READ_SOFT_CAP_BYTES),
-            high_watermark,
+            end,
             min_one_batch=budget.total == 0,
         )
         if not data and limit > PARTITION_READ_SOFT_CAP_BYTES:
             # The next batch is larger than the soft cap but within the client's limits.
-            data = log_.read(request.fetch_offset, limit, high_watermark, min_one_batch=False)
+            data = log_.read(fetch_offset, limit, end, min_one_batch=False)
     except OffsetOutOfRangeError:
         return _partition_entry(
             index,
             ErrorCode.OFFSET_OUT_OF_RANGE,
             high_watermark=high_watermark,
-            last_stable_offset=high_watermark,
+            last_stable_offset=stable,
             log_start_offset=log_.log_start_offset,
         )
     budget.take(len(data))
+    aborted = None
+    if read_committed:
+        # Bounded by the LSO rather than by the last batch read: entries past the records
+        # returned are ignored by clients, and this spares a walk over the batch headers.
+        aborted = [
+            {"producer_id": txn.producer_id, "first_offset": txn.first_offset}
+            for txn in (log_.aborted_transactions(fetch_offset, end) if data else ())
+        ]
     return _partition_entry(
         index,
         ErrorCode.NONE,
         high_watermark=high_watermark,
-        last_stable_offset=high_watermark,
+        last_stable_offset=stable,
         log_start_offset=log_.log_start_offset,
+        aborted_transactions=aborted,
         records=data,
     )
 
@@ -199,7 +228,11 @@ def _read_all(
                 for part in topic.partitions
             ]
         else:
-            partitions = [_read_partition(server, name, part, budget) for part in topic.partitions]
+            read_committed = request.get("isolation_level", 0) == 1
+            partitions = [
+                _read_partition(server, name, part, budget, read_committed)
+                for part in topic.partitions
+            ]
         responses.append(
             {
                 "topic": name or "",
@@ -357,7 +390,15 @@ async def handle(server: BrokerServer, header: RequestHeader, request: Container
     if total < min_bytes and max_wait_ms > 0 and not _has_errors(responses):
         keys = _watched_keys(server, topics, version)
         if keys:
-            await _wait(server, keys, min_bytes - total, max_wait_ms, replica_id >= 0)
+            read_committed = request.get("isolation_level", 0) == 1
+            await _wait(
+                server,
+                keys,
+                min_bytes - total,
+                max_wait_ms,
+                replica=replica_id >= 0,
+                read_committed=read_committed,
+            )
             with coalesced_writes():
                 responses, total = _read_all(server, request, topics, version)
     if session is not None:
@@ -371,12 +412,20 @@ async def handle(server: BrokerServer, header: RequestHeader, request: Container
 
 
 async def _wait(
-    server: BrokerServer, keys: list[TopicPartition], needed: int, wait_ms: int, replica: bool
+    server: BrokerServer,
+    keys: list[TopicPartition],
+    needed: int,
+    wait_ms: int,
+    *,
+    replica: bool,
+    read_committed: bool,
 ) -> None:
     from broker.server.clock import monotonic_ms
 
     deadline = monotonic_ms() + wait_ms
-    operation = DelayedFetch(server, keys, needed, deadline, for_replica=replica)
+    operation = DelayedFetch(
+        server, keys, needed, deadline, for_replica=replica, read_committed=read_committed
+    )
     server.watch_delayed(operation, keys)
     # Set exactly once: by an append that satisfied it, or by the purgatory's expiry.
     await operation.event.wait()

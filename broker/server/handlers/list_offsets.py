@@ -1,7 +1,8 @@
 """ListOffsets (2): earliest (-2), latest (-1), max timestamp (-3), or by timestamp.
 
 By timestamp follows Kafka: the first offset whose record timestamp is >= the target, below the
-high watermark; offset -1 / timestamp -1 when there is none.
+high watermark; offset -1 / timestamp -1 when there is none.  With isolation level 1
+(read_committed, v2+) the bound is the last stable offset, as Kafka.
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ def _entry(
     }
 
 
-def _lookup(server: BrokerServer, topic: str, request: Container) -> dict[str, Any]:
+def _lookup(
+    server: BrokerServer, topic: str, request: Container, read_committed: bool
+) -> dict[str, Any]:
     index = request.partition_index
     partition = leader_or_error(server, topic, index, request.get("current_leader_epoch", -1))
     if isinstance(partition, ErrorCode):
@@ -42,6 +45,8 @@ def _lookup(server: BrokerServer, topic: str, request: Container) -> dict[str, A
     log_ = server.partition_log(topic, index)
     epoch = partition.leader_epoch
     high_watermark = partition.high_watermark
+    if read_committed:
+        high_watermark = log_.last_stable_offset(high_watermark)
     target = request.timestamp
     if target == EARLIEST:
         return _entry(index, ErrorCode.NONE, -1, log_.log_start_offset, epoch)
@@ -63,10 +68,13 @@ def _lookup(server: BrokerServer, topic: str, request: Container) -> dict[str, A
 
 
 async def handle(server: BrokerServer, header: RequestHeader, request: Container) -> dict[str, Any]:
+    read_committed = request.get("isolation_level", 0) == 1
     topics = [
         {
             "name": topic.name,
-            "partitions": [_lookup(server, topic.name, p) for p in topic.partitions],
+            "partitions": [
+                _lookup(server, topic.name, p, read_committed) for p in topic.partitions
+            ],
         }
         for topic in request.topics
     ]
