@@ -493,6 +493,36 @@ _BROKER_KEYS = (
         minimum=1,
     ),
     _K("transactional.id.expiration.ms", _INT, "604800000", "Expire idle ids.", minimum=1),
+    _K(
+        "transaction.state.log.num.partitions",
+        _INT,
+        "50",
+        "Partitions of __transaction_state.",
+        minimum=1,
+    ),
+    _K(
+        "transaction.state.log.replication.factor",
+        _SHORT,
+        "3",
+        "Its replication factor.",
+        minimum=1,
+    ),
+    _K("transaction.state.log.min.isr", _INT, "2", "Its min.insync.replicas.", minimum=1),
+    _K("transaction.max.timeout.ms", _INT, "900000", "Largest transaction timeout.", minimum=1),
+    _K(
+        "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+        _INT,
+        "10000",
+        "How often timed-out transactions are aborted.",
+        minimum=1,
+    ),
+    _K(
+        "transaction.remove.expired.transaction.cleanup.interval.ms",
+        _INT,
+        "3600000",
+        "How often expired transactional ids are removed.",
+        minimum=1,
+    ),
     _K("producer.id.expiration.ms", _INT, "86400000", "Expire idle producer ids.", minimum=1),
 )
 BROKER_CONFIGS: Mapping[str, ConfigKey] = {key.name: key for key in _BROKER_KEYS}
@@ -638,12 +668,8 @@ _IGNORED_BROKER_KEYS: tuple[str, ...] = tuple(
     ssl.truststore.certificates ssl.truststore.location ssl.truststore.password
     ssl.truststore.type
     telemetry.max.bytes
-    transaction.abort.timed.out.transaction.cleanup.interval.ms transaction.max.timeout.ms
     transaction.partition.verification.enable
-    transaction.remove.expired.transaction.cleanup.interval.ms
-    transaction.state.log.load.buffer.size transaction.state.log.min.isr
-    transaction.state.log.num.partitions transaction.state.log.replication.factor
-    transaction.state.log.segment.bytes
+    transaction.state.log.load.buffer.size transaction.state.log.segment.bytes
     unclean.leader.election.interval.ms
     unstable.api.versions.enable unstable.feature.versions.enable
     zookeeper.client.secure zookeeper.connect zookeeper.connection.timeout.ms
@@ -729,6 +755,12 @@ class BrokerConfig:
     offsets_retention_minutes: int
     offsets_commit_timeout_ms: int
     transactional_id_expiration_ms: int
+    transaction_state_log_num_partitions: int
+    transaction_state_log_replication_factor: int
+    transaction_state_log_min_isr: int
+    transaction_max_timeout_ms: int
+    transaction_abort_timed_out_transaction_cleanup_interval_ms: int
+    transaction_remove_expired_transaction_cleanup_interval_ms: int
     producer_id_expiration_ms: int
     explicit_keys: frozenset[str] = field(default=frozenset(), compare=False)
 

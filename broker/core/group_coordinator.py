@@ -190,6 +190,70 @@ class GroupCoordinator(GroupMembership):
             self._out.records.append(OffsetsRecord(group.partition, key, value))
         return self._result(errors)
 
+    def txn_commit(
+        self,
+        *,
+        group_id: str,
+        producer_id: int,
+        producer_epoch: int,
+        generation_id: int,
+        member_id: str,
+        group_instance_id: str | None,
+        offsets: Mapping[TopicPartition, OffsetCommitData],
+        now_ms: int,
+    ) -> CoordinatorResult[dict[TopicPartition, ErrorCode]]:
+        """TxnOffsetCommit: the offsets are written in the producer's transaction and stay
+        pending until its marker on the group's partition (:meth:`complete_txn`).  As Kafka,
+        the group is created when unknown, and the member and generation are checked only
+        when given (v3+)."""
+        self._begin(now_ms)
+        group = self._groups.get(group_id)
+        error = ErrorCode.NONE
+        if group is None:
+            if len(self._groups) >= self.config.max_groups:
+                error = ErrorCode.COORDINATOR_NOT_AVAILABLE
+            else:
+                group = self._create_group(group_id)
+        elif group.is_static_member_fenced(member_id, group_instance_id):
+            error = ErrorCode.FENCED_INSTANCE_ID
+        elif member_id and member_id not in group.members:
+            error = ErrorCode.UNKNOWN_MEMBER_ID
+        elif generation_id >= 0 and generation_id != group.generation_id:
+            error = ErrorCode.ILLEGAL_GENERATION
+        if error is not ErrorCode.NONE or group is None:
+            return self._result({tp: error for tp in offsets})
+        errors, records = group_offsets.store_offsets(
+            group,
+            offsets,
+            self._wall(now_ms),
+            NO_RETENTION,
+            self.config.offset_metadata_max_bytes,
+            txn_producer_id=producer_id,
+        )
+        for key, value in records:
+            self._out.records.append(
+                OffsetsRecord(group.partition, key, value, producer_id, producer_epoch)
+            )
+        return self._result(errors)
+
+    def complete_txn(self, partition: int, producer_id: int, commit: bool) -> None:
+        """A marker of ``producer_id`` on the ``__consumer_offsets`` partition (written, or
+        replayed): its pending offsets become the committed ones, or are dropped."""
+        for group in self._groups.values():
+            if group.partition != partition:
+                continue
+            pending = group.pending_txn_offsets.pop(producer_id, None)
+            if pending and commit:
+                group.offsets.update(pending)
+
+    def has_pending_offsets(self, group_id: str, tp: TopicPartition) -> bool:
+        """Whether an open transaction holds an offset of ``tp`` (OffsetFetch with
+        require_stable answers UNSTABLE_OFFSET_COMMIT then, KIP-447)."""
+        group = self._groups.get(group_id)
+        return group is not None and any(
+            tp in pending for pending in group.pending_txn_offsets.values()
+        )
+
     def _commit_error(
         self,
         group_id: str,
@@ -305,11 +369,18 @@ class GroupCoordinator(GroupMembership):
 
     # ----------------------------------------------------------------- loading and timers
 
-    def replay(self, key: bytes, value: bytes | None) -> None:
+    def replay(self, key: bytes, value: bytes | None, txn_producer_id: int = -1) -> None:
         """Apply one ``__consumer_offsets`` record (loading a partition, in log order); raises
-        :class:`~broker.core.group_records.CorruptRecordError` for a record that does not decode."""
+        :class:`~broker.core.group_records.CorruptRecordError` for a record that does not decode.
+        ``txn_producer_id``: the record is in that producer's transaction (a TxnOffsetCommit),
+        pending until :meth:`complete_txn` replays its marker."""
         decoded = decode_key(key)
-        if isinstance(decoded, OffsetCommitKey):
+        if isinstance(decoded, OffsetCommitKey) and txn_producer_id >= 0:
+            if value is not None:
+                group = self._groups.get(decoded.group) or self._create_loaded_group(decoded.group)
+                pending = group.pending_txn_offsets.setdefault(txn_producer_id, {})
+                pending[(decoded.topic, decoded.partition)] = decode_offset_commit_value(value)
+        elif isinstance(decoded, OffsetCommitKey):
             self._replay_offset(decoded, value)
         elif isinstance(decoded, GroupMetadataKey):
             self._replay_group(decoded.group, value)

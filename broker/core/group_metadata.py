@@ -115,6 +115,11 @@ class Group:
     pending_sync_members: set[str] = field(default_factory=set)
     new_member_added: bool = False
     offsets: dict[TopicPartition, OffsetCommitValue] = field(default_factory=dict)
+    # TxnOffsetCommit (KIP-98): offsets of open transactions, by producer id, until the
+    # transaction's marker on the group's partition commits or drops them.
+    pending_txn_offsets: dict[int, dict[TopicPartition, OffsetCommitValue]] = field(
+        default_factory=dict
+    )
     has_metadata_record: bool = False  # a GroupMetadataValue of this group is in the log
     join_timer: Any = None
     sync_timer: Any = None

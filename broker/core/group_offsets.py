@@ -82,8 +82,16 @@ def store_offsets(
     wall_ms: int,
     retention_time_ms: int,
     offset_metadata_max_bytes: int,
+    *,
+    txn_producer_id: int = -1,
 ) -> tuple[dict[TopicPartition, ErrorCode], list[tuple[bytes, bytes]]]:
-    """Apply a validated commit; returns per-partition errors and the (key, value) records."""
+    """Apply a validated commit; returns per-partition errors and the (key, value) records.
+    With ``txn_producer_id`` the offsets wait, pending, for that producer's transaction."""
+    stored = (
+        group.offsets
+        if txn_producer_id < 0
+        else group.pending_txn_offsets.setdefault(txn_producer_id, {})
+    )
     expire_timestamp = wall_ms + retention_time_ms if retention_time_ms >= 0 else NO_TIMESTAMP
     errors: dict[TopicPartition, ErrorCode] = {}
     records: list[tuple[bytes, bytes]] = []
@@ -93,7 +101,7 @@ def store_offsets(
             errors[(topic, partition)] = ErrorCode.OFFSET_METADATA_TOO_LARGE
             continue
         value = OffsetCommitValue(offset, leader_epoch, text, wall_ms, expire_timestamp)
-        group.offsets[(topic, partition)] = value
+        stored[(topic, partition)] = value
         key = OffsetCommitKey(group.group_id, topic, partition)
         records.append((encode_offset_commit_key(key), encode_offset_commit_value(value)))
         errors[(topic, partition)] = ErrorCode.NONE

@@ -112,6 +112,9 @@ class OffsetsRecord:
     partition: int
     key: bytes
     value: bytes | None
+    # A transactional offset commit's producer (its batch is transactional); -1: none.
+    producer_id: int = -1
+    producer_epoch: int = -1
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,16 +39,17 @@ from broker.core.producer_state import NeedBlock, ProducerIdAllocator
 from broker.core.purgatory import DelayedOperation
 from broker.log.config import LogConfig
 from broker.log.log_manager import LogManager
-from broker.server import meta_properties
+from broker.server import internal_topics, meta_properties
 from broker.server.clock import monotonic_ms, wall_ms
 from broker.server.connection import open_listener, serve_listener
 from broker.server.controller_link import ControllerLink
 from broker.server.controller_server import ControllerServer
 from broker.server.dispatcher import Dispatcher
 from broker.server.group_service import GroupService
-from broker.server.internal_topics import OFFSETS_TOPIC
+from broker.server.internal_topics import OFFSETS_TOPIC, TRANSACTION_STATE_TOPIC
 from broker.server.replica_fetchers import ReplicaFetcherManager
 from broker.server.replica_manager import ALTER_PARTITION_RETRY_MS, ReplicaManager
+from broker.server.txn_service import TxnService
 from client.errors import KafkaError
 from client.protocol.errors import ErrorCode
 from client.protocol.headers import RequestHeader
@@ -124,6 +125,7 @@ class BrokerServer(ReplicaManager):
         self.dispatcher = Dispatcher(self)
         self.producer_ids = ProducerIdAllocator(self.image.next_producer_id)
         self.groups = GroupService(self)
+        self.txns = TxnService(self)
         self.replica_fetchers = ReplicaFetcherManager(self)
         self._task_group: anyio.abc.TaskGroup | None = None
         # A broker-only node replays the metadata log from the start after a restart: its
@@ -173,6 +175,59 @@ class BrokerServer(ReplicaManager):
     def on_leadership_change(self, partition: Partition) -> None:
         if partition.topic == OFFSETS_TOPIC:
             self.groups.on_leadership_change(partition.index, partition.is_leader)
+        elif partition.topic == TRANSACTION_STATE_TOPIC:
+            self.txns.on_leadership_change(
+                partition.index, partition.is_leader, partition.leader_epoch
+            )
+
+    @property
+    def task_group(self) -> anyio.abc.TaskGroup | None:
+        """The server's task group once it serves (background work of coordinators)."""
+        return self._task_group
+
+    async def write_markers_locally(
+        self,
+        producer_id: int,
+        producer_epoch: int,
+        commit: bool,
+        coordinator_epoch: int,
+        partitions: list[tuple[str, int]],
+    ) -> dict[tuple[str, int], ErrorCode]:
+        """Write an end-transaction marker to each partition this broker leads and wait
+        until the markers are committed (WriteTxnMarkers, acks=all as in Kafka)."""
+        errors: dict[tuple[str, int], ErrorCode] = {}
+        required: dict[tuple[str, int], tuple[int, int]] = {}
+        now = wall_ms()
+        for key in partitions:
+            local = self.partitions.get(key)
+            if local is None or not local.is_leader:
+                errors[key] = ErrorCode.NOT_LEADER_OR_FOLLOWER
+                continue
+            log_ = self.partition_log(*key)
+            refused = log_.check_marker(producer_id, producer_epoch, coordinator_epoch)
+            if refused is not None:
+                errors[key] = refused.error_code
+                continue
+            result = log_.append_marker(
+                producer_id=producer_id,
+                producer_epoch=producer_epoch,
+                coordinator_epoch=coordinator_epoch,
+                commit=commit,
+                leader_epoch=local.leader_epoch,
+                wall_ms=now,
+            )
+            self.on_appended(local, result.size_bytes)
+            required[key] = (local.log_end_offset, local.leader_epoch)
+            errors[key] = ErrorCode.NONE
+        if required:
+            timeout_ms = self.config.offsets_commit_timeout_ms
+            failed = await internal_topics.await_committed(self, required, timeout_ms)
+            for key, status in failed.items():
+                errors[key] = ErrorCode.REQUEST_TIMED_OUT if status is None else status
+        for (topic, index), error in errors.items():
+            if topic == OFFSETS_TOPIC and error is ErrorCode.NONE:
+                self.groups.on_txn_marker(index, producer_id, commit)
+        return errors
 
     # -- metadata -------------------------------------------------------------------------
 
@@ -556,6 +611,7 @@ class BrokerServer(ReplicaManager):
                 group.start_soon(self._expire_isr)
                 group.start_soon(self._checkpoint_high_watermarks)
                 group.start_soon(self.groups.run_timers)
+                group.start_soon(self.txns.run_timers)
                 task_status.started(port)
                 await serve_listener(self, listener)
 

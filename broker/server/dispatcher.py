@@ -62,16 +62,17 @@ class Dispatcher:
     def __init__(
         self, server: BrokerServer | Any, handlers: dict[int, Handler] | None = None
     ) -> None:
-        if handlers is None:
-            from broker.server.handlers import HANDLERS
+        from broker.server.handlers import HANDLERS, MAX_ADVERTISED_VERSIONS
 
+        if handlers is None:
             handlers = HANDLERS
         self.server = server
         self.handlers: dict[int, Handler] = dict(handlers)
         self.advertised: dict[int, tuple[int, int]] = {}
         for api_key in sorted(self.handlers):
             request = APIS[api_key][0]
-            self.advertised[api_key] = (request.valid_versions.low, request.valid_versions.high)
+            high = min(request.valid_versions.high, MAX_ADVERTISED_VERSIONS.get(api_key, 1 << 15))
+            self.advertised[api_key] = (request.valid_versions.low, high)
 
     def supports(self, api_key: int, api_version: int) -> bool:
         versions = self.advertised.get(api_key)

@@ -32,8 +32,6 @@ from broker.core.group_coordinator import (
 )
 from broker.server import internal_topics
 from broker.server.clock import monotonic_ms, wall_ms
-from broker.server.handlers.produce import DelayedProduce
-from broker.server.replica_manager import acks_key
 from client.protocol.errors import ErrorCode, ProtocolError
 
 if TYPE_CHECKING:
@@ -96,15 +94,28 @@ class GroupService:
         """Kafka's coordinator load: replay the partition into the coordinator."""
         topic = internal_topics.OFFSETS_TOPIC
         count = 0
-        for _offset, key, value in internal_topics.replay(self.server, topic, partition):
+        coordinator = self.coordinator
+
+        def on_marker(producer_id: int, commit: bool) -> None:
+            coordinator.complete_txn(partition, producer_id, commit)
+
+        for _offset, key, value, txn_producer_id in internal_topics.replay(
+            self.server, topic, partition, on_marker
+        ):
             if key is not None:
-                self.coordinator.replay(key, value)
+                coordinator.replay(key, value, txn_producer_id)
                 count += 1
         self.coordinator.load_complete(partition, monotonic_ms())
         self.owned.add(partition)
         self.loaded = True
         self._wakeup.set()
         log.info("group coordinator loaded %d records from %s-%d", count, topic, partition)
+
+    def on_txn_marker(self, partition: int, producer_id: int, commit: bool) -> None:
+        """A committed end-transaction marker on a ``__consumer_offsets`` partition this
+        broker leads: the producer's pending offsets there become committed or go."""
+        if partition in self.owned:
+            self.coordinator.complete_txn(partition, producer_id, commit)
 
     def on_leadership_change(self, partition: int, is_leader: bool) -> None:
         """Leadership of a ``__consumer_offsets`` partition moved: a lost partition's groups
@@ -122,13 +133,23 @@ class GroupService:
         the cluster), then wake what it completed; returns its response."""
         topic = internal_topics.OFFSETS_TOPIC
         required: dict[tuple[str, int], tuple[int, int]] = {}
-        for partition, records in itertools.groupby(result.records, key=lambda r: r.partition):
+        runs = itertools.groupby(
+            result.records, key=lambda r: (r.partition, r.producer_id, r.producer_epoch)
+        )
+        for (partition, producer_id, producer_epoch), records in runs:
             pairs = [(record.key, record.value) for record in records]
             local = self.server.partitions.get((topic, partition))
             if local is None or not local.is_leader:
                 self._fail_partition(partition)
                 raise ProtocolError(f"not the coordinator of {topic}-{partition} any more")
-            internal_topics.append(self.server, topic, partition, pairs)
+            internal_topics.append(
+                self.server,
+                topic,
+                partition,
+                pairs,
+                producer_id=producer_id,
+                producer_epoch=producer_epoch,
+            )
             required[(topic, partition)] = (local.log_end_offset, local.leader_epoch)
         if required:
             await self._await_committed(required)
@@ -136,22 +157,14 @@ class GroupService:
         return result.response
 
     async def _await_committed(self, required: dict[tuple[str, int], tuple[int, int]]) -> None:
-        operation = DelayedProduce(
-            self.server, required, monotonic_ms() + self.server.config.offsets_commit_timeout_ms
-        )
-        if not operation.try_complete(None):
-            self.server.watch_delayed(operation, [acks_key(key) for key in required])
-            committed = anyio.Event()
-            operation.subscribe(committed.set)
-            await committed.wait()
-        for key in required:
-            status = operation.status(key)
-            if status is not ErrorCode.NONE:
-                # Not committed: the partition's next leader (or a reload) replays the log,
-                # which is the truth; this client reconnects and finds the coordinator again.
-                self._fail_partition(key[1])
-                name = "REQUEST_TIMED_OUT" if status is None else status.name
-                raise ProtocolError(f"offsets commit to {key[0]}-{key[1]} failed: {name}")
+        timeout_ms = self.server.config.offsets_commit_timeout_ms
+        failed = await internal_topics.await_committed(self.server, required, timeout_ms)
+        for key, status in failed.items():
+            # Not committed: the partition's next leader (or a reload) replays the log,
+            # which is the truth; this client reconnects and finds the coordinator again.
+            self._fail_partition(key[1])
+            name = "REQUEST_TIMED_OUT" if status is None else status.name
+            raise ProtocolError(f"offsets commit to {key[0]}-{key[1]} failed: {name}")
 
     def _fail_partition(self, partition: int) -> None:
         if partition in self.owned:

@@ -670,6 +670,10 @@ class ReplicaManager(ABC):
         now = self.now_ms()
         for key, partition in list(self.partitions.items()):
             high_watermark = partition.high_watermark
+            log_ = self.logs.get(*key)
+            if log_ is not None:
+                # Forgets ended transactions below the HW (a follower never asks otherwise).
+                log_.last_stable_offset(high_watermark)
             proposal = partition.maybe_shrink(now, replica_lag_time_max_ms)
             if partition.high_watermark != high_watermark:
                 self.complete_delayed(key)

@@ -23,5 +23,5 @@ def test_offsets_topic_append_and_replay(kafka_broker_factory: BrokerFactory) ->
     second = internal_topics.append(server, internal_topics.OFFSETS_TOPIC, 2, [(b"k1", None)])
     assert (first, second) == (0, 2)
     replayed = list(internal_topics.replay(server, internal_topics.OFFSETS_TOPIC, 2))
-    assert replayed == [(0, b"k1", b"v1"), (1, b"k2", b"v2"), (2, b"k1", None)]
+    assert replayed == [(0, b"k1", b"v1", -1), (1, b"k2", b"v2", -1), (2, b"k1", None, -1)]
     assert list(internal_topics.replay(server, internal_topics.OFFSETS_TOPIC, 0)) == []

@@ -406,6 +406,9 @@ class LeaderLog:
     def read(self, offset: int, max_bytes: int, max_offset: int, *, min_one_batch: bool) -> bytes:
         return bytes(range(offset, min(max_offset, offset + max_bytes)))
 
+    def last_stable_offset(self, high_watermark: int) -> int:
+        return high_watermark  # no transactions here
+
 
 @dataclass
 class FakeBroker:

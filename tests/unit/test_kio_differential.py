@@ -52,6 +52,7 @@ EXPECTED_MISSING = {
     ("DescribeLogDirs", 0),
     ("OffsetForLeaderEpoch", 0),
     ("OffsetForLeaderEpoch", 1),
+    ("WriteTxnMarkers", 0),
 }
 REQUIRED_APIS = {0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 18, 19, 20, 22, 32}
 # The KRaft controller-listener APIs: AlterPartition, BrokerRegistration, BrokerHeartbeat,
@@ -60,6 +61,9 @@ REQUIRED_APIS |= {56, 62, 63, 67}
 # Admin and replication APIs of session 12: DeleteRecords, OffsetForLeaderEpoch, AlterConfigs,
 # ElectLeaders, IncrementalAlterConfigs.
 REQUIRED_APIS |= {21, 23, 33, 43, 44}
+# The transaction APIs: AddPartitionsToTxn (client versions 0-3 only), AddOffsetsToTxn, EndTxn,
+# WriteTxnMarkers, TxnOffsetCommit, DescribeTransactions, ListTransactions.
+REQUIRED_APIS |= {24, 25, 26, 27, 28, 65, 66}
 
 
 def _kio_class(message: Message, version: int) -> type[Any] | None:
@@ -178,7 +182,7 @@ def from_kio(fields: tuple[Field, ...], kio_type: type[Any], version: int, entit
     return out
 
 
-def _kio_domain_scalar(kafka_type: str, value: Any) -> Any:
+def _kio_domain_scalar(kafka_type: str, nullable: bool, value: Any) -> Any:
     if value is None:
         return None
     if kafka_type == "error_code":
@@ -188,7 +192,9 @@ def _kio_domain_scalar(kafka_type: str, value: Any) -> Any:
     if kafka_type == "timedelta_i64":
         return value % TIME_MODULUS
     if kafka_type == TIMESTAMP:
-        return -1 if value < 0 else value % TIME_MODULUS
+        # kio reads no negative timestamp into a non-nullable datetime, though Kafka sends -1
+        # there too (DescribeTransactions' start time of a transaction not yet begun).
+        return -1 if nullable and value < 0 else value % TIME_MODULUS
     return value
 
 
@@ -200,7 +206,7 @@ def _kio_domain(fields: tuple[Field, ...], kio_type: type[Any], version: int, va
         if struct is not None:
             convert = partial(_kio_domain, struct.fields, _nested(kio_field), version)
         else:
-            convert = partial(_kio_domain_scalar, _kafka_type(kio_field))
+            convert = partial(_kio_domain_scalar, _kafka_type(kio_field), is_optional(kio_field))
         out[field.name] = _each(field, value[field.name], convert)
     return out
 

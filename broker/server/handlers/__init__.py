@@ -22,10 +22,16 @@ from broker.server.handlers import (
     produce,
     producer_id,
     reassignments,
+    transactions,
 )
 
 if TYPE_CHECKING:
     from broker.server.dispatcher import Handler
+
+# Versions declared but not advertised: EndTxn v5 and TxnOffsetCommit v5 belong to
+# transaction version 2 (KIP-890 part 2: an epoch bump per transaction, offsets added to the
+# transaction implicitly), which this broker does not implement.
+MAX_ADVERTISED_VERSIONS: dict[int, int] = {26: 4, 28: 4}
 
 HANDLERS: dict[int, Handler] = {
     0: produce.handle,
@@ -50,6 +56,11 @@ HANDLERS: dict[int, Handler] = {
     21: delete_records.handle,
     22: producer_id.handle,
     23: offset_for_leader_epoch.handle,
+    24: transactions.add_partitions_to_txn,
+    25: transactions.add_offsets_to_txn,
+    26: transactions.end_txn,
+    27: transactions.write_txn_markers,
+    28: transactions.txn_offset_commit,
     32: admin.describe_configs,
     33: alter_configs.alter_configs,
     35: log_dirs.describe_log_dirs,
@@ -60,4 +71,6 @@ HANDLERS: dict[int, Handler] = {
     55: describe_quorum.handle,
     60: metadata.describe_cluster,
     61: describe_producers.describe_producers,
+    65: transactions.describe_transactions,
+    66: transactions.list_transactions,
 }

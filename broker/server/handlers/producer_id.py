@@ -3,8 +3,8 @@
 Ids come from blocks whose end is persisted in the metadata log before any id of the block is
 handed out, so ids are unique and never reused after a restart.  As in Kafka, a producer without
 a ``transactional.id`` always gets a new id at epoch 0 (a KIP-360 epoch-bump request from an
-idempotent producer is answered the same way).  Transactions are not supported yet: a request
-with a ``transactional.id`` is refused with UNSUPPORTED_VERSION, so the client fails clearly.
+idempotent producer is answered the same way).  A request with a ``transactional.id`` goes to
+the transaction coordinator (:mod:`broker.server.handlers.transactions`).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from construct import Container
 
+from broker.server.handlers import transactions
 from client.protocol.errors import ErrorCode
 from client.protocol.headers import RequestHeader
 
@@ -22,12 +23,7 @@ if TYPE_CHECKING:
 
 async def handle(server: BrokerServer, header: RequestHeader, request: Container) -> dict[str, Any]:
     if request.transactional_id is not None:
-        return {
-            "throttle_time_ms": 0,
-            "error_code": ErrorCode.UNSUPPORTED_VERSION,
-            "producer_id": -1,
-            "producer_epoch": -1,
-        }
+        return await transactions.init_producer_id(server, header, request)
     return {
         "throttle_time_ms": 0,
         "error_code": ErrorCode.NONE,

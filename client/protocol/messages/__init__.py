@@ -11,6 +11,8 @@ from __future__ import annotations
 from types import ModuleType
 
 from client.protocol.messages import (
+    add_offsets_to_txn,
+    add_partitions_to_txn,
     allocate_producer_ids,
     alter_configs,
     alter_partition,
@@ -29,7 +31,9 @@ from client.protocol.messages import (
     describe_log_dirs,
     describe_producers,
     describe_quorum,
+    describe_transactions,
     elect_leaders,
+    end_txn,
     fetch,
     find_coordinator,
     heartbeat,
@@ -40,6 +44,7 @@ from client.protocol.messages import (
     list_groups,
     list_offsets,
     list_partition_reassignments,
+    list_transactions,
     metadata,
     offset_commit,
     offset_delete,
@@ -47,6 +52,8 @@ from client.protocol.messages import (
     offset_for_leader_epoch,
     produce,
     sync_group,
+    txn_offset_commit,
+    write_txn_markers,
 )
 from client.protocol.schema import Message
 
@@ -70,6 +77,11 @@ _MODULES: tuple[ModuleType, ...] = (
     delete_records,
     init_producer_id,
     offset_for_leader_epoch,
+    add_partitions_to_txn,
+    add_offsets_to_txn,
+    end_txn,
+    write_txn_markers,
+    txn_offset_commit,
     describe_configs,
     alter_configs,
     describe_log_dirs,
@@ -86,6 +98,8 @@ _MODULES: tuple[ModuleType, ...] = (
     describe_quorum,
     broker_registration,
     broker_heartbeat,
+    describe_transactions,
+    list_transactions,
     allocate_producer_ids,
 )
 
