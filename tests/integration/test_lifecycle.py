@@ -126,7 +126,27 @@ def test_producer_ids_are_never_reused_across_kill9(kafka_broker_factory: Broker
     assert after > max(ids)
 
 
-def test_transactional_init_producer_id_is_refused(kafka_broker_factory: BrokerFactory) -> None:
-    broker = kafka_broker_factory.start()
-    response = _init_producer_id(broker.bootstrap, 1, "txn-1")
-    assert response.error_code == ErrorCode.UNSUPPORTED_VERSION
+def test_transactional_ids_keep_their_producer_id_across_kill9(
+    kafka_broker_factory: BrokerFactory,
+) -> None:
+    """A transactional id keeps its producer id and each InitProducerId bumps its epoch, which
+    ``__transaction_state`` keeps across a kill -9; a plain id never gets that id."""
+    broker = kafka_broker_factory.start(
+        {"transaction.state.log.num.partitions": "2"}, subprocess=True
+    )
+    first = _init_producer_id(broker.bootstrap, 1, "txn-1")
+    second = _init_producer_id(broker.bootstrap, 4, "txn-1")
+    assert (first.error_code, second.error_code) == (ErrorCode.NONE, ErrorCode.NONE)
+    assert second.producer_id == first.producer_id
+    assert (first.producer_epoch, second.producer_epoch) == (0, 1)
+    broker.kill()  # type: ignore[union-attr]
+    again = kafka_broker_factory.start(
+        {"transaction.state.log.num.partitions": "2"}, subprocess=True, data_dir=broker.data_dir
+    )
+    third = _init_producer_id(again.bootstrap, 1, "txn-1")
+    assert (third.error_code, third.producer_id, third.producer_epoch) == (
+        ErrorCode.NONE,
+        first.producer_id,
+        2,
+    )
+    assert _init_producer_id(again.bootstrap).producer_id != first.producer_id

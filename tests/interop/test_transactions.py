@@ -310,3 +310,25 @@ def test_aiokafka_transactional_producer(kafka_broker: Broker, topic: str) -> No
             await reader.stop()
 
     assert asyncio.run(scenario()) == [f"kept-{index}".encode() for index in range(4)]
+
+
+def test_a_transaction_open_past_its_timeout_is_aborted(
+    kafka_broker_factory: Any, topic: str
+) -> None:
+    broker = kafka_broker_factory.start(
+        {"transaction.abort.timed.out.transaction.cleanup.interval.ms": "100"}
+    )
+    bootstrap = broker.bootstrap
+    create_topic(bootstrap, topic, partitions=1)
+    producer = txn_producer(bootstrap, f"txn-{topic}", **{"transaction.timeout.ms": 1000})
+    producer.begin_transaction()
+    producer.produce(topic, b"abandoned", partition=0)
+    producer.flush(TIMEOUT_S)
+    plain = Producer({"bootstrap.servers": bootstrap})
+    plain.produce(topic, b"plain", partition=0)
+    plain.flush(TIMEOUT_S)
+    # The coordinator aborts it (and fences the producer): the plain record after it
+    # becomes readable, the abandoned one never does.
+    assert read_values(bootstrap, topic, 1, "read_committed", 1) == [b"plain"]
+    with pytest.raises(KafkaException):
+        producer.commit_transaction(TIMEOUT_S)

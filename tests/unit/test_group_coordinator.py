@@ -864,3 +864,65 @@ def test_partition_for() -> None:
     hash_code = _java_hash(negative)
     assert partition_for(negative, 50) == abs(hash_code) % 50
     assert partition_for("group", 1) == 0
+
+
+# ---- transactional offset commits (TxnOffsetCommit, KIP-98) --------------------------------
+
+PRODUCER = 77
+
+
+def txn_commit(
+    coord: GroupCoordinator, offsets: dict[tuple[str, int], int], *, group: str = "g", **kw: Any
+) -> CoordinatorResult[dict[tuple[str, int], ErrorCode]]:
+    return coord.txn_commit(
+        group_id=group,
+        producer_id=PRODUCER,
+        producer_epoch=3,
+        generation_id=kw.get("generation", -1),
+        member_id=kw.get("member", ""),
+        group_instance_id=None,
+        offsets={tp: (offset, -1, "") for tp, offset in offsets.items()},
+        now_ms=kw.get("now", 0),
+    )
+
+
+def test_transactional_offsets_wait_for_the_marker() -> None:
+    coord = coordinator()
+    result = txn_commit(coord, {("t", 0): 10, ("t", 1): 20})
+    assert result.response == {("t", 0): E.NONE, ("t", 1): E.NONE}
+    assert {(r.producer_id, r.producer_epoch) for r in result.records} == {(PRODUCER, 3)}
+    assert coord.fetch_offsets("g", [("t", 0)]) == {("t", 0): FetchedOffset()}
+    assert coord.has_pending_offsets("g", ("t", 0))
+    partition = coord.partition_for("g")
+    coord.complete_txn(partition, PRODUCER, commit=True)
+    assert coord.fetch_offsets("g", [("t", 0)])[("t", 0)].offset == 10
+    assert not coord.has_pending_offsets("g", ("t", 0))
+    txn_commit(coord, {("t", 0): 15})
+    coord.complete_txn(partition, PRODUCER, commit=False)  # aborted: the offset stays 10
+    assert coord.fetch_offsets("g", [("t", 0)])[("t", 0)].offset == 10
+
+
+def test_transactional_offsets_are_replayed_pending_until_their_marker() -> None:
+    source = coordinator()
+    records = txn_commit(source, {("t", 0): 42}).records
+    replica = coordinator()
+    for record in records:
+        replica.replay(record.key, record.value, txn_producer_id=PRODUCER)
+    assert replica.fetch_offsets("g", [("t", 0)]) == {("t", 0): FetchedOffset()}
+    replica.complete_txn(replica.partition_for("g"), PRODUCER, commit=True)
+    assert replica.fetch_offsets("g", [("t", 0)])[("t", 0)].offset == 42
+
+
+def test_transactional_commit_checks_a_member_and_generation_when_given() -> None:
+    coord = coordinator()
+    member = join_new(coord, now=0)
+    generation = stable_group(coord, member, now=0)
+    assert txn_commit(coord, {("t", 0): 1}, member="nobody").response == {
+        ("t", 0): E.UNKNOWN_MEMBER_ID
+    }
+    assert txn_commit(coord, {("t", 0): 1}, member=member, generation=generation + 1).response == {
+        ("t", 0): E.ILLEGAL_GENERATION
+    }
+    assert txn_commit(coord, {("t", 0): 1}, member=member, generation=generation).response == {
+        ("t", 0): E.NONE
+    }

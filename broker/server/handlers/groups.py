@@ -185,8 +185,14 @@ async def offset_commit(server: BrokerServer, header: RequestHeader, request: Co
 
 
 def _fetched(
-    server: BrokerServer, group_id: str, topics: list[Container] | None, error: ErrorCode
+    server: BrokerServer,
+    group_id: str,
+    topics: list[Container] | None,
+    error: ErrorCode,
+    require_stable: bool = False,
 ) -> list[dict[str, Any]]:
+    """Committed offsets; with ``require_stable`` (KIP-447, v7+) a partition whose offset an
+    open transaction is committing answers UNSTABLE_OFFSET_COMMIT (the client retries)."""
     wanted = None
     if topics is not None:
         wanted = [(t.name, index) for t in topics for index in t.partition_indexes]
@@ -197,8 +203,20 @@ def _fetched(
     )
     grouped: dict[str, list[dict[str, Any]]] = {}
     keys = wanted if wanted is not None else sorted(found)
+    coordinator = server.groups.coordinator
     for topic, partition in keys:
         entry = found.get((topic, partition))
+        if require_stable and coordinator.has_pending_offsets(group_id, (topic, partition)):
+            grouped.setdefault(topic, []).append(
+                {
+                    "partition_index": partition,
+                    "committed_offset": -1,
+                    "committed_leader_epoch": -1,
+                    "metadata": "",
+                    "error_code": ErrorCode.UNSTABLE_OFFSET_COMMIT,
+                }
+            )
+            continue
         grouped.setdefault(topic, []).append(
             {
                 "partition_index": partition,
@@ -212,6 +230,7 @@ def _fetched(
 
 
 async def offset_fetch(server: BrokerServer, header: RequestHeader, request: Container) -> Any:
+    stable = bool(request.get("require_stable", False))
     if header.api_version >= 8:
         groups = []
         for g in request.groups:
@@ -219,7 +238,7 @@ async def offset_fetch(server: BrokerServer, header: RequestHeader, request: Con
             groups.append(
                 {
                     "group_id": g.group_id,
-                    "topics": _fetched(server, g.group_id, g.topics, error),
+                    "topics": _fetched(server, g.group_id, g.topics, error, stable),
                     "error_code": error,
                 }
             )
@@ -227,7 +246,7 @@ async def offset_fetch(server: BrokerServer, header: RequestHeader, request: Con
     error = await _loaded(server, request.group_id)
     return {
         "throttle_time_ms": 0,
-        "topics": _fetched(server, request.group_id, request.topics, error),
+        "topics": _fetched(server, request.group_id, request.topics, error, stable),
         "error_code": error,
     }
 
