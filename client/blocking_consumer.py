@@ -197,7 +197,12 @@ class Consumer:
         with self._lock:
             self._check_open()
             limit_ms = self.config.default_api_timeout_ms if timeout_ms is None else timeout_ms
-            return list_offsets(self._cluster, specs, timeout_ms=limit_ms)
+            return list_offsets(
+                self._cluster,
+                specs,
+                timeout_ms=limit_ms,
+                isolation_level=1 if self.config.read_committed else 0,
+            )
 
     # -- group membership --------------------------------------------------------------------
 
@@ -406,7 +411,12 @@ class Consumer:
         """One ListOffsets attempt; a failure goes back to the fetcher (which backs off)."""
         specs = {tp: spec for tp, (spec, _) in resets.items()}
         try:
-            listed = list_offsets(self._cluster, specs, timeout_ms=0)
+            listed = list_offsets(
+                self._cluster,
+                specs,
+                timeout_ms=0,
+                isolation_level=1 if self.config.read_committed else 0,
+            )
         except KafkaError as error:
             for tp, (_, token) in resets.items():
                 self._fetcher.reset_failed(tp, token, error, self._now_ms())

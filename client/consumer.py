@@ -269,7 +269,12 @@ class Consumer:
     ) -> dict[TopicPartition, ListedOffset]:
         self._check_open()
         limit_ms = self.config.default_api_timeout_ms if timeout_ms is None else timeout_ms
-        return await list_offsets(self._cluster, specs, timeout_ms=limit_ms)
+        return await list_offsets(
+            self._cluster,
+            specs,
+            timeout_ms=limit_ms,
+            isolation_level=1 if self.config.read_committed else 0,
+        )
 
     # -- group membership --------------------------------------------------------------------
 
@@ -554,7 +559,10 @@ class Consumer:
         specs = {tp: spec for tp, (spec, _) in resets.items()}
         try:
             listed = await list_offsets(
-                self._cluster, specs, timeout_ms=self.config.default_api_timeout_ms
+                self._cluster,
+                specs,
+                timeout_ms=self.config.default_api_timeout_ms,
+                isolation_level=1 if self.config.read_committed else 0,
             )
         except KafkaError as error:
             for tp, (_, token) in resets.items():

@@ -24,10 +24,18 @@ UNKNOWN_LEADER_EPOCH and the like ask for a metadata refresh and retry after
 ``retry.backoff.ms`` (the request carries the leader epoch from metadata, KIP-320); any other
 error is raised once from :meth:`poll`.  Group membership will set positions from committed
 offsets through :meth:`seek` before any reset, and commit :meth:`positions`.
+
+``isolation.level=read_committed`` (KIP-98) as Kafka's consumer: fetches ask for isolation
+level 1, so the broker returns records below the last stable offset only, with the aborted
+transactions among them; a transactional batch of a producer whose aborted transaction has
+begun (first offset reached, abort marker not yet) is skipped, and markers never reach the
+user.
 """
 
 from __future__ import annotations
 
+import heapq
+import struct
 import uuid
 from collections import deque
 from collections.abc import Iterable
@@ -37,7 +45,7 @@ from typing import Any, NamedTuple
 from construct import Container
 
 from client.config import ConsumerConfig
-from client.errors import IllegalConfigError, KafkaError, OffsetOutOfRangeError, error_for
+from client.errors import KafkaError, OffsetOutOfRangeError, error_for
 from client.metadata import ClusterMetadata, TopicPartition
 from client.protocol.errors import ErrorCode
 from client.records_view import (
@@ -125,11 +133,16 @@ class FetchOutcome:
 class _CompletedFetch:
     """One partition's records from one response; decoded batch by batch as polled."""
 
-    __slots__ = ("batch_index", "batches", "data", "generation", "pending", "pending_end",
-                 "pending_index", "size_bytes", "tp")  # fmt: skip
+    __slots__ = ("aborted", "aborted_producers", "batch_index", "batches", "data", "generation",
+                 "pending", "pending_end", "pending_index", "size_bytes", "tp")  # fmt: skip
 
     def __init__(
-        self, tp: TopicPartition, generation: int, data: bytes, batches: list[BatchInfo]
+        self,
+        tp: TopicPartition,
+        generation: int,
+        data: bytes,
+        batches: list[BatchInfo],
+        aborted: list[tuple[int, int]] | None = None,
     ) -> None:
         self.tp = tp
         self.generation = generation
@@ -140,6 +153,11 @@ class _CompletedFetch:
         self.pending: list[ConsumerRecord] = []  # the decoded batch being handed out
         self.pending_index = 0
         self.pending_end = -1  # next offset after the pending batch
+        # read_committed: (first offset, producer id) of the aborted transactions not yet
+        # reached, as a heap; the producers whose aborted transaction is under way.
+        self.aborted = aborted or []
+        heapq.heapify(self.aborted)
+        self.aborted_producers: set[int] = set()
 
 
 @dataclass(slots=True)
@@ -180,12 +198,6 @@ class Fetcher:
     """
 
     def __init__(self, config: ConsumerConfig) -> None:
-        if config.read_committed:
-            # Aborted-transaction filtering (KIP-98) is not implemented: refuse rather than
-            # hand out aborted records as committed ones.
-            raise IllegalConfigError(
-                "isolation.level=read_committed is not supported yet", "isolation.level"
-            )
         self.config = config
         self._states: dict[TopicPartition, _PartitionState] = {}
         self._ready: deque[_CompletedFetch] = deque()  # in arrival order, for fairness
@@ -380,7 +392,7 @@ class Fetcher:
             "max_wait_ms": config.fetch_max_wait_ms,
             "min_bytes": config.fetch_min_bytes,
             "max_bytes": config.fetch_max_bytes,
-            "isolation_level": 0,  # read_uncommitted
+            "isolation_level": 1 if config.read_committed else 0,
             "session_id": NO_SESSION_ID,
             "session_epoch": FINAL_EPOCH,
             "topics": [
@@ -451,7 +463,13 @@ class Fetcher:
             state.high_watermark = partition.high_watermark
             state.log_start_offset = partition.get("log_start_offset", -1)
             state.last_stable_offset = partition.get("last_stable_offset", -1)
-            return False, self._buffer(request, tp, sent, state, partition.records)
+            aborted = None
+            if self.config.read_committed:
+                aborted = [
+                    (txn.first_offset, txn.producer_id)
+                    for txn in partition.get("aborted_transactions") or ()
+                ]
+            return False, self._buffer(request, tp, sent, state, partition.records, aborted)
         if code == ErrorCode.OFFSET_OUT_OF_RANGE:
             return False, self._out_of_range(tp, sent, state)
         state.retry_at_ms = now_ms + self.config.retry_backoff_ms
@@ -462,13 +480,14 @@ class Fetcher:
         state.error = error_for(code, f"Fetch {tp} at offset {sent.fetch_offset}")
         return False, True
 
-    def _buffer(
+    def _buffer(  # noqa: PLR0917
         self,
         request: FetchRequest,
         tp: TopicPartition,
         sent: SentPartition,
         state: _PartitionState,
         records: memoryview | bytes | None,
+        aborted: list[tuple[int, int]] | None = None,
     ) -> bool:
         if not records:
             return False
@@ -486,7 +505,7 @@ class Fetcher:
             return False
         state.fetch_offset = scanned.batches[-1].next_offset
         state.buffered_bytes += len(data)
-        fetch = _CompletedFetch(tp, sent.generation, data, scanned.batches)
+        fetch = _CompletedFetch(tp, sent.generation, data, scanned.batches, aborted)
         state.completed.append(fetch)
         self._ready.append(fetch)
         # Kafka's fairness rule: a partition that returned data goes to the back of the order.
@@ -578,8 +597,14 @@ class Fetcher:
         fetch.batch_index += 1
         position = state.position
         assert position is not None
+        # Every batch with a producer id counts for read_committed's bookkeeping, even one
+        # before the position (an abort marker ends its transaction all the same).
+        aborted = self.config.read_committed and batch.producer_id >= 0 and _aborted(fetch, batch)
         if batch.next_offset <= position:
             return  # wholly before the position (the first batch after a seek)
+        if aborted:
+            state.position = batch.next_offset
+            return
         if batch.is_control:
             state.position = batch.next_offset  # transaction markers are never returned
             return
@@ -617,3 +642,30 @@ class Fetcher:
         """The earliest backoff still running (when to look again), or None."""
         times = [state.retry_at_ms for state in self._states.values() if state.retry_at_ms > now_ms]
         return min(times) if times else None
+
+
+_CONTROL_KEY = struct.Struct(">hh")
+_ABORT_MARKER = 0
+
+
+def _aborted(fetch: _CompletedFetch, batch: BatchInfo) -> bool:
+    """Kafka's read_committed rule for a batch with a producer id: its producer's aborted
+    transactions that begin at or before it are under way; an abort marker ends one; a
+    transactional batch of a producer with one under way is dropped."""
+    while fetch.aborted and fetch.aborted[0][0] <= batch.base_offset + batch.last_offset_delta:
+        fetch.aborted_producers.add(heapq.heappop(fetch.aborted)[1])
+    if batch.is_control:
+        if _is_abort_marker(fetch, batch):
+            fetch.aborted_producers.discard(batch.producer_id)
+        return False
+    return batch.is_transactional and batch.producer_id in fetch.aborted_producers
+
+
+def _is_abort_marker(fetch: _CompletedFetch, batch: BatchInfo) -> bool:
+    payload = batch_payload(fetch.data, batch, check_crc=False)
+    records = decode_batch(payload, batch, fetch.tp.topic, fetch.tp.partition, batch.base_offset)
+    key = records[0].key if records else None
+    if not isinstance(key, bytes) or len(key) < _CONTROL_KEY.size:
+        return False
+    control_type: int = _CONTROL_KEY.unpack_from(key)[1]
+    return control_type == _ABORT_MARKER

@@ -13,7 +13,7 @@ import pytest
 from construct import Container
 
 from client.config import ConsumerConfig
-from client.errors import CorruptMessageError, IllegalConfigError, KafkaError
+from client.errors import CorruptMessageError, KafkaError
 from client.fetcher import (
     EARLIEST,
     LATEST,
@@ -316,9 +316,78 @@ def test_a_seek_during_a_reset_wins() -> None:
     assert fetcher.position(TP0) == 5
 
 
-def test_read_committed_is_refused() -> None:
-    with pytest.raises(IllegalConfigError):
-        Fetcher(config(isolation_level="read_committed"))
+def _txn_batch(first: int, count: int, pid: int) -> bytes:
+    return batch(first, count, producer_id=pid, producer_epoch=0, base_sequence=first,
+                 transactional=True)  # fmt: skip
+
+
+def _marker(offset: int, pid: int, commit: bool) -> bytes:
+    key = b"\x00\x00\x00\x01" if commit else b"\x00\x00\x00\x00"
+    return records.build_batch(
+        [records.Record(0, 0, key, b"\x00\x00\x00\x00\x00\x05")],
+        base_offset=offset,
+        producer_id=pid,
+        producer_epoch=0,
+        transactional=True,
+        control=True,
+    )
+
+
+def _respond_with_aborted(
+    request: FetchRequest, data: bytes, aborted: list[tuple[int, int]] | None
+) -> Container:
+    body = {
+        "responses": [
+            {
+                "topic": "t",
+                "topic_id": TOPIC_ID,
+                "partitions": [
+                    {
+                        "partition_index": 0,
+                        "error_code": 0,
+                        "high_watermark": 100,
+                        "last_stable_offset": 100,
+                        "records": data,
+                        "aborted_transactions": None
+                        if aborted is None
+                        else [{"producer_id": p, "first_offset": f} for p, f in aborted],
+                    }
+                ],
+            }
+        ],
+    }
+    wire = codec.encode(fetch.RESPONSE, request.version, body)
+    return codec.decode(fetch.RESPONSE, request.version, wire)
+
+
+def test_read_committed_asks_for_isolation_level_1_and_drops_aborted_transactions() -> None:
+    fetcher = started(TP0, isolation_level="read_committed")
+    request = request_for(fetcher)
+    assert request.body["isolation_level"] == 1
+    # Producer 7 aborts (0-1, marker 4); producer 8 commits (2-3, marker 5) interleaved;
+    # producer 7 then starts again and commits (6, marker 7); 8 is plain-idempotent at 8.
+    data = (
+        _txn_batch(0, 2, 7)
+        + _txn_batch(2, 2, 8)
+        + _marker(4, 7, commit=False)
+        + _marker(5, 8, commit=True)
+        + _txn_batch(6, 1, 7)
+        + _marker(7, 7, commit=True)
+        + batch(8, 1, producer_id=8, producer_epoch=0, base_sequence=0)
+    )
+    fetcher.handle_response(request, _respond_with_aborted(request, data, [(7, 0)]), now_ms=0)
+    assert values(fetcher.poll(20)) == {TP0: [b"v2", b"v3", b"v6", b"v8"]}
+    assert fetcher.position(TP0) == 9
+
+
+def test_read_uncommitted_keeps_aborted_records() -> None:
+    fetcher = started(TP0)
+    request = request_for(fetcher)
+    assert request.body["isolation_level"] == 0
+    data = _txn_batch(0, 2, 7) + _marker(2, 7, commit=False)
+    fetcher.handle_response(request, _respond_with_aborted(request, data, [(7, 0)]), now_ms=0)
+    assert values(fetcher.poll(20)) == {TP0: [b"v0", b"v1"]}
+    assert fetcher.position(TP0) == 3
 
 
 # -- the batch reader ----------------------------------------------------------------------
