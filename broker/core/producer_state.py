@@ -380,9 +380,10 @@ class ProducerStateManager:
         previous = self._producers.pop(batch.producer_id, None)
         entry = _next_entry(previous, batch, metadata, self.max_batches_per_producer)
         self._producers[batch.producer_id] = entry
-        if entry.current_txn_first_offset is not None and batch.is_transactional:
+        if batch.is_transactional and entry.current_txn_first_offset is not None:
             self._ongoing.setdefault(batch.producer_id, entry.current_txn_first_offset)
-        self._evict()
+        if len(self._producers) > self.max_producers:
+            self._evict()
 
     def remove_expired(self, wall_ms: int, producer_id_expiration_ms: int) -> list[int]:
         """Drop producers idle for ``producer.id.expiration.ms``; returns their ids.
