@@ -81,6 +81,7 @@ VARINT_TABLE_SIZE = 1 << 14
 # timestamp delta, offset delta, key and value lengths, header count: varints at their widest).
 RECORD_OVERHEAD_MAX_BYTES = 5 + 1 + 10 + 5 + 5 + 5 + 5
 
+TRANSACTIONAL_ATTRIBUTE = 0x10  # the batch attribute bit of a transactional producer
 _HEADER = struct.Struct(">qiibIhiqqqhii")
 _CRC = struct.Struct(">I")
 
@@ -220,8 +221,9 @@ class ProducerBatch:
         timestamp = self.log_append_time_ms if self.log_append_time_ms >= 0 else timestamp_ms
         return RecordMetadata(topic, partition, offset, timestamp)
 
-    def seal(self, codec: int) -> None:
-        """Compress the records (once) and write the header and CRC-32C for the current stamp."""
+    def seal(self, codec: int, transactional: bool = False) -> None:
+        """Compress the records (once) and write the header and CRC-32C for the current stamp;
+        ``transactional`` sets the transactional attribute (KIP-98)."""
         count = self.record_count
         assert count > 0 and not self.in_flight
         if not self.sealed:
@@ -231,7 +233,8 @@ class ProducerBatch:
                 self.buffer = bytearray(BATCH_HEADER_BYTES) + payload
             self.sealed = True
         buffer = self.buffer
-        _HEADER.pack_into(buffer, 0, 0, len(buffer) - LOG_OVERHEAD_BYTES, -1, MAGIC, 0, codec,
+        attributes = codec | (TRANSACTIONAL_ATTRIBUTE if transactional else 0)
+        _HEADER.pack_into(buffer, 0, 0, len(buffer) - LOG_OVERHEAD_BYTES, -1, MAGIC, 0, attributes,
                           count - 1, self.base_timestamp, self.max_timestamp, self.producer_id,
                           self.producer_epoch, self.base_sequence, count)  # fmt: skip
         _CRC.pack_into(buffer, CRC_OFFSET, crc32c.crc32c(memoryview(buffer)[ATTRIBUTES_OFFSET:]))
@@ -289,7 +292,12 @@ class RecordAccumulator:
         max_in_flight_per_partition: int,
         idempotence: bool,
         on_done: Callable[[ProducerBatch], None] = lambda batch: None,
+        transactional: bool = False,
+        partition_gate: Callable[[TopicPartition], bool] | None = None,
     ) -> None:
+        """``transactional``: batches carry the transactional attribute; ``partition_gate``:
+        a partition sends only while it says yes (a transactional producer's partitions wait
+        until AddPartitionsToTxn added them)."""
         assert not idempotence or max_in_flight_per_partition <= 5, "KIP-679: at most 5"
         assert batch_size >= 0 and buffer_memory > 0 and max_in_flight_per_partition >= 1
         self.batch_size = batch_size
@@ -303,6 +311,8 @@ class RecordAccumulator:
         self.max_request_size = max_request_size
         self.max_in_flight_per_partition = max_in_flight_per_partition
         self.idempotence = idempotence
+        self.transactional = transactional
+        self.partition_gate = partition_gate
         self.on_done = on_done
         self.buffered_bytes = 0
         self.exhausted = False  # someone waits for memory: send everything now
@@ -463,6 +473,9 @@ class RecordAccumulator:
         event (a response, a new epoch)."""
         if not queue.batches:
             return None
+        gate = self.partition_gate
+        if gate is not None and not gate(queue.topic_partition):
+            return None
         if self.idempotence and not self._adopt_stamp(queue):
             return None
         head = queue.batches[0]
@@ -523,9 +536,9 @@ class RecordAccumulator:
             batch.base_sequence = queue.next_sequence
             queue.next_sequence = next_sequence(queue.next_sequence, batch.record_count)
             queue.unacked.append(batch)
-            batch.seal(self.codec)
+            batch.seal(self.codec, self.transactional)
         elif not batch.sealed:
-            batch.seal(self.codec)
+            batch.seal(self.codec, self.transactional)
         batch.in_flight = True
         batch.attempts += 1
         queue.in_flight += 1

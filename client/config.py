@@ -272,6 +272,12 @@ class ProducerConfig(CommonConfig):
         "none", _choice("none", "gzip", "snappy", "lz4", "zstd"), "batch codec"
     )
     enable_idempotence: bool = _option(True, _bool, "exactly-once per partition (KIP-98)")
+    transactional_id: str | None = _option(
+        None, _optional_string, "enables transactions (init_transactions, begin/commit/abort)"
+    )
+    transaction_timeout_ms: int = _option(
+        60000, _int(1), "the coordinator aborts a transaction open longer than this"
+    )
     max_request_size: int = _option(1048576, _int(1), "largest Produce request in bytes")
     max_block_ms: int = _option(60000, _int(), "how long send() may wait for metadata or buffer")
     metadata_max_idle_ms: int = _option(300000, _int(5000), "forget topics unused this long")
@@ -314,6 +320,11 @@ def _adjust_idempotence(values: dict[str, Any], explicit: frozenset[str]) -> dic
     the default, the conflicting keys win and idempotence is switched off.
     """
     conflicts = []
+    transactional = values.get("transactional_id") is not None
+    if transactional and not values.get("enable_idempotence", True):
+        raise IllegalConfigError(
+            "transactional.id requires enable.idempotence=true", "enable.idempotence"
+        )
     if values.get("acks", ACKS_ALL) != ACKS_ALL:
         conflicts.append("acks must be all")
     if values.get("retries", INT32_MAX) == 0:
@@ -322,7 +333,7 @@ def _adjust_idempotence(values: dict[str, Any], explicit: frozenset[str]) -> dic
         conflicts.append("max.in.flight.requests.per.connection must be <= 5")
     if not conflicts or not values.get("enable_idempotence", True):
         return values
-    if "enable_idempotence" in explicit:
+    if "enable_idempotence" in explicit or transactional:
         raise IllegalConfigError(
             "enable.idempotence=true conflicts: " + "; ".join(conflicts), "enable.idempotence"
         )

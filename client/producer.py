@@ -31,6 +31,15 @@ broker accepts), because a broker answers a non-transactional InitProducerId wit
 whatever id and epoch it carries.  Only when the epoch is exhausted (32767) or the broker said
 INVALID_PRODUCER_EPOCH / PRODUCER_FENCED does it ask InitProducerId for a new id.
 
+Transactions (KIP-98), with ``transactional.id``: ``await producer.init_transactions()`` once
+(InitProducerId at the transaction coordinator: it fences any earlier producer of the id),
+then per transaction ``begin_transaction()``, ``send(...)`` (each new partition is added with
+AddPartitionsToTxn before its first batch goes), optionally ``send_offsets_to_transaction``
+(AddOffsetsToTxn, then TxnOffsetCommit at the group coordinator), and
+``commit_transaction()`` (flush, then EndTxn) or ``abort_transaction()``.  A failed record
+makes the transaction abortable only; PRODUCER_FENCED and the like are fatal
+(:mod:`client.transactions`).
+
 Closing (``async with`` exit or :meth:`Producer.close`) sends everything still buffered and
 waits for the answers (each batch is bounded by ``delivery.timeout.ms``); leaving the block by
 an exception instead fails what is still pending with :class:`~client.errors.KafkaClosedError`
@@ -79,9 +88,15 @@ from client.protocol.records import (
     COMPRESSION_SNAPPY,
     COMPRESSION_ZSTD,
 )
+from client.transactions import TRANSACTION_KEY_TYPE, TransactionManager
 
 PRODUCE = 0
+FIND_COORDINATOR = 10
 INIT_PRODUCER_ID = 22
+ADD_PARTITIONS_TO_TXN = 24
+ADD_OFFSETS_TO_TXN = 25
+END_TXN = 26
+TXN_OFFSET_COMMIT = 28
 MAX_PRODUCER_EPOCH = 2**15 - 1
 # Java's transaction.timeout.ms default; InitProducerId requires a value even without
 # transactions.
@@ -169,6 +184,11 @@ class Producer:
     def __init__(self, settings: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
         self.config = config = ProducerConfig.from_settings(settings, **kwargs)
         self._cluster = Cluster(config)
+        self._txn = (
+            None
+            if config.transactional_id is None
+            else TransactionManager(config.transactional_id, config.transaction_timeout_ms)
+        )
         self._accumulator = RecordAccumulator(
             batch_size=config.batch_size,
             linger_ms=config.linger_ms,
@@ -182,7 +202,10 @@ class Producer:
             max_in_flight_per_partition=config.max_in_flight_requests_per_connection,
             idempotence=config.enable_idempotence,
             on_done=self._on_batch_done,
+            transactional=self._txn is not None,
+            partition_gate=None if self._txn is None else self._txn.may_send,
         )
+        self._txn_wakeup = anyio.Event()
         self._sticky = StickyPartitioner()
         self._serializing = config.key_serializer is not None or config.value_serializer is not None
         self._max_record_bytes = (
@@ -209,7 +232,7 @@ class Producer:
         await stack.__aenter__()
         try:
             await stack.enter_async_context(self._cluster)
-            if self.config.enable_idempotence:
+            if self.config.enable_idempotence and self._txn is None:
                 await self._init_producer_id()
             self._task_group = await stack.enter_async_context(anyio.create_task_group())
         except BaseException:
@@ -219,6 +242,8 @@ class Producer:
         self._open = True
         self._task_group.start_soon(self._run_sender)
         self._task_group.start_soon(self._run_metadata)
+        if self._txn is not None:
+            self._task_group.start_soon(self._run_partition_adds)
         return self
 
     async def __aexit__(
@@ -275,6 +300,12 @@ class Producer:
         """
         if not self._open:
             raise DefinitelyFailedError(self._not_open(), topic, -1)
+        txn = self._txn
+        if txn is not None:
+            try:
+                txn.check_send()
+            except KafkaError as error:
+                raise DefinitelyFailedError(error, topic, -1) from error
         if self._serializing:
             key, value = self._serialize(key, value)
         info = self._topics.get(topic)
@@ -292,6 +323,8 @@ class Producer:
         if timestamp_ms is None:
             timestamp_ms = time.time_ns() // 1_000_000
         batch, index = self._append(topic, partition, key, value, headers, timestamp_ms, info)
+        if txn is not None and txn.note_partition(batch.topic_partition):
+            self._txn_wakeup.set()
         if batch.full:
             self._wake()
             await anyio.lowlevel.checkpoint()  # let the sender run while the caller loops
@@ -595,6 +628,201 @@ class Producer:
             self._bumping = False
             self._wake()
 
+    # -- transactions (KIP-98) ----------------------------------------------------------------
+
+    def _transaction(self) -> TransactionManager:
+        if self._txn is None:
+            raise KafkaError("this producer has no transactional.id")
+        if not self._open:
+            raise self._not_open()
+        return self._txn
+
+    async def _coordinator_request(
+        self, api_key: int, body: dict[str, Any], key: str, key_type: int
+    ) -> Container:
+        """One request to the coordinator of ``key`` (found anew each attempt), retried on
+        retriable errors (CONCURRENT_TRANSACTIONS, NOT_COORDINATOR, loading...) until
+        ``max.block.ms``; the answer's top-level or first partition error is raised."""
+        cluster = self._cluster
+
+        async def attempt() -> Container:
+            connection = await cluster.any_connection()
+            found = await connection.send(
+                FIND_COORDINATOR,
+                {"key": key, "key_type": key_type, "coordinator_keys": [key]},
+                version=connection.pick_version(FIND_COORDINATOR),
+            )
+            answers = found.get("coordinators")
+            answer = found if answers is None else answers[0]
+            if answer.error_code:
+                raise error_for(answer.error_code, f"coordinator of {key!r}")
+            coordinator = await cluster.connection_to(answer.node_id)
+            version = coordinator.pick_version(api_key)
+            response = await coordinator.send(api_key, body, version=version)
+            code = _first_error(response)
+            if code:
+                raise error_for(code, f"API {api_key} at coordinator {answer.node_id}")
+            return response
+
+        return await cluster.retrying(attempt, timeout_ms=self.config.max_block_ms)
+
+    async def init_transactions(self) -> None:
+        """Get the transactional id's producer id and epoch (fencing any earlier producer of
+        it, whose open transaction the coordinator aborts).  Once, before the first
+        transaction."""
+        txn = self._transaction()
+        body = {
+            "transactional_id": txn.transactional_id,
+            "transaction_timeout_ms": txn.timeout_ms,
+            "producer_id": -1,
+            "producer_epoch": -1,
+        }
+        self._init_calls += 1
+        response = await self._coordinator_request(
+            INIT_PRODUCER_ID, body, txn.transactional_id, TRANSACTION_KEY_TYPE
+        )
+        self._accumulator.set_producer(int(response.producer_id), int(response.producer_epoch))
+        txn.initialized()
+
+    def begin_transaction(self) -> None:
+        """Start a transaction: records sent from now on commit or abort together."""
+        self._transaction().begin()
+
+    async def send_offsets_to_transaction(
+        self,
+        offsets: Mapping[TopicPartition, int],
+        group_id: str,
+        *,
+        generation_id: int = -1,
+        member_id: str = "",
+        group_instance_id: str | None = None,
+    ) -> None:
+        """Commit a consumer group's ``offsets`` (the next offsets to read) with the
+        transaction: AddOffsetsToTxn, then TxnOffsetCommit at the group coordinator."""
+        txn = self._transaction()
+        txn.check_offsets()
+        producer = self._accumulator.producer
+        assert producer is not None
+        producer_id, epoch = producer
+        ids = {"transactional_id": txn.transactional_id, "producer_id": producer_id,
+               "producer_epoch": epoch}  # fmt: skip
+        try:
+            await self._coordinator_request(
+                ADD_OFFSETS_TO_TXN,
+                {**ids, "group_id": group_id},
+                txn.transactional_id,
+                TRANSACTION_KEY_TYPE,
+            )
+            txn.offsets_added = True
+            topics: dict[str, list[dict[str, Any]]] = {}
+            for tp, offset in offsets.items():
+                topics.setdefault(tp.topic, []).append(
+                    {
+                        "partition_index": tp.partition,
+                        "committed_offset": offset,
+                        "committed_leader_epoch": -1,
+                        "committed_metadata": "",
+                    }
+                )
+            body = {
+                **ids,
+                "group_id": group_id,
+                "generation_id": generation_id,
+                "member_id": member_id,
+                "group_instance_id": group_instance_id,
+                "topics": [{"name": name, "partitions": parts} for name, parts in topics.items()],
+            }
+            await self._coordinator_request(TXN_OFFSET_COMMIT, body, group_id, 0)
+        except KafkaError as error:
+            txn.fail(error)
+            raise
+
+    async def commit_transaction(self) -> None:
+        """Deliver every record of the transaction, then commit it.  A record that failed
+        raises its error (abort then); a fenced producer raises and can only be closed."""
+        await self._end_transaction(commit=True)
+
+    async def abort_transaction(self) -> None:
+        """Abort the transaction: its records are never read by read_committed consumers."""
+        await self._end_transaction(commit=False)
+
+    async def _end_transaction(self, *, commit: bool) -> None:
+        txn = self._transaction()
+        txn.start_end(commit)
+        self._txn_wakeup.set()
+        pending = list(self._accumulator.incomplete)
+        await self.flush()
+        failed = next((batch.error for batch in pending if batch.error is not None), None)
+        if failed is not None and commit:
+            txn.fail(failed)
+            raise failed
+        if txn.is_empty:
+            txn.ended()
+            return
+        producer = self._accumulator.producer
+        assert producer is not None
+        body = {
+            "transactional_id": txn.transactional_id,
+            "producer_id": producer[0],
+            "producer_epoch": producer[1],
+            "committed": commit,
+        }
+        try:
+            await self._coordinator_request(
+                END_TXN, body, txn.transactional_id, TRANSACTION_KEY_TYPE
+            )
+        except KafkaError as error:
+            txn.fail(error)
+            raise
+        txn.ended()
+
+    async def _run_partition_adds(self) -> None:
+        """AddPartitionsToTxn for the partitions a transaction's records reached, before
+        their first batch goes (the accumulator's gate holds them)."""
+        txn = self._txn
+        assert txn is not None
+        while True:
+            await self._txn_wakeup.wait()
+            self._txn_wakeup = anyio.Event()
+            wanted = txn.take_pending()
+            producer = self._accumulator.producer
+            if not wanted or producer is None:
+                continue
+            topics: dict[str, list[int]] = {}
+            for tp in wanted:
+                topics.setdefault(tp.topic, []).append(tp.partition)
+            body = {
+                "v3_and_below_transactional_id": txn.transactional_id,
+                "v3_and_below_producer_id": producer[0],
+                "v3_and_below_producer_epoch": producer[1],
+                "v3_and_below_topics": [
+                    {"name": name, "partitions": parts} for name, parts in topics.items()
+                ],
+            }
+            try:
+                await self._coordinator_request(
+                    ADD_PARTITIONS_TO_TXN, body, txn.transactional_id, TRANSACTION_KEY_TYPE
+                )
+            except KafkaError as error:
+                txn.fail(error)
+                self._accumulator.abort(error)  # the waiting records cannot be sent
+                continue
+            txn.added(wanted)
+            self._wake()
+
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
         return f"<Producer {self.config.client_id!r} {state} {self._accumulator!r}>"
+
+
+def _first_error(response: Container) -> int:
+    """A response's top-level error code, else its first per-partition one (0: none)."""
+    code = response.get("error_code", 0)
+    if code:
+        return int(code)
+    for topic in response.get("results_by_topic_v3_and_below") or response.get("topics") or ():
+        for part in topic.get("results_by_partition") or topic.get("partitions") or ():
+            part_code = part.get("partition_error_code", part.get("error_code", 0))
+            if part_code:
+                return int(part_code)
+    return 0
