@@ -126,3 +126,33 @@ def test_transactions_survive_killing_the_coordinator(
     # The restarted broker rejoins (it truncates to its leaders' logs, markers included):
     # reading through every broker gives the same.
     assert sorted(_read_committed(bootstrap, topic, 54)) == sorted(values)
+
+
+def test_a_transaction_commits_across_the_kill_of_a_partition_leader(
+    kafka_cluster_factory: ClusterFactory, topic: str
+) -> None:
+    """A partition leader other than the coordinator dies mid-transaction: the producer
+    goes on with the new leaders, the markers reach them, and the commit holds (the
+    followers kept the open transaction in their producer state)."""
+    cluster = kafka_cluster_factory.start(brokers=3, overrides=SETTINGS)
+    bootstrap = cluster.bootstrap
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic(topic, PARTITIONS, 3)])[topic].result(TIMEOUT_S)
+    transactional_id = f"txn-{topic}"
+    producer = _producer(bootstrap, transactional_id)
+    coordinator = _coordinator(bootstrap.split(",")[0], transactional_id)
+    victim = next(node_id for node_id in cluster.nodes if node_id != coordinator)
+    producer.begin_transaction()
+    for index in range(18):
+        producer.produce(topic, f"before-{index}".encode(), partition=index % PARTITIONS)
+    assert producer.flush(TIMEOUT_S) == 0
+    cluster.nodes[victim].kill()
+    for index in range(18):
+        producer.produce(topic, f"after-{index}".encode(), partition=index % PARTITIONS)
+    producer.commit_transaction(TIMEOUT_S)
+    _transaction(producer, topic, "dropped", 12, commit=False)
+    expected = sorted(_expected("before", 18) + _expected("after", 18))
+    survivors = _live_bootstrap(cluster, victim)
+    assert sorted(_read_committed(survivors, topic, 36)) == expected
+    cluster.nodes[victim].restart()
+    assert sorted(_read_committed(bootstrap, topic, 36)) == expected
