@@ -484,6 +484,27 @@ _BROKER_KEYS = (
     _K("group.initial.rebalance.delay.ms", _INT, "3000", "Delay a first rebalance.", minimum=0),
     _K("group.min.session.timeout.ms", _INT, "6000", "Smallest session timeout.", minimum=1),
     _K("group.max.session.timeout.ms", _INT, "1800000", "Largest session timeout.", minimum=1),
+    _K(
+        "group.consumer.session.timeout.ms",
+        _INT,
+        "45000",
+        "KIP-848 consumer groups: fence a member silent this long.",
+        minimum=1,
+    ),
+    _K(
+        "group.consumer.heartbeat.interval.ms",
+        _INT,
+        "5000",
+        "KIP-848 consumer groups: how often members heartbeat.",
+        minimum=1,
+    ),
+    _K(
+        "group.consumer.assignors",
+        _LIST,
+        "uniform,range",
+        "KIP-848 server-side assignors (the first is the default): uniform, range.",
+        choices=("uniform", "range"),
+    ),
     _K("offsets.retention.minutes", _INT, "10080", "Keep offsets of empty groups.", minimum=1),
     _K(
         "offsets.commit.timeout.ms",
@@ -752,6 +773,9 @@ class BrokerConfig:
     group_initial_rebalance_delay_ms: int
     group_min_session_timeout_ms: int
     group_max_session_timeout_ms: int
+    group_consumer_session_timeout_ms: int
+    group_consumer_heartbeat_interval_ms: int
+    group_consumer_assignors: tuple[str, ...]
     offsets_retention_minutes: int
     offsets_commit_timeout_ms: int
     transactional_id_expiration_ms: int

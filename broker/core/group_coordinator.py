@@ -55,7 +55,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 
 from broker.core import group_offsets
-from broker.core.group_membership import GroupMembership
+from broker.core.consumer_membership import ConsumerMembership, consumer_members
 from broker.core.group_metadata import (
     Group,
     GroupState,
@@ -128,8 +128,10 @@ __all__ = [
 _S = GroupState
 
 
-class GroupCoordinator(GroupMembership):
-    """Every classic group hosted by this broker; see the module docstring for the contract."""
+class GroupCoordinator(ConsumerMembership):
+    """Every group hosted by this broker (classic, and KIP-848 consumer groups from
+    :class:`~broker.core.consumer_membership.ConsumerMembership`); see the module docstring
+    for the contract."""
 
     def __init__(
         self,
@@ -214,6 +216,9 @@ class GroupCoordinator(GroupMembership):
                 error = ErrorCode.COORDINATOR_NOT_AVAILABLE
             else:
                 group = self._create_group(group_id)
+        elif consumer_members(group):
+            if member_id or generation_id >= 0:
+                error = _consumer_commit_error(group, generation_id, member_id)
         elif group.is_static_member_fenced(member_id, group_instance_id):
             error = ErrorCode.FENCED_INSTANCE_ID
         elif member_id and member_id not in group.members:
@@ -263,6 +268,8 @@ class GroupCoordinator(GroupMembership):
         now_ms: int,
     ) -> ErrorCode:
         group = self._groups.get(group_id)
+        if group is not None and consumer_members(group):
+            return _consumer_commit_error(group, generation_id, member_id)
         if group is None:
             if generation_id >= 0:
                 return ErrorCode.ILLEGAL_GENERATION  # a generation of a group we do not have
@@ -306,18 +313,29 @@ class GroupCoordinator(GroupMembership):
                 del group.offsets[tp]
                 key = group_offsets.offset_tombstone_key(group.group_id, tp)
                 self._out.records.append(OffsetsRecord(group.partition, key, None))
-            if group.is_(_S.EMPTY) and not group.offsets and not group.pending_members:
+            if (
+                group.is_(_S.EMPTY)
+                and not group.offsets
+                and not group.pending_members
+                and not consumer_members(group)
+            ):
                 self._remove_group(group, now_ms)
 
     # ----------------------------------------------------------------- admin
 
-    def list_groups(self, states_filter: Iterable[str] = ()) -> list[ListedGroup]:
-        """ListGroups; the v4 states filter matches state names case-insensitively (KIP-518)."""
+    def list_groups(
+        self, states_filter: Iterable[str] = (), types_filter: Iterable[str] = ()
+    ) -> list[ListedGroup]:
+        """ListGroups; the v4 states filter (KIP-518) and the v5 types filter (KIP-848:
+        ``classic`` / ``consumer``) match case-insensitively."""
         wanted = {state.lower() for state in states_filter}
+        types = {kind.lower() for kind in types_filter}
+        listed = [group_offsets.listed_group(group) for group in self._groups.values()]
         return [
-            group_offsets.listed_group(group)
-            for group in self._groups.values()
-            if not wanted or group.state.value.lower() in wanted
+            group
+            for group in listed
+            if (not wanted or group.state.lower() in wanted)
+            and (not types or group.group_type in types)
         ]
 
     def describe_groups(self, group_ids: Iterable[str]) -> list[DescribedGroup]:
@@ -333,7 +351,7 @@ class GroupCoordinator(GroupMembership):
             group = self._groups.get(group_id)
             if group is None:
                 errors[group_id] = ErrorCode.GROUP_ID_NOT_FOUND
-            elif not group.is_(_S.EMPTY):
+            elif not group.is_(_S.EMPTY) or consumer_members(group):
                 errors[group_id] = ErrorCode.NON_EMPTY_GROUP
             else:
                 self._remove_group(group, now_ms)
@@ -358,7 +376,7 @@ class GroupCoordinator(GroupMembership):
 
     def _remove_group(self, group: Group, now_ms: int) -> None:
         """Empty to Dead: tombstones for what the log holds of it, then forget it."""
-        assert group.is_(_S.EMPTY) and not group.members
+        assert group.is_(_S.EMPTY) and not group.members and not consumer_members(group)
         for tp in list(group.offsets):
             key = group_offsets.offset_tombstone_key(group.group_id, tp)
             self._out.records.append(OffsetsRecord(group.partition, key, None))
@@ -445,6 +463,8 @@ class GroupCoordinator(GroupMembership):
             for timer in expired:
                 assert isinstance(timer, Timer)
                 self._dispatch(timer, now_ms)
+                if not timer.cancelled and self._groups.get(timer.group.group_id) is timer.group:
+                    self._on_consumer_timer(timer)
         if self._next_cleanup_ms is not None and now_ms >= self._next_cleanup_ms:
             self._cleanup(now_ms)
             self._next_cleanup_ms = now_ms + self.config.offsets_retention_check_interval_ms
@@ -454,3 +474,16 @@ class GroupCoordinator(GroupMembership):
         super()._begin(now_ms)
         if self._next_cleanup_ms is None:
             self._next_cleanup_ms = now_ms + self.config.offsets_retention_check_interval_ms
+
+
+def _consumer_commit_error(group: Group, member_epoch: int, member_id: str) -> ErrorCode:
+    """An OffsetCommit for a consumer group with members: the member must be known and at
+    its current epoch (STALE_MEMBER_EPOCH otherwise; Kafka's ``validateOffsetCommit``)."""
+    consumer = group.consumer
+    assert consumer is not None
+    member = consumer.members.get(member_id)
+    if member is None:
+        return ErrorCode.UNKNOWN_MEMBER_ID
+    if member_epoch != member.member_epoch:
+        return ErrorCode.STALE_MEMBER_EPOCH
+    return ErrorCode.NONE

@@ -113,6 +113,10 @@ class GroupMembership:
             tuple(protocols),
             version,
         )
+        existing = self._groups.get(group_id)
+        if existing is not None and existing.consumer is not None and existing.consumer.members:
+            # A KIP-848 consumer group: one protocol per group id (no online migration).
+            return self._result(JoinGroupResponse(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, member_id))
         parked = ParkedRequest("JoinGroup", group_id, member_id)
         if member_id == UNKNOWN_MEMBER_ID:
             response = self._join_unknown_member(request, parked, now_ms)
@@ -632,6 +636,7 @@ class GroupMembership:
         return group
 
     def _drop_group(self, group: Group, error: ErrorCode, now_ms: int) -> None:
+        self._drop_consumer_members(group)
         for member in list(group.members.values()):
             self._answer_pending(member, error)
             self._remove_member(group, member)
@@ -650,6 +655,9 @@ class GroupMembership:
         value = encode_group_metadata_value(group.metadata_value())
         self._out.records.append(OffsetsRecord(group.partition, key, value))
         group.has_metadata_record = True
+
+    def _drop_consumer_members(self, group: Group) -> None:
+        """Hook: the KIP-848 membership of a group being dropped (the subclass's)."""
 
     def _dispatch(self, timer: Timer, now_ms: int) -> None:
         if timer.cancelled or self._groups.get(timer.group.group_id) is not timer.group:

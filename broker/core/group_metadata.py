@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from broker.core.consumer_group import ConsumerGroup
 from broker.core.group_records import (
     NO_TIMESTAMP,
     GroupMetadataValue,
@@ -121,6 +122,9 @@ class Group:
         default_factory=dict
     )
     has_metadata_record: bool = False  # a GroupMetadataValue of this group is in the log
+    # KIP-848: the consumer-protocol membership of this group id, if it has been one (the
+    # classic state stays Empty meanwhile); see broker.core.consumer_membership.
+    consumer: ConsumerGroup | None = None
     join_timer: Any = None
     sync_timer: Any = None
 

@@ -54,6 +54,11 @@ class ListedGroup:
     group_id: str
     protocol_type: str
     group_state: str
+    group_type: str = "classic"  # KIP-848: "classic" or "consumer"
+
+    @property
+    def state(self) -> str:
+        return self.group_state
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +132,7 @@ def fetch_offsets(
 
 def expired_offsets(group: Group, wall_ms: int, retention_ms: int) -> list[TopicPartition]:
     """The partitions whose committed offset the retention removes now (see the module doc)."""
-    if not group.is_(GroupState.EMPTY):
+    if not group.is_(GroupState.EMPTY) or _has_consumer_members(group):
         return []
     use_state_timestamp = (
         group.protocol_type is not None and group.state_timestamp_ms != NO_TIMESTAMP
@@ -178,6 +183,9 @@ def delete_offsets(
     if not group.is_(GroupState.EMPTY) and group.protocol_type != CONSUMER_PROTOCOL_TYPE:
         return ErrorCode.NON_EMPTY_GROUP, {}, []
     subscribed = frozenset() if group.is_(GroupState.EMPTY) else subscribed_topics(group)
+    if _has_consumer_members(group):
+        assert group.consumer is not None
+        subscribed = frozenset(group.consumer.subscription_metadata)
     errors: dict[TopicPartition, ErrorCode] = {}
     deleted: list[TopicPartition] = []
     for tp in partitions:
@@ -191,13 +199,21 @@ def delete_offsets(
 
 
 def listed_group(group: Group) -> ListedGroup:
+    consumer = group.consumer
+    if (
+        consumer is not None
+        and group.is_(GroupState.EMPTY)
+        and (consumer.members or consumer.group_epoch)
+    ):
+        return ListedGroup(group.group_id, CONSUMER_PROTOCOL_TYPE, consumer.state.value, "consumer")
     return ListedGroup(group.group_id, group.protocol_type or "", group.state.value)
 
 
 def described_group(group_id: str, group: Group | None) -> DescribedGroup:
     """Kafka's ``GroupMetadata.summary``: member metadata and assignments only when Stable; an
     unknown group is described as Dead with no error."""
-    if group is None:
+    if group is None or _has_consumer_members(group):
+        # KIP-848 consumer groups are described by ConsumerGroupDescribe.
         return DescribedGroup(ErrorCode.NONE, group_id, GroupState.DEAD.value, "", "", ())
     stable = group.is_(GroupState.STABLE) and group.protocol_name is not None
     protocol = group.protocol_name if stable and group.protocol_name is not None else ""
@@ -220,3 +236,7 @@ def described_group(group_id: str, group: Group | None) -> DescribedGroup:
         protocol,
         members,
     )
+
+
+def _has_consumer_members(group: Group) -> bool:
+    return group.consumer is not None and bool(group.consumer.members)

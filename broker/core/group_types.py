@@ -42,6 +42,11 @@ class GroupCoordinatorConfig:
     offset_metadata_max_bytes: int = 4096
     max_groups: int = MAX_GROUPS
     wall_clock_offset_ms: int = 0
+    # KIP-848 consumer groups.
+    group_consumer_session_timeout_ms: int = 45_000
+    group_consumer_heartbeat_interval_ms: int = 5_000
+    group_consumer_assignors: tuple[str, ...] = ("uniform", "range")
+    group_consumer_max_size: int = MAX_GROUP_SIZE
 
     def __post_init__(self) -> None:
         assert 0 < self.group_min_session_timeout_ms <= self.group_max_session_timeout_ms
@@ -49,6 +54,10 @@ class GroupCoordinatorConfig:
         assert 1 <= self.group_max_size <= MAX_GROUP_SIZE and 1 <= self.max_groups <= MAX_GROUPS
         assert self.offsets_topic_num_partitions >= 1 and self.offsets_retention_minutes >= 1
         assert self.offsets_retention_check_interval_ms >= 1
+        assert self.group_consumer_session_timeout_ms >= 1
+        assert self.group_consumer_heartbeat_interval_ms >= 1
+        assert self.group_consumer_assignors
+        assert 1 <= self.group_consumer_max_size <= MAX_GROUP_SIZE
 
 
 @dataclass(frozen=True, slots=True)

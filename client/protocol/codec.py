@@ -102,6 +102,28 @@ class KafkaArray(Construct):  # type: ignore[misc]
         return obj
 
 
+class NullableStruct(Construct):  # type: ignore[misc]
+    """A nullable struct field (KIP-893): an INT8 first, -1 for null or 1 for the struct
+    (read as Kafka does: any negative marker is null, any other is a struct)."""
+
+    def __init__(self, struct: Construct) -> None:
+        super().__init__()
+        self.struct = struct
+
+    def _parse(self, stream: Stream, context: Any, path: str) -> Any:
+        if p.Int8._parse(stream, context, path) < 0:
+            return None
+        return self.struct._parse(stream, context, path)
+
+    def _build(self, obj: Any, stream: Stream, context: Any, path: str) -> Any:
+        if obj is None:
+            p.write(stream, b"\xff", path)
+            return obj
+        p.write(stream, b"\x01", path)
+        self.struct._build(obj, stream, context, path)
+        return obj
+
+
 _Slot = tuple[str, Construct, Any]
 
 
@@ -223,7 +245,8 @@ def _is_flexible(field: Field, version: int, flexible: bool) -> bool:
 
 def _type_codec(kind: FieldType, version: int, flexible: bool, nullable: bool) -> Construct:
     if isinstance(kind, Struct):
-        return _struct_codec(kind.fields, version, flexible)
+        struct = _struct_codec(kind.fields, version, flexible)
+        return NullableStruct(struct) if nullable else struct
     if isinstance(kind, Array):
         element = _type_codec(kind.element, version, flexible, nullable=False)
         return KafkaArray(element, compact=flexible, nullable=nullable)

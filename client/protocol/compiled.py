@@ -35,7 +35,7 @@ import construct
 from construct import Construct, Container
 
 from client.protocol import primitives as p
-from client.protocol.codec import KafkaArray, KafkaStruct, fresh_default
+from client.protocol.codec import KafkaArray, KafkaStruct, NullableStruct, fresh_default
 
 Decoder = Callable[[memoryview, int], tuple[Any, int]]
 Encoder = Callable[[Any, bytearray, list[tuple[int, Any]]], None]
@@ -203,6 +203,17 @@ class _Generator:
         if kind is KafkaStruct:
             decode_name, _ = self.struct(codec)
             return [f"{pad}{target}, pos = {decode_name}(v, pos)"]
+        if kind is NullableStruct:
+            decode_name, _ = self.struct(codec.struct)
+            marker = self.temp("m")
+            return [  # as Kafka: a negative INT8 marker is null, any other a struct
+                f"{pad}{marker} = v[pos]",
+                f"{pad}pos += 1",
+                f"{pad}if {marker} >= 128:",
+                f"{pad}    {target} = None",
+                f"{pad}else:",
+                f"{pad}    {target}, pos = {decode_name}(v, pos)",
+            ]
         if kind is KafkaArray:
             return self._decode_array(codec, target, pad)
         if isinstance(codec, p._Fixed):
@@ -314,6 +325,15 @@ class _Generator:
         if kind is KafkaStruct:
             _, encode_name = self.struct(codec)
             return [f"{pad}{encode_name}({source}, s, big)"]
+        if kind is NullableStruct:
+            _, encode_name = self.struct(codec.struct)
+            return [
+                f"{pad}if {source} is None:",
+                f"{pad}    s += b'\\xff'",
+                f"{pad}else:",
+                f"{pad}    s += b'\\x01'",
+                f"{pad}    {encode_name}({source}, s, big)",
+            ]
         if kind is KafkaArray:
             return self._encode_array(codec, source, pad)
         if isinstance(codec, p._Fixed):

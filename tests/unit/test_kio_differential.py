@@ -64,6 +64,8 @@ REQUIRED_APIS |= {21, 23, 33, 43, 44}
 # The transaction APIs: AddPartitionsToTxn (client versions 0-3 only), AddOffsetsToTxn, EndTxn,
 # WriteTxnMarkers, TxnOffsetCommit, DescribeTransactions, ListTransactions.
 REQUIRED_APIS |= {24, 25, 26, 27, 28, 65, 66}
+# The KIP-848 consumer group APIs: ConsumerGroupHeartbeat, ConsumerGroupDescribe.
+REQUIRED_APIS |= {68, 69}
 
 
 def _kio_class(message: Message, version: int) -> type[Any] | None:
@@ -133,9 +135,10 @@ def _to_kio_scalar(kafka_type: str, nullable: bool, value: Any) -> Any:
 
 
 def _each(field: Field, item: Any, convert: Callable[[Any], Any], sequence: type = list) -> Any:
-    """``convert`` applied to a field's value, or to each element of an array (null kept)."""
+    """``convert`` applied to a field's value, or to each element of an array (null kept, and
+    a null struct too: ConsumerGroupHeartbeat's assignment)."""
     if not isinstance(field.type, Array):
-        return convert(item)
+        return None if item is None and isinstance(field.type, Struct) else convert(item)
     return None if item is None else sequence(convert(element) for element in item)
 
 
@@ -247,6 +250,7 @@ def check_layout(fields: tuple[Field, ...], kio_type: type[Any], version: int) -
         assert (field.tag if tagged else None) == kio_field.metadata.get("tag"), field.name
         struct = _struct_of(field)
         if struct is not None:
+            assert (version in field.nullable_versions) == is_optional(kio_field), field.name
             check_layout(struct.fields, _nested(kio_field), version)
             continue
         if _kafka_type(kio_field) not in ("uuid", TIMESTAMP):

@@ -8,6 +8,7 @@ from broker.server.handlers import (
     admin,
     alter_configs,
     api_versions,
+    consumer_groups,
     coordinator,
     delete_records,
     describe_producers,
@@ -73,4 +74,6 @@ HANDLERS: dict[int, Handler] = {
     61: describe_producers.describe_producers,
     65: transactions.describe_transactions,
     66: transactions.list_transactions,
+    68: consumer_groups.consumer_group_heartbeat,
+    69: consumer_groups.consumer_group_describe,
 }

@@ -256,13 +256,20 @@ async def list_groups(server: BrokerServer, header: RequestHeader, request: Cont
     listed = (
         []
         if error is not ErrorCode.NONE
-        else server.groups.coordinator.list_groups(request.get("states_filter") or ())
+        else server.groups.coordinator.list_groups(
+            request.get("states_filter") or (), request.get("types_filter") or ()
+        )
     )
     return {
         "throttle_time_ms": 0,
         "error_code": error,
         "groups": [
-            {"group_id": g.group_id, "protocol_type": g.protocol_type, "group_state": g.group_state}
+            {
+                "group_id": g.group_id,
+                "protocol_type": g.protocol_type,
+                "group_state": g.group_state,
+                "group_type": g.group_type,
+            }
             for g in listed
         ],
     }

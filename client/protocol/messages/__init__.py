@@ -2,8 +2,9 @@
 
 ``APIS`` maps an API key to its (request, response) declarations.  It includes the KRaft
 controller-listener APIs (AlterPartition, BrokerRegistration, BrokerHeartbeat,
-AllocateProducerIds) that brokers and controllers speak to each other: declaring them here does
-not make the broker's client listener advertise them (that is its handler table's job).
+AllocateProducerIds) that brokers and controllers speak to each other, and the KIP-848 consumer
+group APIs (ConsumerGroupHeartbeat, ConsumerGroupDescribe): declaring them here does not make the
+broker's client listener advertise them (that is its handler table's job).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from client.protocol.messages import (
     api_versions,
     broker_heartbeat,
     broker_registration,
+    consumer_group_describe,
+    consumer_group_heartbeat,
     create_partitions,
     create_topics,
     delete_groups,
@@ -101,6 +104,8 @@ _MODULES: tuple[ModuleType, ...] = (
     describe_transactions,
     list_transactions,
     allocate_producer_ids,
+    consumer_group_heartbeat,
+    consumer_group_describe,
 )
 
 APIS: dict[int, tuple[Message, Message]] = {

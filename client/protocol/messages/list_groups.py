@@ -1,4 +1,5 @@
-"""ListGroups (key 16): KIP-482 (flexible, v3), KIP-518 (states filter, v4)."""
+"""ListGroups (key 16): KIP-482 (flexible, v3), KIP-518 (states filter, v4), KIP-848 (v5: the
+request's types filter and each listed group's type, ``classic`` or ``consumer``)."""
 
 from client.protocol.schema import INT16, INT32, STRING, Array, Field, Message, Struct
 
@@ -6,10 +7,12 @@ REQUEST = Message(
     "ListGroupsRequest",
     api_key=16,
     kind="request",
-    valid="0-4",
+    valid="0-5",
     flexible="3+",
     fields=[
         Field("states_filter", Array(STRING), "4+"),
+        # Empty: every group, whatever its type.
+        Field("types_filter", Array(STRING), "5+"),
     ],
 )
 
@@ -18,6 +21,7 @@ _LISTED_GROUP = Struct(
         Field("group_id", STRING),
         Field("protocol_type", STRING),
         Field("group_state", STRING, "4+"),
+        Field("group_type", STRING, "5+"),
     ],
     name="ListedGroup",
 )
@@ -26,7 +30,7 @@ RESPONSE = Message(
     "ListGroupsResponse",
     api_key=16,
     kind="response",
-    valid="0-4",
+    valid="0-5",
     flexible="3+",
     fields=[
         Field("throttle_time_ms", INT32, "1+"),
