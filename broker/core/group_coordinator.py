@@ -292,6 +292,19 @@ class GroupCoordinator(ConsumerMembership):
         self._schedule_member_heartbeat(group, member, now_ms + member.session_timeout_ms)
         return ErrorCode.NONE
 
+    def offset_fetch_error(
+        self, group_id: str, member_id: str | None, member_epoch: int
+    ) -> ErrorCode:
+        """OffsetFetch v9 of a consumer group with members (Kafka's ``validateOffsetFetch``):
+        without a member id and epoch (an admin) anyone may read; a member must be known and
+        at its epoch.  Classic groups are not checked."""
+        group = self._groups.get(group_id)
+        if group is None or not consumer_members(group):
+            return ErrorCode.NONE
+        if member_id is None and member_epoch < 0:
+            return ErrorCode.NONE
+        return _consumer_commit_error(group, member_epoch, member_id or "")
+
     def fetch_offsets(
         self, group_id: str, partitions: Iterable[TopicPartition] | None
     ) -> dict[TopicPartition, FetchedOffset]:

@@ -280,6 +280,10 @@ def test_offset_commits_carry_the_member_epoch() -> None:
     assert commit("m1", 0) is ErrorCode.STALE_MEMBER_EPOCH
     assert commit("other", 1) is ErrorCode.UNKNOWN_MEMBER_ID
     assert commit("", -1) is ErrorCode.UNKNOWN_MEMBER_ID  # an admin commit needs an empty group
+    assert coord.offset_fetch_error(GROUP, "m1", 1) is ErrorCode.NONE
+    assert coord.offset_fetch_error(GROUP, None, -1) is ErrorCode.NONE  # an admin reads
+    assert coord.offset_fetch_error(GROUP, "m1", 0) is ErrorCode.STALE_MEMBER_EPOCH
+    assert coord.offset_fetch_error(GROUP, "other", 1) is ErrorCode.UNKNOWN_MEMBER_ID
     beat(coord, "m1", 1, None, member_epoch=-1)
     assert commit("", -1) is ErrorCode.NONE
     assert coord.fetch_offsets(GROUP, [("foo", 0)])[("foo", 0)].offset == 5

@@ -235,6 +235,14 @@ async def offset_fetch(server: BrokerServer, header: RequestHeader, request: Con
         groups = []
         for g in request.groups:
             error = await _loaded(server, g.group_id)
+            if error is ErrorCode.NONE and header.api_version >= 9:
+                # KIP-848: a consumer group's member reads with its member id and epoch.
+                error = server.groups.coordinator.offset_fetch_error(
+                    g.group_id, g.get("member_id"), g.get("member_epoch", -1)
+                )
+                if error is not ErrorCode.NONE:
+                    groups.append({"group_id": g.group_id, "topics": [], "error_code": error})
+                    continue
             groups.append(
                 {
                     "group_id": g.group_id,
