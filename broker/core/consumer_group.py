@@ -381,49 +381,93 @@ def uniform_assignor(
 ) -> dict[str, Assignment]:
     """Balanced and sticky (Kafka's default server assignor, ``uniform``): each partition
     goes to one member subscribed to its topic, members' counts differ by at most one where
-    their subscriptions allow, and a partition stays with its current owner when it can."""
+    their subscriptions allow, and a partition stays with its current owner when it can.
+
+    Homogeneous subscriptions (the usual case) get exact quotas: ``P // M`` each and one more
+    for ``P % M`` members, current owners first.  Heterogeneous ones: current partitions are
+    kept up to the member's fair share, the rest go to the least loaded eligible member, then
+    partitions move from a member with two more than an eligible other until none does.
+    Cost: O(P * M) per pass, a few passes.
+    """
     members = sorted(subscriptions)
     if not members:
         return {}
-    eligible: dict[tuple[uuid.UUID, int], list[str]] = {}
     by_id = {topic_id: name for name, (topic_id, _) in metadata.items()}
-    for tp in _partitions_of({t for s in subscriptions.values() for t in s}, metadata):
-        eligible[tp] = [m for m in members if by_id[tp[0]] in subscriptions[m]]
-    share: dict[str, float] = dict.fromkeys(members, 0.0)
-    for candidates in eligible.values():
-        for m in candidates:
-            share[m] += 1 / len(candidates)
-    quota = {m: int(share[m]) + (1 if share[m] % 1 > 1e-9 else 0) for m in members}
+    topics = {t for s in subscriptions.values() for t in s}
+    partitions = _partitions_of(topics, metadata)
     owner: dict[tuple[uuid.UUID, int], str] = {}
     count = dict.fromkeys(members, 0)
-    # 1. Sticky: keep current partitions up to the member's fair share.
-    for m in members:
-        for topic_id, partitions in sorted(current.get(m, {}).items()):
-            for p in sorted(partitions):
-                tp = (topic_id, p)
+    held = {
+        m: sorted((t, p) for t, parts in current.get(m, {}).items() for p in parts) for m in members
+    }
+    if all(subscriptions[m] == subscriptions[members[0]] for m in members):
+        floor, extra = divmod(len(partitions), len(members))
+        valid = set(partitions)
+        for m in members:  # 1. keep up to the floor
+            for tp in held[m]:
+                if count[m] >= floor:
+                    break
+                if tp in valid and tp not in owner:
+                    owner[tp] = m
+                    count[m] += 1
+        for m in members:  # 2. one more for those that had more, while extras last
+            if extra == 0:
+                break
+            for tp in held[m]:
+                if tp in valid and tp not in owner:
+                    owner[tp] = m
+                    count[m] += 1
+                    extra -= 1
+                    break
+        free = [tp for tp in partitions if tp not in owner]
+        for m in members:  # 3. fill up: the floor first, then the remaining extras
+            while count[m] < floor and free:
+                owner[free.pop()] = m
+                count[m] += 1
+        for m in members:
+            if not free:
+                break
+            if count[m] == floor and extra > 0:
+                owner[free.pop()] = m
+                count[m] += 1
+                extra -= 1
+        assert not free
+    else:
+        eligible = {
+            tp: [m for m in members if by_id[tp[0]] in subscriptions[m]] for tp in partitions
+        }
+        share = dict.fromkeys(members, 0.0)
+        for candidates in eligible.values():
+            for m in candidates:
+                share[m] += 1 / len(candidates)
+        quota = {m: int(share[m]) + (1 if share[m] % 1 > 1e-9 else 0) for m in members}
+        for m in members:
+            for tp in held[m]:
                 if tp in eligible and m in eligible[tp] and tp not in owner and count[m] < quota[m]:
                     owner[tp] = m
                     count[m] += 1
-    # 2. The rest to the least loaded eligible member (fewest candidates first).
-    for tp in sorted((tp for tp in eligible if tp not in owner), key=lambda t: len(eligible[t])):
-        target = min(eligible[tp], key=lambda m: (count[m], m))
-        owner[tp] = target
-        count[target] += 1
-    # 3. Even out: move a partition from a member with two more than an eligible other.
-    for _ in range(len(eligible) * len(members)):
-        moved = False
-        for tp, m in sorted(owner.items(), key=lambda item: (-count[item[1]], item[0])):
-            receiver = min(eligible[tp], key=lambda other: (count[other], other))
-            if count[m] - count[receiver] >= 2:
-                owner[tp] = receiver
-                count[m] -= 1
-                count[receiver] += 1
-                moved = True
+        for tp in sorted(
+            (tp for tp in partitions if tp not in owner), key=lambda t: len(eligible[t])
+        ):
+            target = min(eligible[tp], key=lambda m: (count[m], m))
+            owner[tp] = target
+            count[target] += 1
+        for _ in range(len(members)):
+            moved = False
+            for tp in partitions:
+                m = owner[tp]
+                receiver = min(eligible[tp], key=lambda other: (count[other], other))
+                if count[m] - count[receiver] >= 2:
+                    owner[tp] = receiver
+                    count[m] -= 1
+                    count[receiver] += 1
+                    moved = True
+            if not moved:
                 break
-        if not moved:
-            break
-    out = {m: _to_assignment(tp for tp, o in owner.items() if o == m) for m in members}
-    return out
+    grouped: dict[str, list[tuple[uuid.UUID, int]]] = {m: [] for m in members}
+    for tp, m in owner.items():
+        grouped[m].append(tp)
+    return {m: _to_assignment(tps) for m, tps in grouped.items()}
 
 
 def range_assignor(

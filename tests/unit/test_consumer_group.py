@@ -420,3 +420,19 @@ def test_random_membership_never_double_assigns_and_converges(seed: int) -> None
         counts = [sum(len(p) for p in s["owned"].values()) for s in clients.values()]
         assert max(counts) - min(counts) <= 1
         assert coord.list_groups()[0].group_state == "Stable"
+
+
+def test_uniform_scales_to_large_groups() -> None:
+    """2,000 partitions over 200 members, homogeneous and not: complete and balanced (the
+    heterogeneous path also bounded: one member more moves only what balance needs)."""
+    metadata = {f"t{i}": (uuid.UUID(int=i + 1), 100) for i in range(20)}
+    same = {f"m{i:03}": set(metadata) for i in range(200)}
+    first = uniform_assignor(same, metadata, {})
+    assert len(_flatten(first)) == len(set(_flatten(first))) == 2000
+    assert {sum(len(p) for p in a.values()) for a in first.values()} == {10}
+    rng = random.Random(7)
+    mixed = {f"m{i:03}": set(rng.sample(sorted(metadata), 5)) for i in range(200)}
+    result = uniform_assignor(mixed, metadata, {})
+    assert len(set(_flatten(result))) == 2000
+    counts = [sum(len(p) for p in a.values()) for a in result.values()]
+    assert max(counts) - min(counts) <= 1
