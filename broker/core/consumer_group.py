@@ -164,6 +164,10 @@ class ConsumerGroup:
     target: dict[str, Assignment] = field(default_factory=dict)  # member id -> target
     subscription_metadata: dict[str, tuple[uuid.UUID, int]] = field(default_factory=dict)
     assignor_name: str | None = None
+    # What __consumer_offsets holds for this group (key -> value bytes), and the shape
+    # (epochs, members) it was last fully written for: records are written as a diff.
+    written: dict[bytes, bytes] = field(default_factory=dict)
+    written_shape: tuple[int, int, frozenset[str]] | None = None
 
     # -- views --------------------------------------------------------------------------------
 

@@ -7,10 +7,11 @@ which keeps its committed offsets; the classic state stays Empty.  A group id is
 protocol at a time: a heartbeat for a group with classic members gets GROUP_ID_NOT_FOUND ("not
 a consumer group"), a JoinGroup for a group with consumer members INCONSISTENT_GROUP_PROTOCOL.
 
-**Not persisted.**  Kafka writes the members, epochs and assignments to ``__consumer_offsets``;
-here they live in memory only.  When the coordinator moves (or restarts), members heartbeating
-with their epoch get UNKNOWN_MEMBER_ID, give up their partitions and rejoin with epoch 0 (every
-client does so by itself); committed offsets are kept as always.
+**Persisted** as Kafka does: every change writes the group's records (epochs, subscribed
+topics, each member's metadata, target and current assignment:
+:mod:`broker.core.consumer_group_records`) to ``__consumer_offsets`` as a diff against what is
+there (``ConsumerGroup.written``), and the answer waits until they are committed.  A new
+coordinator replays them: members go on at their epochs, without a rebalance.
 
 Timers (in the coordinator's purgatory): a session timer per member
 (``group.consumer.session.timeout.ms``, re-armed by each heartbeat; a member that misses it is
@@ -24,6 +25,7 @@ from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 
 from broker.core import consumer_group as cg
+from broker.core import consumer_group_records as records
 from broker.core.consumer_group import (
     Assignment,
     ConsumerGroup,
@@ -36,7 +38,7 @@ from broker.core.consumer_group import (
 from broker.core.group_membership import GroupMembership
 from broker.core.group_metadata import Group, GroupState
 from broker.core.group_timers import Timer
-from broker.core.group_types import CoordinatorResult
+from broker.core.group_types import CoordinatorResult, OffsetsRecord
 from client.protocol.errors import ErrorCode
 
 
@@ -149,6 +151,7 @@ class ConsumerMembership(GroupMembership):
             consumer.compute_target(topics, config.group_consumer_assignors[0])
         consumer.reconcile(member, request.owned)
         self._arm_consumer_timers(group, member, now_ms)
+        self._persist(group, consumer, member)
         full = joining or (
             request.rebalance_timeout_ms != -1
             and (request.subscribed_topic_names is not None or request.subscribed_topic_regex)
@@ -265,6 +268,7 @@ class ConsumerMembership(GroupMembership):
             if member.rebalance_timer is not None:
                 self._cancel(member.rebalance_timer)
                 member.rebalance_timer = None
+            self._persist(group, consumer, member)
         else:
             self._fence_consumer_member(group, consumer, member)
         return ConsumerHeartbeatResponse(
@@ -276,7 +280,65 @@ class ConsumerMembership(GroupMembership):
     ) -> None:
         self._cancel_consumer_timers(member)
         consumer.remove_member(member.member_id)
-        del group  # the classic group (offsets) stays
+        self._persist(group, consumer, None)
+
+    def _persist(
+        self, group: Group, consumer: ConsumerGroup, touched: ConsumerMember | None
+    ) -> None:
+        """Write what changed of the group to ``__consumer_offsets`` (Kafka's records, see
+        :mod:`broker.core.consumer_group_records`): everything when the epochs or the
+        members changed, else only the ``touched`` member's records."""
+        shape = (consumer.group_epoch, consumer.assignment_epoch, frozenset(consumer.members))
+        full = touched is None or shape != consumer.written_shape
+        if full:
+            desired = records.group_records(consumer)
+            for member in consumer.members.values():
+                desired.update(records.member_records(consumer, member))
+            consumer.written_shape = shape
+        else:
+            assert touched is not None
+            desired = records.member_records(consumer, touched)
+        written = consumer.written
+        for key, value in desired.items():
+            if written.get(key) != value:
+                written[key] = value
+                self._out.records.append(OffsetsRecord(group.partition, key, value))
+        if full:
+            for key in [k for k in written if k not in desired]:
+                del written[key]
+                self._out.records.append(OffsetsRecord(group.partition, key, None))
+
+    def _replay_consumer_record(self, group: Group, key: bytes, value: bytes | None) -> None:
+        """Load one KIP-848 record into the group's consumer membership."""
+        decoded = records.decode_key(key)
+        consumer = group.consumer
+        if consumer is None:
+            if value is None:
+                return  # a tombstone of a group already gone
+            consumer = group.consumer = ConsumerGroup(decoded.group_id)
+        records.replay(consumer, decoded, value)
+        if value is None:
+            consumer.written.pop(key, None)
+            if decoded.record_type == records.GROUP_METADATA:
+                group.consumer = None  # the group was deleted
+        else:
+            consumer.written[key] = value
+
+    def _consumer_tombstones(self, group: Group) -> None:
+        """The group is going: tombstones for every KIP-848 record it has in the log."""
+        consumer = group.consumer
+        if consumer is None:
+            return
+        for key in list(consumer.written):
+            self._out.records.append(OffsetsRecord(group.partition, key, None))
+        consumer.written.clear()
+
+    def _start_loaded_consumer_timers(self, group: Group, now_ms: int) -> None:
+        consumer = group.consumer
+        if consumer is None:
+            return
+        for member in consumer.members.values():
+            self._arm_consumer_timers(group, member, now_ms)
 
     def _cancel_consumer_timers(self, member: ConsumerMember) -> None:
         for timer in (member.session_timer, member.rebalance_timer):

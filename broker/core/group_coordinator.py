@@ -54,7 +54,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
-from broker.core import group_offsets
+from broker.core import consumer_group_records, group_offsets
 from broker.core.consumer_membership import ConsumerMembership, consumer_members
 from broker.core.group_metadata import (
     Group,
@@ -396,6 +396,7 @@ class GroupCoordinator(ConsumerMembership):
         if group.has_metadata_record or group.generation_id > 0:
             key = encode_group_metadata_key(GroupMetadataKey(group.group_id))
             self._out.records.append(OffsetsRecord(group.partition, key, None))
+        self._consumer_tombstones(group)
         self._drop_group(group, ErrorCode.COORDINATOR_NOT_AVAILABLE, now_ms)
 
     # ----------------------------------------------------------------- loading and timers
@@ -405,6 +406,16 @@ class GroupCoordinator(ConsumerMembership):
         :class:`~broker.core.group_records.CorruptRecordError` for a record that does not decode.
         ``txn_producer_id``: the record is in that producer's transaction (a TxnOffsetCommit),
         pending until :meth:`complete_txn` replays its marker."""
+        kind = consumer_group_records.record_type(key)
+        if kind is not None:
+            group_id = consumer_group_records.decode_key(key).group_id
+            group = self._groups.get(group_id) or self._create_loaded_group(group_id)
+            self._replay_consumer_record(group, key, value)
+            if group.consumer is None and not (
+                group.offsets or group.has_metadata_record or group.members
+            ):
+                del self._groups[group_id]
+            return
         decoded = decode_key(key)
         if isinstance(decoded, OffsetCommitKey) and txn_producer_id >= 0:
             if value is not None:
@@ -421,7 +432,9 @@ class GroupCoordinator(ConsumerMembership):
         if value is None:
             if group is not None:
                 group.offsets.pop((key.topic, key.partition), None)
-                if not (group.offsets or group.has_metadata_record or group.members):
+                consumer = group.consumer
+                in_use = consumer is not None and bool(consumer.written)
+                if not (group.offsets or group.has_metadata_record or group.members or in_use):
                     del self._groups[key.group]
             return
         offset = decode_offset_commit_value(value)
@@ -434,8 +447,11 @@ class GroupCoordinator(ConsumerMembership):
         if value is None:
             if group is not None:
                 del self._groups[group_id]
-                if group.offsets:  # offsets outlive the metadata, as an offsets-only group
-                    self._create_loaded_group(group_id).offsets.update(group.offsets)
+                if group.offsets or group.consumer is not None:
+                    # Offsets (and a KIP-848 membership) outlive the classic metadata.
+                    kept = self._create_loaded_group(group_id)
+                    kept.offsets.update(group.offsets)
+                    kept.consumer = group.consumer
             return
         metadata = decode_group_metadata_value(value)
         if group is None:
@@ -456,6 +472,7 @@ class GroupCoordinator(ConsumerMembership):
                 for member in group.members.values():
                     deadline_ms = now_ms + member.session_timeout_ms
                     self._schedule_member_heartbeat(group, member, deadline_ms)
+                self._start_loaded_consumer_timers(group, now_ms)
         self._result(None)
 
     def unload_partition(self, partition: int, now_ms: int) -> CoordinatorResult[None]:

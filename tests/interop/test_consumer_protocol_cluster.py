@@ -1,9 +1,9 @@
 """A KIP-848 consumer group (librdkafka, ``group.protocol=consumer``) on 3 brokers survives
 kill -9 of its group coordinator: the members' next heartbeats reach the new coordinator
-(the leader of the group's ``__consumer_offsets`` partition), which does not know them
-(membership is not persisted, ``docs/consumer-protocol.md``); they rejoin with epoch 0, the
-partitions are shared again, and consumption resumes from the committed offsets: every
-record is read, and none committed before the kill is read again.
+(the leader of the group's ``__consumer_offsets`` partition), which has replayed the group's
+records (members, epochs, assignments); the partitions stay shared and consumption resumes
+from the committed offsets: every record is read, and none committed before the kill is
+read again.
 """
 
 from __future__ import annotations

@@ -437,3 +437,113 @@ def test_uniform_scales_to_large_groups() -> None:
     assert len(set(_flatten(result))) == 2000
     counts = [sum(len(p) for p in a.values()) for a in result.values()]
     assert max(counts) - min(counts) <= 2
+
+
+# -- persistence ----------------------------------------------------------------------------
+
+
+class Recorder:
+    """A coordinator whose every result's records are kept, in order (the log)."""
+
+    def __init__(self) -> None:
+        self.coord = coordinator()
+        self.log: list[tuple[bytes, bytes | None]] = []
+
+    def heartbeat(self, req: HeartbeatRequest, now_ms: int = 0) -> ConsumerHeartbeatResponse:
+        result = self.coord.consumer_heartbeat(req, TOPICS, now_ms)
+        self.log.extend((r.key, r.value) for r in result.records)
+        assert result.response is not None
+        return result.response
+
+    def reloaded(self, now_ms: int = 0) -> GroupCoordinator:
+        fresh = coordinator()
+        for key, value in self.log:
+            fresh.replay(key, value)
+        fresh.load_complete(fresh.partition_for(GROUP), now_ms)
+        return fresh
+
+
+def _join_request(member_id: str, **fields: Any) -> HeartbeatRequest:
+    return request(
+        member_id, 0, rebalance_timeout_ms=30_000, subscribed_topic_names=("foo",), owned={},
+        **fields,
+    )  # fmt: skip
+
+
+def test_membership_survives_a_coordinator_move() -> None:
+    rec = Recorder()
+    first = rec.heartbeat(_join_request("m1"))
+    rec.heartbeat(_join_request("m2", instance_id="i2"))
+    kept = rec.heartbeat(request("m1", 1, owned=first.assignment)).assignment
+    assert rec.heartbeat(request("m1", 1, owned=kept)).member_epoch == 2
+    handed = rec.heartbeat(request("m2", 2, owned={})).assignment
+    assert kept is not None and handed is not None
+    # Regular heartbeats that change nothing write nothing.
+    before = len(rec.log)
+    rec.heartbeat(request("m1", 2, owned=kept))
+    assert len(rec.log) == before
+    moved = rec.reloaded(now_ms=1_000)
+    original = rec.coord.describe_consumer_groups([GROUP])[0]
+    loaded = moved.describe_consumer_groups([GROUP])[0]
+    assert (loaded.group_epoch, loaded.assignment_epoch) == (original.group_epoch, 2)
+    assert loaded.group_state == "Stable"
+    assert {m.member.member_id: (m.member.member_epoch, m.member.assigned, m.target)
+            for m in loaded.members} == {
+        m.member.member_id: (m.member.member_epoch, m.member.assigned, m.target)
+        for m in original.members
+    }  # fmt: skip
+    # The members go on at their epochs on the new coordinator: no rebalance.
+    again = moved.consumer_heartbeat(request("m1", 2, owned=kept), TOPICS, 1_001).response
+    assert again is not None and (again.error_code, again.member_epoch) == (ErrorCode.NONE, 2)
+    assert again.assignment is None
+    static = moved.consumer_heartbeat(
+        request("m2", 2, owned=handed, instance_id="i2"), TOPICS, 1_002
+    ).response
+    assert static is not None and static.error_code is ErrorCode.NONE
+    # Loaded members' sessions run: silent ones are fenced.
+    moved.expire(2_000 + SESSION_MS)
+    gone = moved.consumer_heartbeat(request("m1", 2, owned=kept), TOPICS, 50_000).response
+    assert gone is not None and gone.error_code is ErrorCode.UNKNOWN_MEMBER_ID
+
+
+def test_leaving_and_deleting_write_tombstones() -> None:
+    rec = Recorder()
+    rec.heartbeat(_join_request("m1"))
+    rec.heartbeat(request("m1", 1, owned=None, member_epoch=-1))
+    # The member's records are gone from the log's point of view; the group stays (Empty).
+    reloaded = rec.reloaded()
+    described = reloaded.describe_consumer_groups([GROUP])[0]
+    assert described.error_code is ErrorCode.NONE and described.members == ()
+    assert described.group_epoch == 2 and described.group_state == "Empty"
+    result = rec.coord.delete_groups([GROUP], 0)
+    assert result.response == {GROUP: ErrorCode.NONE}
+    rec.log.extend((r.key, r.value) for r in result.records)
+    assert GROUP not in rec.reloaded().groups
+
+
+def test_records_use_kafkas_layout() -> None:
+    """Keys: int16 record type and non-flexible strings; values: int16 version 0 and a
+    flexible struct (written out by hand from Kafka's ConsumerGroup* definitions)."""
+    from broker.core import consumer_group_records as records
+    from broker.core.consumer_group import ConsumerGroup, ConsumerMember
+
+    group = ConsumerGroup("g", group_epoch=7, assignment_epoch=6)
+    written = records.group_records(group)
+    key = records.encode_key(records.ConsumerRecordKey(records.GROUP_METADATA, "g"))
+    assert key == b"\x00\x03\x00\x01g"
+    assert written[key] == b"\x00\x00" + b"\x00\x00\x00\x07" + b"\x00"
+    member = ConsumerMember("m", client_id="c", client_host="/h", member_epoch=7)
+    member.assigned = {FOO: frozenset({1, 0})}
+    group.members["m"] = member
+    member_written = records.member_records(group, member)
+    current_key = b"\x00\x08\x00\x01g\x00\x01m"
+    assert member_written[current_key] == (
+        b"\x00\x00"  # value version 0
+        + b"\x00\x00\x00\x07"  # member epoch
+        + b"\x00\x00\x00\x00"  # previous member epoch
+        + b"\x02"  # state: STABLE
+        + b"\x02" + FOO.bytes + b"\x03" + b"\x00\x00\x00\x00\x00\x00\x00\x01" + b"\x00"
+        + b"\x01"  # no partitions pending revocation
+        + b"\x00"  # tagged fields
+    )  # fmt: skip
+    assert records.decode_key(current_key) == records.ConsumerRecordKey(8, "g", "m")

@@ -797,7 +797,7 @@ def test_replaying_the_records_rebuilds_the_same_state() -> None:
 
 def test_replay_skips_foreign_record_types_and_offsets_outlive_a_group_tombstone() -> None:
     coord = coordinator()
-    coord.replay(b"\x00\x05whatever", b"")  # a key version we do not use
+    coord.replay(b"\x00\x0bwhatever", b"")  # a key version we do not use (11: streams groups)
     commit_records = commit(coord, "", -1, now=0).records
     fresh = coordinator()
     stable_group(fresh, join_new(fresh, now=0))
