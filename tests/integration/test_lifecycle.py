@@ -150,3 +150,52 @@ def test_transactional_ids_keep_their_producer_id_across_kill9(
         2,
     )
     assert _init_producer_id(again.bootstrap).producer_id != first.producer_id
+
+
+def _consumer_heartbeat(bootstrap: str, member_epoch: int, **fields: Any) -> Any:
+    body = {
+        "group_id": "kip848",
+        "member_id": "member-1",
+        "member_epoch": member_epoch,
+        "instance_id": None,
+        "rack_id": None,
+        "rebalance_timeout_ms": -1,
+        "subscribed_topic_names": None,
+        "subscribed_topic_regex": None,
+        "server_assignor": None,
+        "topic_partitions": None,
+    }
+    body.update(fields)
+    with RawConnection(bootstrap) as conn:
+        return conn.request(68, 1, body)
+
+
+def test_consumer_group_members_keep_their_epoch_across_kill9(
+    kafka_broker_factory: BrokerFactory,
+) -> None:
+    """KIP-848 membership is in ``__consumer_offsets``: after a kill -9 and a restart, a
+    member heartbeats on at its epoch and keeps its partitions (no rejoin)."""
+    settings = {"offsets.topic.num.partitions": "2"}
+    broker = kafka_broker_factory.start(settings, subprocess=True)
+    _create_and_produce(broker.bootstrap, "kip848-topic", [b"x"])
+    joined = _consumer_heartbeat(
+        broker.bootstrap,
+        0,
+        rebalance_timeout_ms=30_000,
+        subscribed_topic_names=["kip848-topic"],
+        topic_partitions=[],
+    )
+    assert joined.error_code == ErrorCode.NONE and joined.member_epoch == 1
+    owned = [
+        {"topic_id": tp.topic_id, "partitions": list(tp.partitions)}
+        for tp in joined.assignment.topic_partitions
+    ]
+    assert owned and owned[0]["partitions"] == [0, 1]  # both partitions of the topic
+    broker.kill()  # type: ignore[union-attr]
+    again = kafka_broker_factory.start(settings, subprocess=True, data_dir=broker.data_dir)
+    after = _consumer_heartbeat(again.bootstrap, 1, topic_partitions=owned)
+    assert (after.error_code, after.member_epoch) == (ErrorCode.NONE, 1)
+    with RawConnection(again.bootstrap) as conn:
+        described = conn.request(69, 0, {"group_ids": ["kip848"]}).groups[0]
+    assert described.error_code == ErrorCode.NONE and described.group_state == "Stable"
+    assert [m.member_id for m in described.members] == ["member-1"]
