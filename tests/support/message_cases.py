@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
+from client.protocol import codec
 from client.protocol.messages import APIS
 from client.protocol.schema import Message
 
@@ -31,3 +33,42 @@ def quick(max_examples: int) -> settings:
         derandomize=True,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
+
+
+def assert_same(decoded: Any, value: Any, path: str = "") -> None:
+    """``decoded`` equals ``value`` field by field (recursively), naming the first difference."""
+    if isinstance(value, dict):
+        assert sorted(decoded) == sorted(value), path
+        for name, item in value.items():
+            assert_same(decoded[name], item, f"{path}.{name}")
+    elif isinstance(value, list):
+        assert isinstance(decoded, list), path
+        assert len(decoded) == len(value), path
+        for index, (ours, theirs) in enumerate(zip(decoded, value, strict=True)):
+            assert_same(ours, theirs, f"{path}[{index}]")
+    else:
+        assert type(decoded) is type(value), path
+        assert decoded == value, path
+
+
+def round_trip(message: Message, version: int, value: dict[str, Any]) -> bytes:
+    """Encode, decode (field by field equal), re-encode (byte-identical); the frame."""
+    encoded = codec.encode(message, version, value)
+    decoded = codec.decode(message, version, encoded)
+    assert_same(decoded, value)
+    assert codec.encode(message, version, decoded) == encoded
+    return encoded
+
+
+def i16(*values: int) -> bytes:
+    return struct.pack(f">{len(values)}h", *values)
+
+
+def i32(*values: int) -> bytes:
+    return struct.pack(f">{len(values)}i", *values)
+
+
+def compact_str(text: str) -> bytes:
+    """A COMPACT_STRING: uvarint length + 1 (lengths below 127 here), then UTF-8."""
+    data = text.encode()
+    return bytes([len(data) + 1]) + data

@@ -23,6 +23,7 @@ from client.protocol.messages import (
     list_groups,
 )
 from client.protocol.schema import Message
+from tests.support.message_cases import assert_same, compact_str, i16, i32, round_trip
 
 GROUP_APIS = {
     16: list_groups,
@@ -254,30 +255,6 @@ MORE_CASES = [
 ]
 
 
-def assert_same(decoded: Any, value: Any, path: str = "") -> None:
-    """``decoded`` equals ``value`` field by field (recursively), naming the first difference."""
-    if isinstance(value, dict):
-        assert sorted(decoded) == sorted(value), path
-        for name, item in value.items():
-            assert_same(decoded[name], item, f"{path}.{name}")
-    elif isinstance(value, list):
-        assert isinstance(decoded, list), path
-        assert len(decoded) == len(value), path
-        for index, (ours, theirs) in enumerate(zip(decoded, value, strict=True)):
-            assert_same(ours, theirs, f"{path}[{index}]")
-    else:
-        assert type(decoded) is type(value), path
-        assert decoded == value, path
-
-
-def round_trip(message: Message, version: int, value: dict[str, Any]) -> bytes:
-    encoded = codec.encode(message, version, value)
-    decoded = codec.decode(message, version, encoded)
-    assert_same(decoded, value)
-    assert codec.encode(message, version, decoded) == encoded
-    return encoded
-
-
 # -- the declarations -------------------------------------------------------------------------
 
 
@@ -388,21 +365,9 @@ def test_list_groups_v5_adds_only_the_type_fields() -> None:
 # -- on the wire ------------------------------------------------------------------------------
 
 
-def _i16(*values: int) -> bytes:
-    return struct.pack(f">{len(values)}h", *values)
-
-
-def _i32(*values: int) -> bytes:
-    return struct.pack(f">{len(values)}i", *values)
-
-
-def _compact_str(text: str) -> bytes:
-    return bytes([len(text.encode()) + 1]) + text.encode()
-
-
 def _strings(*texts: str) -> bytes:
     """A COMPACT_ARRAY of COMPACT_STRINGs (fewer than 127 of them)."""
-    return bytes([len(texts) + 1]) + b"".join(_compact_str(text) for text in texts)
+    return bytes([len(texts) + 1]) + b"".join(compact_str(text) for text in texts)
 
 
 NULL = b"\x00"  # a null COMPACT_STRING or COMPACT_ARRAY: length + 1 == 0
@@ -425,19 +390,19 @@ def test_consumer_group_heartbeat_request_bytes(version: int) -> None:
     if version >= 1:
         value["subscribed_topic_regex"] = None
     expected = (
-        _compact_str("g")
-        + _compact_str("m")
-        + _i32(0)  # member_epoch: joining
+        compact_str("g")
+        + compact_str("m")
+        + i32(0)  # member_epoch: joining
         + NULL  # instance_id
-        + _compact_str("r")
-        + _i32(45_000)
+        + compact_str("r")
+        + i32(45_000)
         + _strings("a")
         + (NULL if version >= 1 else b"")  # subscribed_topic_regex (v1+)
         + NULL  # server_assignor
         + b"\x02"  # one topic (compact array: n + 1)
         + ORDERS_ID.bytes  # a UUID: 16 bytes, big-endian
         + b"\x03"
-        + _i32(0, 2)
+        + i32(0, 2)
         + NO_TAGS  # the topic's
         + NO_TAGS  # the request's
     )
@@ -446,12 +411,12 @@ def test_consumer_group_heartbeat_request_bytes(version: int) -> None:
     value |= {"rack_id": None, "rebalance_timeout_ms": -1, "subscribed_topic_names": None}
     value |= {"topic_partitions": None, "member_epoch": 7}
     expected = (
-        _compact_str("g")
-        + _compact_str("m")
-        + _i32(7)
+        compact_str("g")
+        + compact_str("m")
+        + i32(7)
         + NULL
         + NULL
-        + _i32(-1)
+        + i32(-1)
         + NULL
         + (NULL if version >= 1 else b"")
         + NULL
@@ -472,14 +437,14 @@ def test_consumer_group_heartbeat_response_bytes(version: int) -> None:
         "heartbeat_interval_ms": 5_000,
         "assignment": {"topic_partitions": [{"topic_id": ORDERS_ID, "partitions": [1]}]},
     }
-    head = _i32(0) + _i16(0) + NULL + _compact_str("m") + _i32(5) + _i32(5_000)
+    head = i32(0) + i16(0) + NULL + compact_str("m") + i32(5) + i32(5_000)
     expected = (
         head
         + b"\x01"  # a nullable struct (KIP-893): INT8 1, then the struct
         + b"\x02"
         + ORDERS_ID.bytes
         + b"\x02"
-        + _i32(1)
+        + i32(1)
         + NO_TAGS  # the topic's
         + NO_TAGS  # the assignment's
         + NO_TAGS  # the response's
@@ -496,7 +461,7 @@ def test_consumer_group_heartbeat_response_bytes(version: int) -> None:
 @pytest.mark.parametrize("marker", [b"\x80", b"\xfe", b"\xff"])
 def test_any_negative_nullable_struct_marker_reads_as_null(marker: bytes) -> None:
     """As Kafka's generated readers: a negative INT8 marker is null, any other a struct."""
-    head = _i32(0) + _i16(0) + NULL + _compact_str("m") + _i32(5) + _i32(5_000)
+    head = i32(0) + i16(0) + NULL + compact_str("m") + i32(5) + i32(5_000)
     for version in (0, 1):
         decoded = codec.decode(consumer_group_heartbeat.RESPONSE, version, head + marker + NO_TAGS)
         assert decoded.assignment is None
@@ -547,36 +512,36 @@ def test_consumer_group_describe_response_bytes(version: int) -> None:
         ],
     }
     expected = (
-        _i32(0)
+        i32(0)
         + b"\x02"  # one group
-        + _i16(0)
+        + i16(0)
         + NULL  # error_message
-        + _compact_str("g")
-        + _compact_str("Stable")
-        + _i32(3, 3)  # group and assignment epochs
-        + _compact_str("uniform")
+        + compact_str("g")
+        + compact_str("Stable")
+        + i32(3, 3)  # group and assignment epochs
+        + compact_str("uniform")
         + b"\x02"  # one member
-        + _compact_str("m")
+        + compact_str("m")
         + NULL  # instance_id
-        + _compact_str("r")
-        + _i32(3)
-        + _compact_str("c")
-        + _compact_str("/h")
+        + compact_str("r")
+        + i32(3)
+        + compact_str("c")
+        + compact_str("/h")
         + _strings("a")
         + NULL  # subscribed_topic_regex
         # assignment: a (non-nullable) struct, no marker
         + b"\x02"
         + ORDERS_ID.bytes
-        + _compact_str("a")
+        + compact_str("a")
         + b"\x02"
-        + _i32(0)
+        + i32(0)
         + NO_TAGS  # the topic's
         + NO_TAGS  # the assignment's
         + b"\x01"  # target_assignment: no topics
         + NO_TAGS
         + (b"\x01" if version >= 1 else b"")  # member_type (v1+), an INT8
         + NO_TAGS  # the member's
-        + _i32(MIN_INT32)  # authorized_operations not asked for
+        + i32(MIN_INT32)  # authorized_operations not asked for
         + NO_TAGS  # the group's
         + NO_TAGS  # the response's
     )
@@ -600,13 +565,13 @@ def test_list_groups_v5_bytes() -> None:
         ],
     }
     expected = (
-        _i32(0)
-        + _i16(0)
+        i32(0)
+        + i16(0)
         + b"\x02"
-        + _compact_str("g")
-        + _compact_str("consumer")
-        + _compact_str("Stable")
-        + _compact_str("consumer")
+        + compact_str("g")
+        + compact_str("consumer")
+        + compact_str("Stable")
+        + compact_str("consumer")
         + NO_TAGS  # the group's
         + NO_TAGS  # the response's
     )

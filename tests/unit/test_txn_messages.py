@@ -29,6 +29,7 @@ from client.protocol.messages import (
     write_txn_markers,
 )
 from client.protocol.schema import Message
+from tests.support.message_cases import assert_same, compact_str, i16, i32, round_trip
 
 TXN_APIS = {
     24: add_partitions_to_txn,
@@ -302,30 +303,6 @@ CASES = [
 ]
 
 
-def assert_same(decoded: Any, value: Any, path: str = "") -> None:
-    """``decoded`` equals ``value`` field by field (recursively), naming the first difference."""
-    if isinstance(value, dict):
-        assert sorted(decoded) == sorted(value), path
-        for name, item in value.items():
-            assert_same(decoded[name], item, f"{path}.{name}")
-    elif isinstance(value, list):
-        assert isinstance(decoded, list), path
-        assert len(decoded) == len(value), path
-        for index, (ours, theirs) in enumerate(zip(decoded, value, strict=True)):
-            assert_same(ours, theirs, f"{path}[{index}]")
-    else:
-        assert type(decoded) is type(value), path
-        assert decoded == value, path
-
-
-def round_trip(message: Message, version: int, value: dict[str, Any]) -> bytes:
-    encoded = codec.encode(message, version, value)
-    decoded = codec.decode(message, version, encoded)
-    assert_same(decoded, value)
-    assert codec.encode(message, version, decoded) == encoded
-    return encoded
-
-
 # -- the declarations -------------------------------------------------------------------------
 
 
@@ -406,24 +383,12 @@ def test_list_transactions_pattern_null_or_empty(pattern: str | None) -> None:
 # -- on the wire ------------------------------------------------------------------------------
 
 
-def _i16(*values: int) -> bytes:
-    return struct.pack(f">{len(values)}h", *values)
-
-
-def _i32(*values: int) -> bytes:
-    return struct.pack(f">{len(values)}i", *values)
-
-
 def _i64(value: int) -> bytes:
     return struct.pack(">q", value)
 
 
 def _str(text: str) -> bytes:
-    return _i16(len(text)) + text.encode()
-
-
-def _compact_str(text: str) -> bytes:
-    return bytes([len(text) + 1]) + text.encode()
+    return i16(len(text)) + text.encode()
 
 
 def test_add_partitions_to_txn_v0_and_v3_request_bytes() -> None:
@@ -433,17 +398,17 @@ def test_add_partitions_to_txn_v0_and_v3_request_bytes() -> None:
         "v3_and_below_producer_epoch": 2,
         "v3_and_below_topics": [{"name": "a", "partitions": [0, 4]}],
     }
-    v0 = _str("t") + _i64(5) + _i16(2) + _i32(1) + _str("a") + _i32(2, 0, 4)
+    v0 = _str("t") + _i64(5) + i16(2) + i32(1) + _str("a") + i32(2, 0, 4)
     for version in range(3):
         assert round_trip(add_partitions_to_txn.REQUEST, version, value) == v0
     v3 = (
-        _compact_str("t")
+        compact_str("t")
         + _i64(5)
-        + _i16(2)
+        + i16(2)
         + b"\x02"  # one topic (compact array: n + 1)
-        + _compact_str("a")
+        + compact_str("a")
         + b"\x03"
-        + _i32(0, 4)
+        + i32(0, 4)
         + b"\x00\x00"  # tagged-field sections: topic, request
     )
     assert round_trip(add_partitions_to_txn.REQUEST, 3, value) == v3
@@ -451,14 +416,14 @@ def test_add_partitions_to_txn_v0_and_v3_request_bytes() -> None:
 
 def test_end_txn_v2_and_v5_bytes() -> None:
     request = {"transactional_id": "t", "producer_id": 5, "producer_epoch": 2, "committed": False}
-    assert round_trip(end_txn.REQUEST, 2, request) == _str("t") + _i64(5) + _i16(2) + b"\x00"
+    assert round_trip(end_txn.REQUEST, 2, request) == _str("t") + _i64(5) + i16(2) + b"\x00"
     request["committed"] = True
-    expected = _compact_str("t") + _i64(5) + _i16(2) + b"\x01\x00"
+    expected = compact_str("t") + _i64(5) + i16(2) + b"\x01\x00"
     assert round_trip(end_txn.REQUEST, 5, request) == expected
     response = {"throttle_time_ms": 0, "error_code": 0}
-    assert round_trip(end_txn.RESPONSE, 4, response) == _i32(0) + _i16(0) + b"\x00"
+    assert round_trip(end_txn.RESPONSE, 4, response) == i32(0) + i16(0) + b"\x00"
     response |= {"producer_id": 5, "producer_epoch": 3}
-    expected = _i32(0) + _i16(0) + _i64(5) + _i16(3) + b"\x00"
+    expected = i32(0) + i16(0) + _i64(5) + i16(3) + b"\x00"
     assert round_trip(end_txn.RESPONSE, 5, response) == expected
 
 
@@ -477,14 +442,14 @@ def _marker(version: int) -> dict[str, Any]:
 
 def test_write_txn_markers_v0_request_bytes() -> None:
     expected = (
-        _i32(1)  # one marker
+        i32(1)  # one marker
         + _i64(5)
-        + _i16(2)
+        + i16(2)
         + b"\x01"  # commit
-        + _i32(1)
+        + i32(1)
         + _str("a")
-        + _i32(1, 1)  # partition_indexes: [1]
-        + _i32(9)
+        + i32(1, 1)  # partition_indexes: [1]
+        + i32(9)
     )
     assert round_trip(write_txn_markers.REQUEST, 0, {"markers": [_marker(0)]}) == expected
 
@@ -494,14 +459,14 @@ def test_write_txn_markers_flexible_request_bytes(version: int) -> None:
     expected = (
         b"\x02"
         + _i64(5)
-        + _i16(2)
+        + i16(2)
         + b"\x01"
         + b"\x02"
-        + _compact_str("a")
+        + compact_str("a")
         + b"\x02"
-        + _i32(1)
+        + i32(1)
         + b"\x00"  # topic's tagged fields
-        + _i32(9)
+        + i32(9)
         + (b"\x02" if version >= 2 else b"")  # transaction_version, an int8
         + b"\x00\x00"  # marker's and request's tagged fields
     )
@@ -518,7 +483,7 @@ def test_write_txn_markers_v0_response_bytes() -> None:
             }
         ]
     }
-    expected = _i32(1) + _i64(5) + _i32(1) + _str("a") + _i32(1) + _i32(1) + _i16(6)
+    expected = i32(1) + _i64(5) + i32(1) + _str("a") + i32(1) + i32(1) + i16(6)
     assert round_trip(write_txn_markers.RESPONSE, 0, value) == expected
 
 
@@ -546,19 +511,19 @@ def test_txn_offset_commit_v3_request_bytes() -> None:
         ],
     }
     expected = (
-        _compact_str("t")
-        + _compact_str("g")
+        compact_str("t")
+        + compact_str("g")
         + _i64(5)
-        + _i16(2)
-        + _i32(4)
-        + _compact_str("m")
+        + i16(2)
+        + i32(4)
+        + compact_str("m")
         + b"\x00"  # null compact string
         + b"\x02"
-        + _compact_str("a")
+        + compact_str("a")
         + b"\x02"
-        + _i32(1)
+        + i32(1)
         + _i64(100)
-        + _i32(3)
+        + i32(3)
         + b"\x00"  # null committed_metadata
         + b"\x00\x00\x00"  # tagged fields: partition, topic, request
     )
@@ -572,5 +537,5 @@ def test_list_transactions_v2_request_bytes() -> None:
         "duration_filter": -1,
         "transactional_id_pattern": None,
     }
-    expected = b"\x02" + _compact_str("Ongoing") + b"\x01" + _i64(-1) + b"\x00" + b"\x00"
+    expected = b"\x02" + compact_str("Ongoing") + b"\x01" + _i64(-1) + b"\x00" + b"\x00"
     assert round_trip(list_transactions.REQUEST, 2, value) == expected
