@@ -75,9 +75,13 @@ def _produce(bootstrap: str, topic: str) -> None:
 
 
 def _form_closed_group(bootstrap: str, topic: str, group: str) -> None:
-    """kafka-python joins, commits CLOSED_COMMITS and leaves (LeaveGroup on close)."""
+    """kafka-python joins, commits CLOSED_COMMITS and leaves (LeaveGroup on close).
+
+    It subscribes only once it has the topic's metadata: subscribed at construction,
+    kafka-python 3.0 may join before knowing the partitions, assign nothing, and lose the
+    SyncGroup answer of the rebalance that follows (seen about one run in two).
+    """
     consumer = kafka.KafkaConsumer(
-        topic,
         bootstrap_servers=bootstrap,
         group_id=group,
         enable_auto_commit=False,
@@ -86,6 +90,9 @@ def _form_closed_group(bootstrap: str, topic: str, group: str) -> None:
     )
     try:
         deadline = time.monotonic() + DEADLINE_S
+        while not consumer.partitions_for_topic(topic) and time.monotonic() < deadline:
+            consumer.poll(timeout_ms=int(POLL_S * 1000))
+        consumer.subscribe([topic])
         while not consumer.assignment() and time.monotonic() < deadline:
             consumer.poll(timeout_ms=int(POLL_S * 1000))
         assert len(consumer.assignment()) == PARTITIONS
