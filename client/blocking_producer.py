@@ -28,6 +28,11 @@ async :class:`client.producer.Producer`: a future's :meth:`~FutureRecordMetadata
 :class:`~client.errors.DefinitelyFailedError`), ``send`` raises ``DefinitelyFailedError`` for a
 record it cannot enqueue.
 
+Transactions (``transactional.id``) as the async producer: ``init_transactions()`` once, then
+``begin_transaction()``, ``send(...)``, optionally ``send_offsets_to_transaction(...)``, and
+``commit_transaction()`` or ``abort_transaction()``; a partition's first record of a
+transaction is added with AddPartitionsToTxn (a blocking round trip) before its batch goes.
+
 Under gevent's monkey-patching (Locust) every wait yields to other greenlets.  One producer
 may be shared by threads or greenlets (each call holds the producer's lock, so they take
 turns); give each Locust user its own for concurrency.
@@ -75,6 +80,13 @@ from client.producer import (
     ProducerStats,
 )
 from client.producer_common import TopicInfo, metadata_wait_failed, place_record, too_large
+from client.transactions import (
+    FIND_COORDINATOR,
+    CoordinatorCall,
+    TransactionManager,
+    coordinator_node,
+    first_error,
+)
 
 __all__ = ["FutureRecordMetadata", "Producer", "ProducerStats", "RecordMetadata"]
 
@@ -155,6 +167,11 @@ class Producer:
     def __init__(self, settings: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
         self.config = config = ProducerConfig.from_settings(settings, **kwargs)
         self._cluster = BlockingCluster(config)
+        self._txn = (
+            None
+            if config.transactional_id is None
+            else TransactionManager(config.transactional_id, config.transaction_timeout_ms)
+        )
         self._accumulator = RecordAccumulator(
             batch_size=config.batch_size,
             linger_ms=config.linger_ms,
@@ -168,6 +185,8 @@ class Producer:
             max_in_flight_per_partition=config.max_in_flight_requests_per_connection,
             idempotence=config.enable_idempotence,
             on_done=self._on_batch_done,
+            transactional=self._txn is not None,
+            partition_gate=None if self._txn is None else self._txn.may_send,
         )
         self._sticky = StickyPartitioner()
         self._max_record_bytes = (
@@ -186,7 +205,7 @@ class Producer:
         self._batches_done = 0
         try:
             self._cluster.bootstrap()
-            if config.enable_idempotence:
+            if config.enable_idempotence and self._txn is None:
                 self._init_producer_id(timeout_ms=config.max_block_ms)
         except BaseException:
             self._cluster.close()
@@ -221,6 +240,12 @@ class Producer:
         with self._lock:
             if self._closed:
                 raise DefinitelyFailedError(KafkaClosedError("the producer is closed"), topic, -1)
+            txn = self._txn
+            if txn is not None:
+                try:
+                    txn.check_send()
+                except KafkaError as error:
+                    raise DefinitelyFailedError(error, topic, -1) from error
             config = self.config
             if config.key_serializer is not None:
                 key = config.key_serializer(key)
@@ -239,6 +264,8 @@ class Producer:
                 timestamp_ms = _wall_ms()
             now_ms = _now_ms()
             batch, index = self._append(topic, partition, key, value, headers, timestamp_ms, info)
+            if txn is not None:
+                txn.note_partition(batch.topic_partition)
             if index == 0:
                 ready_ms = batch.created_ms + self.config.linger_ms
                 self._due_ms = ready_ms if self._due_ms is None else min(self._due_ms, ready_ms)
@@ -403,6 +430,8 @@ class Producer:
                 self._cluster.refresh_metadata()
             except KafkaError as error:  # retried on the next round; batches wait or expire
                 logger.debug("metadata refresh failed: %s", error)
+        if self._txn is not None and self._txn.has_pending:
+            self._add_partitions(self._txn)
         next_ready_ms = self._send_ready(now_ms)
         deadline_ms = accumulator.next_deadline_ms()
         due = [at for at in (next_ready_ms, deadline_ms) if at is not None]
@@ -577,6 +606,126 @@ class Producer:
         except KafkaError as error:
             logger.debug("InitProducerId for a new producer id failed: %s", error)
             self._bump_retry_at_ms = _now_ms() + int(self._cluster.retry_backoff_ms(1))
+
+    # -- transactions (KIP-98) ----------------------------------------------------------------
+
+    def _transaction(self) -> TransactionManager:
+        if self._txn is None:
+            raise KafkaError("this producer has no transactional.id")
+        if self._closed:
+            raise KafkaClosedError("the producer is closed")
+        return self._txn
+
+    def _coordinator_request(self, call: CoordinatorCall) -> Container:
+        """The call at its coordinator (found anew each attempt), retried on retriable errors
+        until ``max.block.ms``; the answer's first error is raised."""
+        cluster = self._cluster
+
+        def attempt() -> Container:
+            connection = cluster.any_connection()
+            found = connection.send(
+                FIND_COORDINATOR,
+                call.find_coordinator_body(),
+                version=connection.pick_version(FIND_COORDINATOR),
+            )
+            node = coordinator_node(found, call.key)
+            coordinator = cluster.connection_to(node)
+            version = coordinator.pick_version(call.api_key)
+            response = coordinator.send(call.api_key, call.body, version=version)
+            code = first_error(response)
+            if code:
+                raise error_for(code, f"API {call.api_key} at coordinator {node}")
+            return response
+
+        return cluster.retrying(attempt, timeout_ms=self.config.max_block_ms)
+
+    def init_transactions(self) -> None:
+        """Get the transactional id's producer id and epoch, fencing earlier producers of it
+        (the coordinator aborts their open transaction).  Once, before the first one."""
+        with self._lock:
+            txn = self._transaction()
+            self._init_calls += 1
+            response = self._coordinator_request(txn.init_call())
+            self._accumulator.set_producer(int(response.producer_id), int(response.producer_epoch))
+            txn.initialized()
+
+    def begin_transaction(self) -> None:
+        """Start a transaction: records sent from now on commit or abort together."""
+        with self._lock:
+            self._transaction().begin()
+
+    def send_offsets_to_transaction(
+        self,
+        offsets: Mapping[TopicPartition, int],
+        group_id: str,
+        *,
+        generation_id: int = -1,
+        member_id: str = "",
+        group_instance_id: str | None = None,
+    ) -> None:
+        """Commit a group's ``offsets`` (the next ones to read) with the transaction."""
+        with self._lock:
+            txn = self._transaction()
+            txn.check_offsets()
+            producer = self._accumulator.producer
+            assert producer is not None
+            try:
+                self._coordinator_request(txn.add_offsets_call(producer, group_id))
+                txn.offsets_added = True
+                self._coordinator_request(
+                    txn.offset_commit_call(
+                        producer,
+                        offsets,
+                        group_id,
+                        generation_id=generation_id,
+                        member_id=member_id,
+                        group_instance_id=group_instance_id,
+                    )
+                )
+            except KafkaError as error:
+                txn.fail(error)
+                raise
+
+    def commit_transaction(self) -> None:
+        """Deliver every record of the transaction, then commit it (a failed record raises
+        its error: abort then; a fenced producer raises and can only be closed)."""
+        self._end_transaction(commit=True)
+
+    def abort_transaction(self) -> None:
+        """Abort the transaction: read_committed consumers never see its records."""
+        self._end_transaction(commit=False)
+
+    def _end_transaction(self, *, commit: bool) -> None:
+        with self._lock:
+            txn = self._transaction()
+            txn.start_end(commit)
+            pending = list(self._accumulator.incomplete)
+            self.flush()
+            if not txn.delivered(pending, commit):
+                return
+            producer = self._accumulator.producer
+            assert producer is not None
+            try:
+                self._coordinator_request(txn.end_call(producer, commit))
+            except KafkaError as error:
+                txn.fail(error)
+                raise
+            txn.ended()
+
+    def _add_partitions(self, txn: TransactionManager) -> None:
+        """AddPartitionsToTxn for the partitions the transaction's records reached (their
+        batches wait at the accumulator's gate until then)."""
+        wanted = txn.take_pending()
+        producer = self._accumulator.producer
+        if not wanted or producer is None:
+            return
+        try:
+            self._coordinator_request(txn.add_partitions_call(producer, wanted))
+        except KafkaError as error:
+            txn.fail(error)
+            self._accumulator.abort(error)  # the waiting records cannot be sent
+            return
+        txn.added(wanted)
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"

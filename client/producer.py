@@ -88,15 +88,16 @@ from client.protocol.records import (
     COMPRESSION_SNAPPY,
     COMPRESSION_ZSTD,
 )
-from client.transactions import TRANSACTION_KEY_TYPE, TransactionManager
+from client.transactions import (
+    FIND_COORDINATOR,
+    CoordinatorCall,
+    TransactionManager,
+    coordinator_node,
+    first_error,
+)
 
 PRODUCE = 0
-FIND_COORDINATOR = 10
 INIT_PRODUCER_ID = 22
-ADD_PARTITIONS_TO_TXN = 24
-ADD_OFFSETS_TO_TXN = 25
-END_TXN = 26
-TXN_OFFSET_COMMIT = 28
 MAX_PRODUCER_EPOCH = 2**15 - 1
 # Java's transaction.timeout.ms default; InitProducerId requires a value even without
 # transactions.
@@ -637,31 +638,26 @@ class Producer:
             raise self._not_open()
         return self._txn
 
-    async def _coordinator_request(
-        self, api_key: int, body: dict[str, Any], key: str, key_type: int
-    ) -> Container:
-        """One request to the coordinator of ``key`` (found anew each attempt), retried on
-        retriable errors (CONCURRENT_TRANSACTIONS, NOT_COORDINATOR, loading...) until
-        ``max.block.ms``; the answer's top-level or first partition error is raised."""
+    async def _coordinator_request(self, call: CoordinatorCall) -> Container:
+        """One request to the coordinator of the call's key (found anew each attempt),
+        retried on retriable errors (CONCURRENT_TRANSACTIONS, NOT_COORDINATOR, loading...)
+        until ``max.block.ms``; the answer's top-level or first partition error is raised."""
         cluster = self._cluster
 
         async def attempt() -> Container:
             connection = await cluster.any_connection()
             found = await connection.send(
                 FIND_COORDINATOR,
-                {"key": key, "key_type": key_type, "coordinator_keys": [key]},
+                call.find_coordinator_body(),
                 version=connection.pick_version(FIND_COORDINATOR),
             )
-            answers = found.get("coordinators")
-            answer = found if answers is None else answers[0]
-            if answer.error_code:
-                raise error_for(answer.error_code, f"coordinator of {key!r}")
-            coordinator = await cluster.connection_to(answer.node_id)
-            version = coordinator.pick_version(api_key)
-            response = await coordinator.send(api_key, body, version=version)
-            code = _first_error(response)
+            node = coordinator_node(found, call.key)
+            coordinator = await cluster.connection_to(node)
+            version = coordinator.pick_version(call.api_key)
+            response = await coordinator.send(call.api_key, call.body, version=version)
+            code = first_error(response)
             if code:
-                raise error_for(code, f"API {api_key} at coordinator {answer.node_id}")
+                raise error_for(code, f"API {call.api_key} at coordinator {node}")
             return response
 
         return await cluster.retrying(attempt, timeout_ms=self.config.max_block_ms)
@@ -671,16 +667,8 @@ class Producer:
         it, whose open transaction the coordinator aborts).  Once, before the first
         transaction."""
         txn = self._transaction()
-        body = {
-            "transactional_id": txn.transactional_id,
-            "transaction_timeout_ms": txn.timeout_ms,
-            "producer_id": -1,
-            "producer_epoch": -1,
-        }
         self._init_calls += 1
-        response = await self._coordinator_request(
-            INIT_PRODUCER_ID, body, txn.transactional_id, TRANSACTION_KEY_TYPE
-        )
+        response = await self._coordinator_request(txn.init_call())
         self._accumulator.set_producer(int(response.producer_id), int(response.producer_epoch))
         txn.initialized()
 
@@ -703,36 +691,19 @@ class Producer:
         txn.check_offsets()
         producer = self._accumulator.producer
         assert producer is not None
-        producer_id, epoch = producer
-        ids = {"transactional_id": txn.transactional_id, "producer_id": producer_id,
-               "producer_epoch": epoch}  # fmt: skip
         try:
-            await self._coordinator_request(
-                ADD_OFFSETS_TO_TXN,
-                {**ids, "group_id": group_id},
-                txn.transactional_id,
-                TRANSACTION_KEY_TYPE,
-            )
+            await self._coordinator_request(txn.add_offsets_call(producer, group_id))
             txn.offsets_added = True
-            topics: dict[str, list[dict[str, Any]]] = {}
-            for tp, offset in offsets.items():
-                topics.setdefault(tp.topic, []).append(
-                    {
-                        "partition_index": tp.partition,
-                        "committed_offset": offset,
-                        "committed_leader_epoch": -1,
-                        "committed_metadata": "",
-                    }
+            await self._coordinator_request(
+                txn.offset_commit_call(
+                    producer,
+                    offsets,
+                    group_id,
+                    generation_id=generation_id,
+                    member_id=member_id,
+                    group_instance_id=group_instance_id,
                 )
-            body = {
-                **ids,
-                "group_id": group_id,
-                "generation_id": generation_id,
-                "member_id": member_id,
-                "group_instance_id": group_instance_id,
-                "topics": [{"name": name, "partitions": parts} for name, parts in topics.items()],
-            }
-            await self._coordinator_request(TXN_OFFSET_COMMIT, body, group_id, 0)
+            )
         except KafkaError as error:
             txn.fail(error)
             raise
@@ -752,25 +723,12 @@ class Producer:
         self._txn_wakeup.set()
         pending = list(self._accumulator.incomplete)
         await self.flush()
-        failed = next((batch.error for batch in pending if batch.error is not None), None)
-        if failed is not None and commit:
-            txn.fail(failed)
-            raise failed
-        if txn.is_empty:
-            txn.ended()
+        if not txn.delivered(pending, commit):
             return
         producer = self._accumulator.producer
         assert producer is not None
-        body = {
-            "transactional_id": txn.transactional_id,
-            "producer_id": producer[0],
-            "producer_epoch": producer[1],
-            "committed": commit,
-        }
         try:
-            await self._coordinator_request(
-                END_TXN, body, txn.transactional_id, TRANSACTION_KEY_TYPE
-            )
+            await self._coordinator_request(txn.end_call(producer, commit))
         except KafkaError as error:
             txn.fail(error)
             raise
@@ -788,21 +746,8 @@ class Producer:
             producer = self._accumulator.producer
             if not wanted or producer is None:
                 continue
-            topics: dict[str, list[int]] = {}
-            for tp in wanted:
-                topics.setdefault(tp.topic, []).append(tp.partition)
-            body = {
-                "v3_and_below_transactional_id": txn.transactional_id,
-                "v3_and_below_producer_id": producer[0],
-                "v3_and_below_producer_epoch": producer[1],
-                "v3_and_below_topics": [
-                    {"name": name, "partitions": parts} for name, parts in topics.items()
-                ],
-            }
             try:
-                await self._coordinator_request(
-                    ADD_PARTITIONS_TO_TXN, body, txn.transactional_id, TRANSACTION_KEY_TYPE
-                )
+                await self._coordinator_request(txn.add_partitions_call(producer, wanted))
             except KafkaError as error:
                 txn.fail(error)
                 self._accumulator.abort(error)  # the waiting records cannot be sent
@@ -813,16 +758,3 @@ class Producer:
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
         return f"<Producer {self.config.client_id!r} {state} {self._accumulator!r}>"
-
-
-def _first_error(response: Container) -> int:
-    """A response's top-level error code, else its first per-partition one (0: none)."""
-    code = response.get("error_code", 0)
-    if code:
-        return int(code)
-    for topic in response.get("results_by_topic_v3_and_below") or response.get("topics") or ():
-        for part in topic.get("results_by_partition") or topic.get("partitions") or ():
-            part_code = part.get("partition_error_code", part.get("error_code", 0))
-            if part_code:
-                return int(part_code)
-    return 0

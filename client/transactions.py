@@ -8,17 +8,32 @@ way, ``ABORTABLE_ERROR`` when a record of the transaction failed (only an abort 
 
 A partition sends only once AddPartitionsToTxn added it to the transaction
 (:meth:`may_send`, the accumulator's gate); :meth:`take_pending` hands the I/O side the
-partitions to add, :meth:`added` / :meth:`add_failed` take the answer.
+partitions to add, :meth:`added` takes the answer.
+
+The requests are data (:class:`CoordinatorCall`: which API, which body, at the coordinator of
+which key); both producers (async and blocking) send them with their own I/O.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
-from client.errors import KafkaError
+from construct import Container
+
+from client.errors import KafkaError, error_for
 from client.metadata import TopicPartition
 from client.protocol.errors import ErrorCode
 
+FIND_COORDINATOR = 10
+INIT_PRODUCER_ID = 22
+ADD_PARTITIONS_TO_TXN = 24
+ADD_OFFSETS_TO_TXN = 25
+END_TXN = 26
+TXN_OFFSET_COMMIT = 28
+GROUP_KEY_TYPE = 0
 TRANSACTION_KEY_TYPE = 1
 # Errors after which this producer can never continue (Kafka's fatal errors).
 FATAL_CODES = frozenset(
@@ -45,6 +60,41 @@ class TxnState(Enum):
 
 class TransactionStateError(KafkaError):
     """A transactional call in a state that does not allow it (Kafka's IllegalStateException)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CoordinatorCall:
+    """One request for the coordinator of ``key`` (``key_type`` 0 group, 1 transaction)."""
+
+    api_key: int
+    body: dict[str, Any]
+    key: str
+    key_type: int
+
+    def find_coordinator_body(self) -> dict[str, Any]:
+        return {"key": self.key, "key_type": self.key_type, "coordinator_keys": [self.key]}
+
+
+def coordinator_node(found: Container, key: str) -> int:
+    """The node a FindCoordinator answer names (v4+ answers per key), or its error raised."""
+    answers = found.get("coordinators")
+    answer = found if answers is None else answers[0]
+    if answer.error_code:
+        raise error_for(answer.error_code, f"coordinator of {key!r}")
+    return int(answer.node_id)
+
+
+def first_error(response: Container) -> int:
+    """A response's top-level error code, else its first per-partition one (0: none)."""
+    code = response.get("error_code", 0)
+    if code:
+        return int(code)
+    for topic in response.get("results_by_topic_v3_and_below") or response.get("topics") or ():
+        for part in topic.get("results_by_partition") or topic.get("partitions") or ():
+            part_code = part.get("partition_error_code", part.get("error_code", 0))
+            if part_code:
+                return int(part_code)
+    return 0
 
 
 class TransactionManager:
@@ -99,6 +149,18 @@ class TransactionManager:
             )
             self.state = TxnState.ABORTING
 
+    def delivered(self, batches: list[Any], commit: bool) -> bool:
+        """After the flush of an ending transaction: whether EndTxn is needed (False for an
+        empty transaction, which ends here); a failed record fails a commit (raised)."""
+        failed = next((b.error for b in batches if b.error is not None), None)
+        if failed is not None and commit:
+            self.fail(failed)
+            raise failed
+        if self.is_empty:
+            self.ended()
+            return False
+        return True
+
     def ended(self) -> None:
         self.state = TxnState.READY
         self.error = None
@@ -140,4 +202,84 @@ class TransactionManager:
 
     @property
     def has_pending(self) -> bool:
-        return bool(self._pending)
+        """Partitions wait for AddPartitionsToTxn (never after the transaction failed: its
+        waiting records were failed with it)."""
+        return bool(self._pending) and self.state in (
+            TxnState.IN_TRANSACTION,
+            TxnState.COMMITTING,
+            TxnState.ABORTING,
+        )
+
+    # -- the requests ------------------------------------------------------------------------
+
+    def _call(self, api_key: int, body: dict[str, Any]) -> CoordinatorCall:
+        return CoordinatorCall(api_key, body, self.transactional_id, TRANSACTION_KEY_TYPE)
+
+    def _ids(self, producer: tuple[int, int]) -> dict[str, Any]:
+        return {
+            "transactional_id": self.transactional_id,
+            "producer_id": producer[0],
+            "producer_epoch": producer[1],
+        }
+
+    def init_call(self) -> CoordinatorCall:
+        """InitProducerId with the transactional id (fences earlier producers of it)."""
+        return self._call(
+            INIT_PRODUCER_ID,
+            {**self._ids((-1, -1)), "transaction_timeout_ms": self.timeout_ms},
+        )
+
+    def add_partitions_call(
+        self, producer: tuple[int, int], partitions: list[TopicPartition]
+    ) -> CoordinatorCall:
+        topics: dict[str, list[int]] = {}
+        for tp in partitions:
+            topics.setdefault(tp.topic, []).append(tp.partition)
+        return self._call(
+            ADD_PARTITIONS_TO_TXN,
+            {
+                "v3_and_below_transactional_id": self.transactional_id,
+                "v3_and_below_producer_id": producer[0],
+                "v3_and_below_producer_epoch": producer[1],
+                "v3_and_below_topics": [
+                    {"name": name, "partitions": parts} for name, parts in topics.items()
+                ],
+            },
+        )
+
+    def add_offsets_call(self, producer: tuple[int, int], group_id: str) -> CoordinatorCall:
+        return self._call(ADD_OFFSETS_TO_TXN, {**self._ids(producer), "group_id": group_id})
+
+    def offset_commit_call(
+        self,
+        producer: tuple[int, int],
+        offsets: Mapping[TopicPartition, int],
+        group_id: str,
+        *,
+        generation_id: int,
+        member_id: str,
+        group_instance_id: str | None,
+    ) -> CoordinatorCall:
+        """TxnOffsetCommit, sent to the *group* coordinator."""
+        topics: dict[str, list[dict[str, Any]]] = {}
+        for tp, offset in offsets.items():
+            topics.setdefault(tp.topic, []).append(
+                {
+                    "partition_index": tp.partition,
+                    "committed_offset": offset,
+                    "committed_leader_epoch": -1,
+                    "committed_metadata": "",
+                }
+            )
+        body = {
+            **self._ids(producer),
+            "group_id": group_id,
+            "generation_id": generation_id,
+            "member_id": member_id,
+            "group_instance_id": group_instance_id,
+            "topics": [{"name": name, "partitions": parts} for name, parts in topics.items()],
+        }
+        return CoordinatorCall(TXN_OFFSET_COMMIT, body, group_id, GROUP_KEY_TYPE)
+
+    def end_call(self, producer: tuple[int, int], commit: bool) -> CoordinatorCall:
+        return self._call(END_TXN, {**self._ids(producer), "committed": commit})

@@ -242,3 +242,32 @@ def test_transactional_id_requires_idempotence() -> None:
         Producer(transactional_id="t", enable_idempotence=False)
     with pytest.raises(IllegalConfigError):
         Producer(transactional_id="t", acks=1)
+
+
+# -- the blocking producer --------------------------------------------------------------------
+
+
+def test_blocking_producer_commits_and_aborts(bootstrap: str, topic_name: str) -> None:
+    from client import blocking
+
+    with blocking.AdminClient(bootstrap_servers=bootstrap) as admin:
+        admin.create_topics([NewTopic(topic_name, 2, -1)])
+    settings = producer_settings(bootstrap, f"txn-{uuid.uuid4().hex[:10]}")
+    group = f"group-{uuid.uuid4().hex[:10]}"
+    with blocking.Producer(settings) as producer:
+        with pytest.raises(TransactionStateError):
+            producer.begin_transaction()
+        producer.init_transactions()
+        producer.begin_transaction()
+        futures = [producer.send(topic_name, b"c-%d" % i, partition=i % 2) for i in range(10)]
+        producer.send_offsets_to_transaction({TopicPartition(topic_name, 0): 3}, group)
+        producer.commit_transaction()
+        assert all(f.get().offset >= 0 for f in futures)
+        producer.begin_transaction()
+        producer.send(topic_name, b"aborted", partition=1)
+        producer.abort_transaction()
+        with pytest.raises(DefinitelyFailedError):
+            producer.send(topic_name, b"outside")
+    values = anyio.run(read_values, bootstrap, topic_name, 2, 10, "read_committed")
+    assert sorted(values) == sorted(b"c-%d" % i for i in range(10))
+    assert anyio.run(committed_offset, bootstrap, group, TopicPartition(topic_name, 0)) == 3
