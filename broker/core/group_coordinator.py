@@ -347,7 +347,7 @@ class GroupCoordinator(ConsumerMembership):
         return [
             group
             for group in listed
-            if (not wanted or group.state.lower() in wanted)
+            if (not wanted or group.group_state.lower() in wanted)
             and (not types or group.group_type in types)
         ]
 

@@ -56,10 +56,6 @@ class ListedGroup:
     group_state: str
     group_type: str = "classic"  # KIP-848: "classic" or "consumer"
 
-    @property
-    def state(self) -> str:
-        return self.group_state
-
 
 @dataclass(frozen=True, slots=True)
 class DescribedMember:

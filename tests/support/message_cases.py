@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from client.protocol import codec
+from client.protocol import codec, headers
 from client.protocol.messages import APIS
 from client.protocol.schema import Message
 
@@ -72,3 +72,19 @@ def compact_str(text: str) -> bytes:
     """A COMPACT_STRING: uvarint length + 1 (lengths below 127 here), then UTF-8."""
     data = text.encode()
     return bytes([len(data) + 1]) + data
+
+
+def assert_frame_round_trips(message: Message, version: int, value: dict[str, Any]) -> None:
+    """``value`` framed with its header (a request's client id and correlation id, a
+    response's correlation id) decodes back field by field; the size prefix is right."""
+    if message.kind == "request":
+        frame = headers.encode_request(message.api_key, version, 31, "odradek-test", value)
+        header, body = headers.decode_request(memoryview(frame)[4:])
+        assert (header.api_key, header.api_version) == (message.api_key, version)
+        assert (header.correlation_id, header.client_id) == (31, "odradek-test")
+    else:
+        frame = headers.encode_response(message.api_key, version, 31, value)
+        correlation_id, body = headers.decode_response(message.api_key, version, frame[4:])
+        assert correlation_id == 31
+    assert struct.unpack(">i", frame[:4])[0] == len(frame) - 4
+    assert_same(body, value)

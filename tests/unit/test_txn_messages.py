@@ -29,7 +29,13 @@ from client.protocol.messages import (
     write_txn_markers,
 )
 from client.protocol.schema import Message
-from tests.support.message_cases import assert_same, compact_str, i16, i32, round_trip
+from tests.support.message_cases import (
+    assert_frame_round_trips,
+    compact_str,
+    i16,
+    i32,
+    round_trip,
+)
 
 TXN_APIS = {
     24: add_partitions_to_txn,
@@ -336,18 +342,7 @@ def test_representative_values_round_trip(message: Message, version: int) -> Non
 
 @pytest.mark.parametrize(("message", "version"), CASES)
 def test_frames_round_trip_with_their_headers(message: Message, version: int) -> None:
-    value = VALUES[message](version)
-    if message.kind == "request":
-        frame = headers.encode_request(message.api_key, version, 31, "odradek-test", value)
-        header, body = headers.decode_request(memoryview(frame)[4:])
-        assert (header.api_key, header.api_version) == (message.api_key, version)
-        assert (header.correlation_id, header.client_id) == (31, "odradek-test")
-    else:
-        frame = headers.encode_response(message.api_key, version, 31, value)
-        correlation_id, body = headers.decode_response(message.api_key, version, frame[4:])
-        assert correlation_id == 31
-    assert struct.unpack(">i", frame[:4])[0] == len(frame) - 4
-    assert_same(body, value)
+    assert_frame_round_trips(message, version, VALUES[message](version))
 
 
 @pytest.mark.parametrize(("message", "version"), CASES)
