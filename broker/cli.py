@@ -2,7 +2,8 @@
 
 No logic of its own: configuration lives in `broker.config`, the broker in
 `broker.server.broker`, the commands built on the client in `broker.cli_topic` (topics),
-`broker.cli_group` (consumer groups), `broker.cli_data` (produce, consume) and
+`broker.cli_group` (consumer groups), `broker.cli_user` (SCRAM users), `broker.cli_quota`
+(client quotas), `broker.cli_acl` (ACLs), `broker.cli_data` (produce, consume) and
 `broker.cli_perf` (perf).
 Usage and configuration errors print one line to stderr and exit 2; a command that fails
 against the cluster prints `odradek: error: ...` lines and exits 1. Never a traceback.
@@ -18,11 +19,14 @@ import os
 import signal
 import sys
 
+from broker.cli_acl import add_acl_commands
 from broker.cli_cluster import add_cluster_commands
 from broker.cli_data import add_data_commands
 from broker.cli_group import add_group_commands
 from broker.cli_perf import add_perf_commands
+from broker.cli_quota import add_quota_commands
 from broker.cli_topic import CommandError, add_topic_commands
+from broker.cli_user import add_user_commands
 from broker.config import ConfigError, load_config
 
 PROGRAM = "odradek"
@@ -39,6 +43,7 @@ examples:
   echo hello | odradek produce orders
   odradek consume orders --from-beginning --max-messages 10
   odradek group describe billing
+  odradek acl add --allow-principal User:alice --operation Read --topic orders
   odradek perf produce --topic perf --num-records 100000 --record-size 100
 """
 BROKER_EXAMPLES = """\
@@ -100,6 +105,9 @@ def _parser() -> argparse.ArgumentParser:
     sim.set_defaults(handler=lambda _: _sim([]))
     add_topic_commands(commands)
     add_group_commands(commands)
+    add_user_commands(commands)
+    add_quota_commands(commands)
+    add_acl_commands(commands)
     add_data_commands(commands)
     add_perf_commands(commands)
     return parser

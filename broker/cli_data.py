@@ -36,6 +36,7 @@ from broker.cli_topic import (
     MAX_INT32,
     CommandError,
     Session,
+    add_command_config,
     bootstrap_servers_arg,
     bounded_int,
     open_admin,
@@ -96,6 +97,7 @@ def connection_options(timeout_help: str, timeout_default: int | None) -> argpar
         default=DEFAULT_BOOTSTRAP_SERVER,
         help="broker(s) to bootstrap from, a comma-separated list (default: %(default)s)",
     )
+    add_command_config(options)
     options.add_argument(
         "--timeout-ms",
         metavar="MS",
@@ -119,7 +121,7 @@ def handler(
             print(f"{parser.prog}: error: {message}", file=sys.stderr)
             return USAGE_ERROR_EXIT_CODE
         timeout_ms = arguments.timeout_ms or DEFAULT_TIMEOUT_MS
-        session = Session(arguments.bootstrap_servers, timeout_ms)
+        session = Session(arguments.bootstrap_servers, timeout_ms, arguments.command_config)
         try:
             exit_code = _run(command, session, arguments)
         except KeyboardInterrupt:
@@ -192,6 +194,7 @@ def chosen_partitions(topic: TopicDescription, partition: int | None) -> list[To
 def client_settings(session: Session) -> dict[str, Any]:
     """Settings every client of a command takes: where, who, and ``--timeout-ms`` per wait."""
     return {
+        **dict(session.client_properties),
         "bootstrap.servers": list(session.servers),
         "client.id": CLIENT_ID,
         "request.timeout.ms": session.timeout_ms,

@@ -19,10 +19,13 @@ import contextlib
 import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import anyio
 
+from broker import jaas
+from broker.config import parse_properties
 from client.admin import (
     AdminClient,
     ConfigEntry,
@@ -33,7 +36,7 @@ from client.admin import (
     TopicDescription,
 )
 from client.cluster import exponential_backoff_ms
-from client.config import parse_address
+from client.config import CommonConfig, parse_address
 from client.errors import (
     InvalidTopicError,
     KafkaConnectionError,
@@ -194,6 +197,73 @@ examples:
 """
 
 
+def command_config_arg(path: str) -> tuple[tuple[str, str], ...]:
+    """``--command-config FILE``: client properties (Kafka's CLI option), e.g.
+    ``security.protocol=SASL_PLAINTEXT``, ``sasl.mechanism=SCRAM-SHA-256`` and either
+    ``sasl.plain.username`` / ``sasl.plain.password`` or Kafka's ``sasl.jaas.config``."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise argparse.ArgumentTypeError(f"cannot read {path}: {error.strerror}") from None
+    try:
+        entries = dict(parse_properties(text))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{path}: {error}") from None
+    jaas_text = entries.pop("sasl.jaas.config", None)
+    if jaas_text is not None:
+        try:
+            options = jaas.parse(jaas_text).options
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(f"{path}: sasl.jaas.config: {error}") from None
+        entries.setdefault("sasl.plain.username", options.get("username", ""))
+        entries.setdefault("sasl.plain.password", options.get("password", ""))
+    _java_tls_keys(path, entries)
+    known = CommonConfig.keys_set()
+    unknown = sorted(key for key in entries if key not in known)
+    if unknown:
+        message = f"{path}: not connection keys every client takes: {', '.join(unknown)}"
+        raise argparse.ArgumentTypeError(message)
+    return tuple(entries.items())
+
+
+def _java_tls_keys(path: str, entries: dict[str, str]) -> None:
+    """Kafka's (Java) TLS client keys as ours: ``ssl.truststore.location`` -> ``ssl.cafile``,
+    ``ssl.keystore.location`` (a PEM file with the certificate and key) -> ``ssl.certfile``,
+    ``ssl.key.password`` -> ``ssl.password``, an empty
+    ``ssl.endpoint.identification.algorithm`` -> ``ssl.check.hostname=false``."""
+    for key in ("ssl.truststore.type", "ssl.keystore.type"):
+        kind = entries.pop(key, "PEM").upper()
+        if kind != "PEM":
+            message = f"{path}: {key}={kind}: only PEM stores are read (convert it to PEM)"
+            raise argparse.ArgumentTypeError(message)
+    renames = {
+        "ssl.truststore.location": "ssl.cafile",
+        "ssl.keystore.location": "ssl.certfile",
+        "ssl.key.password": "ssl.password",
+    }
+    for java, ours in renames.items():
+        if java in entries:
+            entries.setdefault(ours, entries.pop(java))
+    algorithm = entries.pop("ssl.endpoint.identification.algorithm", None)
+    if algorithm is not None and not algorithm.strip():
+        entries.setdefault("ssl.check.hostname", "false")
+    entries.pop("ssl.keystore.password", None)
+    entries.pop("ssl.truststore.password", None)
+
+
+def add_command_config(options: argparse.ArgumentParser) -> None:
+    options.add_argument(
+        "--command-config",
+        dest="command_config",
+        metavar="FILE",
+        type=command_config_arg,
+        default=(),
+        help="client properties file, e.g. security.protocol=SASL_PLAINTEXT (or SSL, "
+        "SASL_SSL), sasl.mechanism, sasl.plain.username / sasl.plain.password (or "
+        "sasl.jaas.config), ssl.truststore.location (PEM)",
+    )
+
+
 def connection_options_parser() -> argparse.ArgumentParser:
     """Options every topic command takes: where the cluster is and how long to wait."""
     options = argparse.ArgumentParser(add_help=False)
@@ -205,6 +275,7 @@ def connection_options_parser() -> argparse.ArgumentParser:
         default=DEFAULT_BOOTSTRAP_SERVER,
         help="broker(s) to bootstrap from, a comma-separated list (default: %(default)s)",
     )
+    add_command_config(options)
     options.add_argument(
         "--timeout-ms",
         metavar="MS",
@@ -356,12 +427,14 @@ class Session:
 
     servers: tuple[str, ...]
     timeout_ms: int
+    client_properties: tuple[tuple[str, str], ...] = ()  # --command-config
     connected: bool = False
     last_error: KafkaError | None = None
 
     def settings(self) -> dict[str, Any]:
         """AdminClient settings: every client timeout is the command's own."""
         return {
+            **dict(self.client_properties),
             "bootstrap.servers": list(self.servers),
             "client.id": CLIENT_ID,
             "request.timeout.ms": self.timeout_ms,
@@ -389,7 +462,9 @@ def command_handler(command: Command) -> Callable[[argparse.Namespace], int]:
     """The argparse handler running ``command`` under one event loop; returns the exit code."""
 
     def handle(arguments: argparse.Namespace) -> int:
-        session = Session(arguments.bootstrap_servers, arguments.timeout_ms)
+        session = Session(
+            arguments.bootstrap_servers, arguments.timeout_ms, arguments.command_config
+        )
         try:
             anyio.run(_with_admin, session, command, arguments)
         except (TimeoutError, KafkaTimeoutError) as error:

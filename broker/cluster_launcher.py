@@ -23,7 +23,7 @@ CONTROLLER_NODE_ID = 100
 # `cluster up` or test never leaves nodes behind.
 PARENT_PID_VARIABLE = "ODRADEK_PARENT_PID"
 READY = {
-    "broker": re.compile(rb"listening on PLAINTEXT://([^:\s]+):(\d+)"),
+    "broker": re.compile(rb"odradek node.id=\d+ listening on [A-Za-z0-9_-]+://([^:\s]+):(\d+)"),
     "controller": re.compile(rb"listening on CONTROLLER://([^:\s]+):(\d+)"),
 }
 START_TIMEOUT_S = 30.0
@@ -175,6 +175,8 @@ class LocalCluster:
     on_line: Callable[[NodeProcess, bytes], None] | None = None
     controller: NodeProcess | None = None
     nodes: dict[int, NodeProcess] = field(default_factory=dict)
+    # More client listeners per broker, by name (each on a free port, after PLAINTEXT).
+    extra_listeners: tuple[str, ...] = ()
 
     def _port(self, offset: int) -> int:
         return 0 if self.base_port == 0 else self.base_port + offset
@@ -202,6 +204,8 @@ class LocalCluster:
             settings = broker_settings(
                 node_id, data_dir, self._port(node_id - 1), self.controller.port
             )
+            for name in self.extra_listeners:
+                settings["listeners"] += f",{name}://127.0.0.1:0"
             node = NodeProcess(
                 "broker", node_id, data_dir, settings | LOCAL_SETTINGS | self.settings, self.on_line
             )

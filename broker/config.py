@@ -17,9 +17,16 @@ import difflib
 import enum
 import math
 import re
+import ssl
+import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, NamedTuple, cast
+
+from broker import jaas
+from client import sasl
+from client.sasl import SaslCredentials
 
 LONG_MAX = 2**63 - 1
 """Kafka's Long.MAX_VALUE: "never" for flush intervals and timestamp bounds."""
@@ -28,8 +35,14 @@ MAX_CONFIG_FILE_BYTES = 1024 * 1024
 """A server.properties larger than this is refused rather than read."""
 
 PLAINTEXT = "PLAINTEXT"
+SASL_PLAINTEXT = "SASL_PLAINTEXT"
+SSL = "SSL"
+SASL_SSL = "SASL_SSL"
+# Kafka's SecurityProtocol ids (BrokerRegistration listeners).
+SECURITY_PROTOCOL_IDS = {"PLAINTEXT": 0, "SSL": 1, "SASL_PLAINTEXT": 2, "SASL_SSL": 3}
 _SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 _ROLES = ("broker", "controller")
+STANDARD_AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
 
 
 class ConfigError(ValueError):
@@ -194,7 +207,8 @@ def _parse_boolean(key: ConfigKey, text: str) -> bool:
 
 def _check_choice(key: ConfigKey, item: str) -> str:
     if key.choices and item not in key.choices:
-        raise _InvalidValueError("one of " + ", ".join(key.choices))
+        listed = [choice or "empty" for choice in key.choices]
+        raise _InvalidValueError("one of " + ", ".join(listed))
     return item
 
 
@@ -212,6 +226,7 @@ def _parse_list(key: ConfigKey, text: str) -> tuple[str, ...]:
 _TYPE_PARSERS: dict[ConfigType, Callable[[ConfigKey, str], object]] = {
     ConfigType.BOOLEAN: _parse_boolean,
     ConfigType.STRING: _parse_string,
+    ConfigType.PASSWORD: _parse_string,
     ConfigType.INT: _parse_integer,
     ConfigType.SHORT: _parse_integer,
     ConfigType.LONG: _parse_integer,
@@ -402,6 +417,83 @@ _BROKER_KEYS = (
         "Listener between brokers.",
         parser=_parse_listener_name,
     ),
+    _K(
+        "authorizer.class.name",
+        _STR,
+        "",
+        "ACL enforcement: org.apache.kafka.metadata.authorizer.StandardAuthorizer (ACLs in "
+        "the cluster metadata) or empty for none.",
+        choices=("", STANDARD_AUTHORIZER),
+    ),
+    _K(
+        "super.users",
+        _STR,
+        "",
+        "Principals allowed everything, separated by ';' (User:admin;User:ANONYMOUS).",
+    ),
+    _K(
+        "allow.everyone.if.no.acl.found",
+        _BOOL,
+        "false",
+        "Allow a request on a resource no ACL names (with an authorizer).",
+    ),
+    _K(
+        "sasl.enabled.mechanisms",
+        _LIST,
+        "GSSAPI",
+        "SASL mechanisms of SASL_PLAINTEXT listeners: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 "
+        "(GSSAPI, Kafka's default, is not supported).",
+    ),
+    _K(
+        "sasl.mechanism.inter.broker.protocol",
+        _STR,
+        "GSSAPI",
+        "SASL mechanism brokers use between them when the inter-broker listener is SASL.",
+    ),
+    _K(
+        "sasl.jaas.config",
+        ConfigType.PASSWORD,
+        None,
+        "JAAS login module and options for SASL listeners without a listener.name.* one.",
+    ),
+    _K(
+        "ssl.keystore.type",
+        _STR,
+        "PEM",
+        "Keystore format of SSL listeners: PEM (JKS and PKCS12 are not read).",
+    ),
+    _K("ssl.keystore.location", _STR, None, "PEM file with the certificate chain and private key."),
+    _K("ssl.keystore.password", ConfigType.PASSWORD, None, "Unused with PEM keystores."),
+    _K("ssl.key.password", ConfigType.PASSWORD, None, "Password of the keystore's private key."),
+    _K(
+        "ssl.keystore.certificate.chain",
+        ConfigType.PASSWORD,
+        None,
+        "PEM certificate chain, inline.",
+    ),
+    _K("ssl.keystore.key", ConfigType.PASSWORD, None, "PEM private key, inline."),
+    _K("ssl.truststore.type", _STR, "PEM", "Truststore format: PEM."),
+    _K(
+        "ssl.truststore.location",
+        _STR,
+        None,
+        "PEM CA certificates for client certificates and other brokers.",
+    ),
+    _K("ssl.truststore.password", ConfigType.PASSWORD, None, "Unused with PEM truststores."),
+    _K("ssl.truststore.certificates", ConfigType.PASSWORD, None, "PEM CA certificates, inline."),
+    _K(
+        "ssl.client.auth",
+        _STR,
+        "none",
+        "Client certificates: required, requested or none.",
+        choices=("required", "requested", "none"),
+    ),
+    _K(
+        "ssl.endpoint.identification.algorithm",
+        _STR,
+        "https",
+        "https: brokers check each other's host names; empty: not.",
+    ),
     _K("cluster.id", _STR, None, "Cluster id; unset: generated when the log is formatted."),
     _K(
         "log.dirs",
@@ -422,6 +514,37 @@ _BROKER_KEYS = (
     _K("log.retention.bytes", _LONG, "-1", "Partition size that triggers deletion; -1: none."),
     _K("log.retention.check.interval.ms", _LONG, "300000", "Retention check period.", minimum=1),
     _K("log.cleanup.policy", _LIST, "delete", "Cleanup policies.", choices=_CLEANUP_POLICIES),
+    _K("log.cleaner.enable", _BOOL, "true", "Compact logs whose cleanup.policy has compact."),
+    _K("log.cleaner.backoff.ms", _LONG, "15000", "Pause between compaction passes.", minimum=0),
+    _K(
+        "log.cleaner.delete.retention.ms",
+        _LONG,
+        "86400000",
+        "How long compacted logs keep tombstones.",
+        minimum=0,
+    ),
+    _K(
+        "log.cleaner.min.cleanable.ratio",
+        _DOUBLE,
+        "0.5",
+        "Dirty share of a log that starts a compaction.",
+        minimum=0,
+        maximum=1,
+    ),
+    _K(
+        "log.cleaner.min.compaction.lag.ms",
+        _LONG,
+        "0",
+        "Records younger than this stay uncompacted.",
+        minimum=0,
+    ),
+    _K(
+        "log.cleaner.max.compaction.lag.ms",
+        _LONG,
+        str(LONG_MAX),
+        "Records older than this are compacted whatever the dirty ratio.",
+        minimum=1,
+    ),
     _K("log.flush.interval.messages", _LONG, str(LONG_MAX), "Fsync after N messages.", minimum=1),
     _K("log.flush.interval.ms", _LONG, None, "Fsync data this old.", minimum=0),
     _K("log.flush.scheduler.interval.ms", _LONG, str(LONG_MAX), "Flusher period.", minimum=0),
@@ -442,6 +565,13 @@ _BROKER_KEYS = (
     _K("socket.request.max.bytes", _INT, "104857600", "Largest request.", minimum=1),
     _K("min.insync.replicas", _INT, "1", "Replicas an acks=all write needs.", minimum=1),
     _K("connections.max.idle.ms", _LONG, "600000", "Close idle connections.", minimum=-1),
+    _K(
+        "connection.failed.authentication.delay.ms",
+        _INT,
+        "100",
+        "Wait before closing a connection whose SASL authentication failed.",
+        minimum=0,
+    ),
     _K("replica.lag.time.max.ms", _LONG, "30000", "Lag that drops a follower.", minimum=1),
     _K("broker.session.timeout.ms", _INT, "9000", "Fence a silent broker.", minimum=1),
     _K("broker.heartbeat.interval.ms", _INT, "2000", "Broker heartbeat period.", minimum=1),
@@ -481,6 +611,7 @@ _BROKER_KEYS = (
     ),
     _K("offsets.topic.num.partitions", _INT, "50", "Partitions of __consumer_offsets.", minimum=1),
     _K("offsets.topic.replication.factor", _SHORT, "3", "Its replication factor.", minimum=1),
+    _K("offsets.topic.segment.bytes", _INT, "104857600", "Its segment size.", minimum=1),
     _K("group.initial.rebalance.delay.ms", _INT, "3000", "Delay a first rebalance.", minimum=0),
     _K("group.min.session.timeout.ms", _INT, "6000", "Smallest session timeout.", minimum=1),
     _K("group.max.session.timeout.ms", _INT, "1800000", "Largest session timeout.", minimum=1),
@@ -522,6 +653,13 @@ _BROKER_KEYS = (
         minimum=1,
     ),
     _K(
+        "transaction.state.log.segment.bytes",
+        _INT,
+        "104857600",
+        "Its segment size.",
+        minimum=1,
+    ),
+    _K(
         "transaction.state.log.replication.factor",
         _SHORT,
         "3",
@@ -545,6 +683,16 @@ _BROKER_KEYS = (
         minimum=1,
     ),
     _K("producer.id.expiration.ms", _INT, "86400000", "Expire idle producer ids.", minimum=1),
+    _K(
+        "quota.window.num", _INT, "11", "Samples a client quota's rate is measured over.", minimum=1
+    ),
+    _K(
+        "quota.window.size.seconds",
+        _INT,
+        "1",
+        "Length of each client quota sample.",
+        minimum=1,
+    ),
 )
 BROKER_CONFIGS: Mapping[str, ConfigKey] = {key.name: key for key in _BROKER_KEYS}
 """Supported broker keys, in `BrokerConfig` field order."""
@@ -559,14 +707,12 @@ _IGNORED_BROKER_KEYS: tuple[str, ...] = tuple(
     """
     alter.config.policy.class.name alter.log.dirs.replication.quota.window.num
     alter.log.dirs.replication.quota.window.size.seconds
-    authorizer.class.name
     auto.include.jmx.reporter
     background.threads
     broker.id.generation.enable broker.rack
     client.quota.callback.class
     compression.gzip.level compression.lz4.level compression.zstd.level
     config.providers
-    connection.failed.authentication.delay.ms
     connections.max.reauth.ms
     control.plane.listener.name
     controlled.shutdown.enable controlled.shutdown.max.retries
@@ -602,10 +748,10 @@ _IGNORED_BROKER_KEYS: tuple[str, ...] = tuple(
     kafka.metrics.polling.interval.secs kafka.metrics.reporters
     leader.replication.throttled.rate
     listener.name.*
-    log.cleaner.backoff.ms log.cleaner.dedupe.buffer.size log.cleaner.delete.retention.ms
-    log.cleaner.enable log.cleaner.io.buffer.load.factor log.cleaner.io.buffer.size
-    log.cleaner.io.max.bytes.per.second log.cleaner.max.compaction.lag.ms
-    log.cleaner.min.cleanable.ratio log.cleaner.min.compaction.lag.ms log.cleaner.threads
+    log.cleaner.dedupe.buffer.size
+    log.cleaner.io.buffer.load.factor log.cleaner.io.buffer.size
+    log.cleaner.io.max.bytes.per.second
+    log.cleaner.threads
     log.dir.failure.timeout.ms log.flush.offset.checkpoint.interval.ms
     log.flush.start.offset.checkpoint.interval.ms log.initial.task.delay.ms
     log.local.retention.bytes log.local.retention.ms log.message.downconversion.enable
@@ -624,13 +770,12 @@ _IGNORED_BROKER_KEYS: tuple[str, ...] = tuple(
     num.replica.alter.log.dirs.threads num.replica.fetchers
     offset.metadata.max.bytes
     offsets.load.buffer.size offsets.retention.check.interval.ms
-    offsets.topic.compression.codec offsets.topic.segment.bytes
+    offsets.topic.compression.codec
     password.encoder.cipher.algorithm password.encoder.iterations password.encoder.key.length
     password.encoder.keyfactory.algorithm password.encoder.old.secret password.encoder.secret
     principal.builder.class
     producer.id.expiration.check.interval.ms producer.purgatory.purge.interval.requests
     queued.max.request.bytes queued.max.requests
-    quota.window.num quota.window.size.seconds
     remote.fetch.max.wait.ms remote.list.offsets.request.timeout.ms
     remote.log.index.file.cache.total.size.bytes remote.log.manager.copier.thread.pool.size
     remote.log.manager.copy.max.bytes.per.second remote.log.manager.copy.quota.window.num
@@ -654,7 +799,7 @@ _IGNORED_BROKER_KEYS: tuple[str, ...] = tuple(
     replication.quota.window.num replication.quota.window.size.seconds
     request.timeout.ms
     reserved.broker.max.id
-    sasl.client.callback.handler.class sasl.enabled.mechanisms sasl.jaas.config
+    sasl.client.callback.handler.class
     sasl.kerberos.kinit.cmd sasl.kerberos.min.time.before.relogin
     sasl.kerberos.principal.to.local.rules sasl.kerberos.service.name
     sasl.kerberos.ticket.renew.jitter sasl.kerberos.ticket.renew.window.factor
@@ -662,7 +807,7 @@ _IGNORED_BROKER_KEYS: tuple[str, ...] = tuple(
     sasl.login.read.timeout.ms sasl.login.refresh.buffer.seconds
     sasl.login.refresh.min.period.seconds sasl.login.refresh.window.factor
     sasl.login.refresh.window.jitter sasl.login.retry.backoff.max.ms sasl.login.retry.backoff.ms
-    sasl.mechanism.controller.protocol sasl.mechanism.inter.broker.protocol
+    sasl.mechanism.controller.protocol
     sasl.oauthbearer.clock.skew.seconds sasl.oauthbearer.expected.audience
     sasl.oauthbearer.expected.issuer sasl.oauthbearer.jwks.endpoint.refresh.ms
     sasl.oauthbearer.jwks.endpoint.retry.backoff.max.ms
@@ -681,16 +826,13 @@ _IGNORED_BROKER_KEYS: tuple[str, ...] = tuple(
     share.fetch.purgatory.purge.interval.requests
     socket.connection.setup.timeout.max.ms socket.connection.setup.timeout.ms
     socket.listen.backlog.size socket.receive.buffer.bytes socket.send.buffer.bytes
-    ssl.allow.dn.changes ssl.allow.san.changes ssl.cipher.suites ssl.client.auth
-    ssl.enabled.protocols ssl.endpoint.identification.algorithm ssl.engine.factory.class
-    ssl.key.password ssl.keymanager.algorithm ssl.keystore.certificate.chain ssl.keystore.key
-    ssl.keystore.location ssl.keystore.password ssl.keystore.type ssl.principal.mapping.rules
+    ssl.allow.dn.changes ssl.allow.san.changes ssl.cipher.suites
+    ssl.enabled.protocols ssl.engine.factory.class
+    ssl.keymanager.algorithm ssl.principal.mapping.rules
     ssl.protocol ssl.provider ssl.secure.random.implementation ssl.trustmanager.algorithm
-    ssl.truststore.certificates ssl.truststore.location ssl.truststore.password
-    ssl.truststore.type
     telemetry.max.bytes
     transaction.partition.verification.enable
-    transaction.state.log.load.buffer.size transaction.state.log.segment.bytes
+    transaction.state.log.load.buffer.size
     unclean.leader.election.interval.ms
     unstable.api.versions.enable unstable.feature.versions.enable
     zookeeper.client.secure zookeeper.connect zookeeper.connection.timeout.ms
@@ -730,6 +872,24 @@ class BrokerConfig:
     controller_listener_names: tuple[str, ...]
     controller_quorum_voters: tuple[QuorumVoter, ...]
     inter_broker_listener_name: str | None
+    authorizer_class_name: str
+    super_users: str
+    allow_everyone_if_no_acl_found: bool
+    sasl_enabled_mechanisms: tuple[str, ...]
+    sasl_mechanism_inter_broker_protocol: str
+    sasl_jaas_config: str | None
+    ssl_keystore_type: str
+    ssl_keystore_location: str | None
+    ssl_keystore_password: str | None
+    ssl_key_password: str | None
+    ssl_keystore_certificate_chain: str | None
+    ssl_keystore_key: str | None
+    ssl_truststore_type: str
+    ssl_truststore_location: str | None
+    ssl_truststore_password: str | None
+    ssl_truststore_certificates: str | None
+    ssl_client_auth: str
+    ssl_endpoint_identification_algorithm: str
     cluster_id: str | None
     log_dirs: tuple[str, ...]
     num_partitions: int
@@ -743,6 +903,12 @@ class BrokerConfig:
     log_retention_bytes: int
     log_retention_check_interval_ms: int
     log_cleanup_policy: tuple[str, ...]
+    log_cleaner_enable: bool
+    log_cleaner_backoff_ms: int
+    log_cleaner_delete_retention_ms: int
+    log_cleaner_min_cleanable_ratio: float
+    log_cleaner_min_compaction_lag_ms: int
+    log_cleaner_max_compaction_lag_ms: int
     log_flush_interval_messages: int
     log_flush_interval_ms: int | None
     log_flush_scheduler_interval_ms: int
@@ -757,6 +923,7 @@ class BrokerConfig:
     socket_request_max_bytes: int
     min_insync_replicas: int
     connections_max_idle_ms: int
+    connection_failed_authentication_delay_ms: int
     replica_lag_time_max_ms: int
     broker_session_timeout_ms: int
     broker_heartbeat_interval_ms: int
@@ -770,6 +937,7 @@ class BrokerConfig:
     leader_imbalance_per_broker_percentage: int
     offsets_topic_num_partitions: int
     offsets_topic_replication_factor: int
+    offsets_topic_segment_bytes: int
     group_initial_rebalance_delay_ms: int
     group_min_session_timeout_ms: int
     group_max_session_timeout_ms: int
@@ -780,12 +948,19 @@ class BrokerConfig:
     offsets_commit_timeout_ms: int
     transactional_id_expiration_ms: int
     transaction_state_log_num_partitions: int
+    transaction_state_log_segment_bytes: int
     transaction_state_log_replication_factor: int
     transaction_state_log_min_isr: int
     transaction_max_timeout_ms: int
     transaction_abort_timed_out_transaction_cleanup_interval_ms: int
     transaction_remove_expired_transaction_cleanup_interval_ms: int
     producer_id_expiration_ms: int
+    quota_window_num: int
+    quota_window_size_seconds: int
+    # Listener-scoped SASL keys (``listener.name.<listener>.<mechanism>.sasl.jaas.config``,
+    # ``listener.name.<listener>.sasl.enabled.mechanisms``), listener and mechanism in lower
+    # case as Kafka writes them.
+    listener_settings: tuple[tuple[str, str], ...] = ()
     explicit_keys: frozenset[str] = field(default=frozenset(), compare=False)
 
     def value_of(self, key: str) -> object:
@@ -932,9 +1107,12 @@ def build_config(entries: Iterable[tuple[str, str]]) -> LoadedConfig:
     """Validate (key, value) pairs, later ones winning, over the embedded default config."""
     given: dict[str, str] = {}
     ignored: set[str] = set()
+    listener_settings: dict[str, str] = {}
     for key, value in entries:
         if key in BROKER_CONFIGS or key in _BROKER_KEY_SYNONYMS:
             given[key] = value
+        elif _LISTENER_SASL_KEY.fullmatch(key):
+            listener_settings[key.lower()] = value
         elif _is_ignored(key):
             ignored.add(key)
         else:
@@ -947,9 +1125,15 @@ def build_config(entries: Iterable[tuple[str, str]]) -> LoadedConfig:
     }
     if values["advertised_listeners"] is None:
         values["advertised_listeners"] = values["listeners"]
-    config = BrokerConfig(**cast(dict[str, Any], values), explicit_keys=frozenset(given))
+    config = BrokerConfig(
+        **cast(dict[str, Any], values),
+        listener_settings=tuple(sorted(listener_settings.items())),
+        explicit_keys=frozenset(given),
+    )
     _check_roles(config)
     _check_listeners(config)
+    _check_sasl(config)
+    _check_authorizer(config)
     _check_group_session_timeouts(config)
     warnings = []
     if ignored:
@@ -993,12 +1177,15 @@ def _security_protocol(config: BrokerConfig, listener: Listener) -> str:
 def _check_listeners(config: BrokerConfig) -> None:
     for listener in config.listeners:
         protocol = _security_protocol(config, listener)
-        if protocol != PLAINTEXT:
+        controller = listener.name in config.controller_listener_names
+        if controller and protocol != PLAINTEXT:
             message = (
                 f"listener {listener.name!r} uses security protocol {protocol}, but odradek "
-                "supports only PLAINTEXT (SSL and SASL are not implemented)"
+                "supports only PLAINTEXT on controller listeners"
             )
             raise ConfigError(message, "listeners")
+        if protocol in (SSL, SASL_SSL):
+            listener_ssl(config, listener.name)  # the keystore must load
     names = [listener.name for listener in config.listeners]
     for listener in config.advertised_listeners:
         if listener.name not in names:
@@ -1020,6 +1207,246 @@ def _check_listeners(config: BrokerConfig) -> None:
             "listeners and not a controller listener"
         )
         raise ConfigError(message, "inter.broker.listener.name")
+
+
+SSL_KEYS = (
+    "ssl.keystore.type", "ssl.keystore.location", "ssl.keystore.password", "ssl.key.password",
+    "ssl.keystore.certificate.chain", "ssl.keystore.key", "ssl.truststore.type",
+    "ssl.truststore.location", "ssl.truststore.password", "ssl.truststore.certificates",
+    "ssl.client.auth", "ssl.endpoint.identification.algorithm",
+)  # fmt: skip
+_LISTENER_SASL_KEY = re.compile(
+    rf"listener\.name\.{_NAME}\.(?:[A-Za-z0-9-]+\.sasl\.jaas\.config|sasl\.enabled\.mechanisms"
+    rf"|{'|'.join(re.escape(key) for key in SSL_KEYS)})",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ListenerSasl:
+    """The SASL settings of one SASL_PLAINTEXT listener: its enabled mechanisms, the PLAIN
+    users of its JAAS config and the JAAS entry of each mechanism that has one."""
+
+    listener: str
+    mechanisms: tuple[str, ...]
+    plain_users: Mapping[str, str] = field(repr=False)
+    jaas: Mapping[str, jaas.JaasEntry] = field(repr=False)
+
+
+def _jaas_key(listener: str, mechanism: str) -> str:
+    return f"listener.name.{listener.lower()}.{mechanism.lower()}.sasl.jaas.config"
+
+
+def listener_sasl(config: BrokerConfig, name: str) -> ListenerSasl | None:
+    """The SASL settings of listener ``name``; None when it is not SASL_PLAINTEXT.  Raises
+    :class:`ConfigError` for a mechanism odradek lacks or a missing / malformed JAAS
+    config (PLAIN needs one: its ``user_<name>`` options are the users)."""
+    listener = next((item for item in config.listeners if item.name == name), None)
+    if listener is None or _security_protocol(config, listener) not in (SASL_PLAINTEXT, SASL_SSL):
+        return None
+    settings = dict(config.listener_settings)
+    scoped = f"listener.name.{name.lower()}.sasl.enabled.mechanisms"
+    if scoped in settings:
+        mechanisms = tuple(m.upper() for m in _split_list(settings[scoped]))
+        key = scoped
+    else:
+        mechanisms = tuple(m.upper() for m in config.sasl_enabled_mechanisms)
+        key = "sasl.enabled.mechanisms"
+    unsupported = [m for m in mechanisms if m not in sasl.MECHANISMS]
+    if unsupported or not mechanisms:
+        message = (
+            f"listener {name!r} is SASL_PLAINTEXT with {key}={','.join(mechanisms)}: odradek "
+            f"supports {', '.join(sasl.MECHANISMS)} (not {', '.join(unsupported) or 'none'})"
+        )
+        raise ConfigError(message, key)
+    entries: dict[str, jaas.JaasEntry] = {}
+    for mechanism in mechanisms:
+        jaas_key = _jaas_key(name, mechanism)
+        text = settings.get(jaas_key, config.sasl_jaas_config)
+        if text is None:
+            if mechanism == sasl.PLAIN:
+                message = (
+                    f"listener {name!r} enables PLAIN but {jaas_key} is not set (its "
+                    f'user_<name>="<password>" options are the users PLAIN accepts)'
+                )
+                raise ConfigError(message, jaas_key)
+            continue
+        try:
+            entry = jaas.parse(text)
+        except ValueError as error:
+            raise ConfigError(f"{jaas_key}: {error}", jaas_key) from None
+        module = jaas.LOGIN_MODULES[mechanism]
+        if entry.login_module != module:
+            message = f"{jaas_key}: {mechanism} needs {module}, not {entry.login_module}"
+            raise ConfigError(message, jaas_key)
+        entries[mechanism] = entry
+    plain = entries.get(sasl.PLAIN)
+    users = plain.plain_users() if plain is not None else {}
+    return ListenerSasl(name, mechanisms, users, entries)
+
+
+def inter_broker_sasl(config: BrokerConfig, listener: str) -> SaslCredentials | None:
+    """What this broker authenticates with on another broker's ``listener`` (replica
+    fetchers, transaction markers): ``sasl.mechanism.inter.broker.protocol`` with the
+    ``username`` / ``password`` options of that mechanism's JAAS config; None when the
+    listener is PLAINTEXT."""
+    settings = listener_sasl(config, listener)
+    if settings is None:
+        return None
+    mechanism = config.sasl_mechanism_inter_broker_protocol.upper()
+    key = "sasl.mechanism.inter.broker.protocol"
+    if mechanism not in settings.mechanisms:
+        message = (
+            f"{key}={mechanism} must be one of the mechanisms enabled on the inter-broker "
+            f"listener {listener!r} ({', '.join(settings.mechanisms)})"
+        )
+        raise ConfigError(message, key)
+    entry = settings.jaas.get(mechanism)
+    jaas_key = _jaas_key(listener, mechanism)
+    if entry is None or "username" not in entry.options or "password" not in entry.options:
+        message = (
+            f"{jaas_key} needs username and password options: this broker logs in with them "
+            "to the other brokers"
+        )
+        raise ConfigError(message, jaas_key)
+    return SaslCredentials(mechanism, entry.options["username"], entry.options["password"])
+
+
+def _ssl_setting(config: BrokerConfig, listener: str, key: str) -> str | None:
+    """``listener.name.<listener>.<key>``, else the broker-wide ``key``."""
+    scoped = dict(config.listener_settings).get(f"listener.name.{listener.lower()}.{key}")
+    if scoped is not None:
+        return scoped
+    value = getattr(config, _attribute(key))
+    return None if value is None else str(value)
+
+
+def _pem_type(config: BrokerConfig, listener: str, key: str) -> None:
+    kind = (_ssl_setting(config, listener, key) or "PEM").upper()
+    if kind != "PEM":
+        message = (
+            f"{key}={kind} on listener {listener!r}: odradek reads PEM key and trust stores; "
+            f"set {key}=PEM (convert a JKS / PKCS12 store with keytool and openssl)"
+        )
+        raise ConfigError(message, key)
+
+
+def _load_pem(context: ssl.SSLContext, config: BrokerConfig, listener: str) -> None:
+    """The listener's certificate chain and key (``ssl.keystore.location``, or the inline
+    ``ssl.keystore.certificate.chain`` / ``ssl.keystore.key``)."""
+    _pem_type(config, listener, "ssl.keystore.type")
+    location = _ssl_setting(config, listener, "ssl.keystore.location")
+    chain = _ssl_setting(config, listener, "ssl.keystore.certificate.chain")
+    key = _ssl_setting(config, listener, "ssl.keystore.key")
+    password = _ssl_setting(config, listener, "ssl.key.password")
+    try:
+        if location:
+            context.load_cert_chain(location, None, password)
+            return
+        if not chain or not key:
+            message = (
+                f"SSL listener {listener!r} needs ssl.keystore.location (a PEM file with the "
+                "certificate chain and private key) or ssl.keystore.certificate.chain and "
+                "ssl.keystore.key"
+            )
+            raise ConfigError(message, "ssl.keystore.location")
+        with tempfile.TemporaryDirectory() as scratch:
+            pem = Path(scratch) / "keystore.pem"
+            pem.write_text(chain.strip() + "\n" + key.strip() + "\n")
+            context.load_cert_chain(str(pem), None, password)
+    except (OSError, ssl.SSLError) as error:
+        message = f"SSL listener {listener!r}: cannot load its certificate and key: {error}"
+        raise ConfigError(message, "ssl.keystore.location") from None
+
+
+def _load_trust(context: ssl.SSLContext, config: BrokerConfig, listener: str) -> bool:
+    """The CA certificates to check peers against; whether there were any."""
+    location = _ssl_setting(config, listener, "ssl.truststore.location")
+    inline = _ssl_setting(config, listener, "ssl.truststore.certificates")
+    if not location and not inline:
+        return False
+    _pem_type(config, listener, "ssl.truststore.type")
+    try:
+        context.load_verify_locations(cafile=location or None, cadata=inline or None)
+    except (OSError, ssl.SSLError) as error:
+        message = f"SSL listener {listener!r}: cannot load its truststore: {error}"
+        raise ConfigError(message, "ssl.truststore.location") from None
+    return True
+
+
+def listener_ssl(config: BrokerConfig, name: str) -> ssl.SSLContext | None:
+    """The server TLS context of listener ``name`` (SSL or SASL_SSL), None for the others.
+    ``ssl.client.auth`` required / requested asks clients for a certificate checked against
+    the truststore.  Raises ConfigError for a keystore that does not load."""
+    listener = next((item for item in config.listeners if item.name == name), None)
+    if listener is None or _security_protocol(config, listener) not in (SSL, SASL_SSL):
+        return None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    _load_pem(context, config, name)
+    auth = (_ssl_setting(config, name, "ssl.client.auth") or "none").lower()
+    if auth not in ("required", "requested", "none"):
+        raise ConfigError(f"ssl.client.auth={auth}: required, requested or none", "ssl.client.auth")
+    trusted = _load_trust(context, config, name)
+    if auth != "none":
+        if not trusted:
+            message = f"ssl.client.auth={auth} on listener {name!r} needs ssl.truststore.location"
+            raise ConfigError(message, "ssl.truststore.location")
+        context.verify_mode = ssl.CERT_REQUIRED if auth == "required" else ssl.CERT_OPTIONAL
+    return context
+
+
+def inter_broker_ssl(config: BrokerConfig, listener: str) -> ssl.SSLContext | None:
+    """The client TLS context this broker reaches other brokers' ``listener`` with (replica
+    fetchers, transaction markers), None when that listener has no TLS: it trusts the
+    listener's truststore, presents its keystore, and checks host names unless
+    ``ssl.endpoint.identification.algorithm`` is empty."""
+    found = next((item for item in config.listeners if item.name == listener), None)
+    if found is None or _security_protocol(config, found) not in (SSL, SASL_SSL):
+        return None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if not _load_trust(context, config, listener):
+        context.load_default_certs()
+    _load_pem(context, config, listener)
+    algorithm = _ssl_setting(config, listener, "ssl.endpoint.identification.algorithm")
+    context.check_hostname = bool(algorithm)
+    return context
+
+
+def client_listener_name(config: BrokerConfig) -> str:
+    """The listener a broker serves clients and other brokers on: the first one that is not
+    a controller listener."""
+    for listener in config.listeners:
+        if listener.name not in config.controller_listener_names:
+            return listener.name
+    raise ConfigError("no client listener", "listeners")
+
+
+def inter_broker_listener(config: BrokerConfig) -> str:
+    """The listener other brokers reach this one on: ``inter.broker.listener.name``, else the
+    first client listener (Kafka derives it from ``security.inter.broker.protocol``)."""
+    return config.inter_broker_listener_name or client_listener_name(config)
+
+
+def _check_authorizer(config: BrokerConfig) -> None:
+    for principal in super_users(config):
+        kind, colon, name = principal.partition(":")
+        if not colon or not kind or not name:
+            message = f"super.users: {principal!r} is not a principal of the form Type:Name"
+            raise ConfigError(message, "super.users")
+
+
+def super_users(config: BrokerConfig) -> tuple[str, ...]:
+    """``super.users`` as principals (Kafka splits on ';' and trims each)."""
+    return tuple(item.strip() for item in config.super_users.split(";") if item.strip())
+
+
+def _check_sasl(config: BrokerConfig) -> None:
+    for listener in config.listeners:
+        listener_sasl(config, listener.name)
+    if "broker" in config.process_roles:
+        inter_broker_sasl(config, inter_broker_listener(config))
 
 
 def _check_group_session_timeouts(config: BrokerConfig) -> None:
@@ -1095,6 +1522,10 @@ _TOPIC_KEYS = (
     # Kafka's topic defaults, used only when no broker synonym has a value.
     _topic_key("cleanup.policy", _S("log.cleanup.policy")),
     _topic_key("compression.type", _S("compression.type")),
+    _topic_key("delete.retention.ms", _S("log.cleaner.delete.retention.ms")),
+    _topic_key("max.compaction.lag.ms", _S("log.cleaner.max.compaction.lag.ms")),
+    _topic_key("min.cleanable.dirty.ratio", _S("log.cleaner.min.cleanable.ratio")),
+    _topic_key("min.compaction.lag.ms", _S("log.cleaner.min.compaction.lag.ms")),
     _topic_key("flush.messages", _S("log.flush.interval.messages")),
     _topic_key(
         "flush.ms",
@@ -1123,20 +1554,16 @@ _TOPIC_KEYS = (
     _inert_key("compression.gzip.level", _INT, "-1", parser=_parse_gzip_level),
     _inert_key("compression.lz4.level", _INT, "9", minimum=1, maximum=17),
     _inert_key("compression.zstd.level", _INT, "3", minimum=-131072, maximum=22),
-    _inert_key("delete.retention.ms", _LONG, "86400000", minimum=0),
     _inert_key("file.delete.delay.ms", _LONG, "60000", minimum=0),
     _inert_key("follower.replication.throttled.replicas", _LIST, "", parser=_parse_throttled),
     _inert_key("leader.replication.throttled.replicas", _LIST, "", parser=_parse_throttled),
     _inert_key("local.retention.bytes", _LONG, "-2", minimum=-2),
     _inert_key("local.retention.ms", _LONG, "-2", minimum=-2),
-    _inert_key("max.compaction.lag.ms", _LONG, str(LONG_MAX), minimum=1),
     _inert_key("message.downconversion.enable", _BOOL, "true"),
     _inert_key("message.format.version", _STR, "3.0-IV1"),
     _inert_key("message.timestamp.after.max.ms", _LONG, str(LONG_MAX), minimum=0),
     _inert_key("message.timestamp.before.max.ms", _LONG, str(LONG_MAX), minimum=0),
     _inert_key("message.timestamp.difference.max.ms", _LONG, str(LONG_MAX), minimum=0),
-    _inert_key("min.cleanable.dirty.ratio", _DOUBLE, "0.5", minimum=0, maximum=1),
-    _inert_key("min.compaction.lag.ms", _LONG, "0", minimum=0),
     _inert_key("preallocate", _BOOL, "false"),
     _inert_key("remote.log.copy.disable", _BOOL, "false"),
     _inert_key("remote.log.delete.on.disable", _BOOL, "false"),
@@ -1205,15 +1632,23 @@ _LOG_CONFIG_FIELDS = {
     "max_index_bytes": "segment.index.bytes",
     "max_message_bytes": "max.message.bytes",
     "message_timestamp_type": "message.timestamp.type",
+    "cleanup_policy": "cleanup.policy",
+    "delete_retention_ms": "delete.retention.ms",
+    "min_compaction_lag_ms": "min.compaction.lag.ms",
+    "max_compaction_lag_ms": "max.compaction.lag.ms",
+    "min_cleanable_dirty_ratio": "min.cleanable.dirty.ratio",
 }
 
 
-def log_config_values(broker: BrokerConfig, overrides: Mapping[str, str]) -> dict[str, int | str]:
+def log_config_values(
+    broker: BrokerConfig, overrides: Mapping[str, str]
+) -> dict[str, int | str | float | tuple[str, ...]]:
     """Keyword arguments for broker.log.config.LogConfig of one topic."""
-    values: dict[str, int | str] = {}
+    values: dict[str, int | str | float | tuple[str, ...]] = {}
     for field_name, topic_key in _LOG_CONFIG_FIELDS.items():
         value, _ = _topic_value(broker, overrides, TOPIC_CONFIGS[topic_key])
-        assert isinstance(value, int | str) and not isinstance(value, bool), (topic_key, value)
+        assert isinstance(value, int | str | float | tuple), (topic_key, value)
+        assert not isinstance(value, bool), (topic_key, value)
         values[field_name] = value
     return values
 
@@ -1297,6 +1732,9 @@ def describe_broker_config(broker: BrokerConfig) -> list[ConfigEntry]:
         key = BROKER_CONFIGS[name]
         source = broker.config_source(name)
         value = properties.get(name)
+        sensitive = key.config_type == ConfigType.PASSWORD
+        if sensitive:
+            value = None  # as Kafka: a password is never sent back
         synonyms = () if value is None else (ConfigSynonym(name, value, source),)
         entry = ConfigEntry(
             name=name,
@@ -1304,7 +1742,7 @@ def describe_broker_config(broker: BrokerConfig) -> list[ConfigEntry]:
             read_only=True,
             is_default=source == ConfigSource.DEFAULT_CONFIG,
             source=source,
-            sensitive=False,
+            sensitive=sensitive,
             synonyms=synonyms,
             config_type=key.config_type,
             documentation=key.documentation,

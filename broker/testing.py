@@ -36,7 +36,7 @@ import pytest
 from broker.cluster_launcher import PARENT_PID_VARIABLE, LocalCluster
 from broker.config import BrokerConfig, load_config
 
-READY_PATTERN = re.compile(rb"listening on PLAINTEXT://([^:\s]+):(\d+)")
+READY_PATTERN = re.compile(rb"odradek node.id=\d+ listening on [A-Za-z0-9_-]+://([^:\s]+):(\d+)")
 START_TIMEOUT_S = 30.0
 FAILURE_LOG_LINES = 200  # per node, printed when a cluster test fails
 _CALL_FAILED = pytest.StashKey[bool]()
@@ -235,9 +235,18 @@ class ClusterFactory:
         self.base_dir = base_dir
         self.started: list[LocalCluster] = []
 
-    def start(self, brokers: int = 3, overrides: dict[str, str] | None = None) -> LocalCluster:
+    def start(
+        self,
+        brokers: int = 3,
+        overrides: dict[str, str] | None = None,
+        *,
+        extra_listeners: tuple[str, ...] = (),
+    ) -> LocalCluster:
+        """``extra_listeners``: names of more client listeners each broker serves (on free
+        ports, after PLAINTEXT, which stays the inter-broker one and the bootstrap)."""
         directory = self.base_dir / f"cluster-{len(self.started) + 1}"
         cluster = LocalCluster(directory, brokers, 0, dict(overrides or {}))
+        cluster.extra_listeners = extra_listeners
         self.started.append(cluster)
         return cluster.start()
 

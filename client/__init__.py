@@ -12,6 +12,14 @@ Foundation (this package's public surface so far):
 """
 
 from client.accumulator import RecordMetadata
+from client.acl_admin import (
+    AclBinding,
+    AclBindingFilter,
+    AclOperation,
+    AclPermissionType,
+    ResourcePatternType,
+    ResourceType,
+)
 from client.admin import (
     AdminClient,
     ConfigEntry,
@@ -54,13 +62,20 @@ from client.metadata import (
     TopicPartition,
 )
 from client.producer import Producer, RecordFuture
+from client.quota_admin import ClientQuotaAlteration, QuotaFilterComponent
 from client.records_view import ConsumerRecord
+from client.scram_admin import ScramCredentialInfo, ScramUpsertion
 
 __all__ = [
+    "AclBinding",
+    "AclBindingFilter",
+    "AclOperation",
+    "AclPermissionType",
     "AdminClient",
     "AdminConfig",
     "BrokerMetadata",
     "BrokerResponseError",
+    "ClientQuotaAlteration",
     "Cluster",
     "ClusterMetadata",
     "CommitFailedError",
@@ -91,9 +106,14 @@ __all__ = [
     "PartitionMetadata",
     "Producer",
     "ProducerConfig",
+    "QuotaFilterComponent",
     "RebalanceListener",
     "RecordFuture",
     "RecordMetadata",
+    "ResourcePatternType",
+    "ResourceType",
+    "ScramCredentialInfo",
+    "ScramUpsertion",
     "TopicDescription",
     "TopicMetadata",
     "TopicPartition",

@@ -1,12 +1,13 @@
-"""The admin client: topics, partitions, configs, offsets and consumer groups.
+"""The admin client: topics, partitions, configs, offsets, consumer groups and ACLs.
 
 ``async with AdminClient({"bootstrap.servers": "host:9092"}) as admin:``
 
 Routing follows Kafka's clients: CreateTopics, DeleteTopics, CreatePartitions and
 IncrementalAlterConfigs of topics go to the controller named in Metadata; DescribeConfigs for
 a broker goes to that broker, for a topic to the controller; ListOffsets goes to each
-partition's leader; Metadata to any broker; ListGroups to every broker; the other group
-calls to the group's coordinator (see :mod:`client.admin_groups`).  Retriable failures
+partition's leader; Metadata and the ACL calls (DescribeAcls, CreateAcls, DeleteAcls; see
+:mod:`client.acl_admin`) to any broker; ListGroups to every broker; the other group calls to
+the group's coordinator (see :mod:`client.admin_groups`).  Retriable failures
 (NOT_CONTROLLER, a broken connection, NOT_LEADER_OR_FOLLOWER, ...) refresh metadata and
 are retried with ``retry.backoff.ms`` until ``default.api.timeout.ms``.
 
@@ -31,6 +32,8 @@ from typing import Any, NamedTuple, Self, TypeVar
 import anyio
 from construct import Container
 
+from client import acl_admin, quota_admin, scram_admin
+from client.acl_admin import AclBinding, AclBindingFilter, AclRequest
 from client.admin_groups import (
     FIND_COORDINATOR,
     LIST_GROUPS,
@@ -58,6 +61,8 @@ from client.errors import KafkaError, NotControllerError, error_for
 from client.group import OffsetAndMetadata
 from client.metadata import ZERO_UUID, ClusterMetadata, TopicPartition
 from client.protocol.errors import ErrorCode
+from client.quota_admin import ClientQuotaAlteration, QuotaEntityKey, QuotaFilterComponent
+from client.scram_admin import ScramCredentialInfo, ScramUpsertion
 
 CREATE_TOPICS = 19
 DELETE_TOPICS = 20
@@ -546,6 +551,112 @@ class AdminClient:
                     for p in topic.partitions
                 )
             )
+
+        return await self.cluster.retrying(attempt, timeout_ms=self.config.default_api_timeout_ms)
+
+    async def alter_user_scram_credentials(
+        self,
+        upsertions: Iterable[ScramUpsertion] = (),
+        deletions: Iterable[tuple[str, str]] = (),
+    ) -> dict[str, KafkaError | None]:
+        """Set (``ScramUpsertion(user, "SCRAM-SHA-256", password)``) or delete ((user,
+        mechanism)) users' SCRAM credentials (KIP-554): user -> None or its error."""
+        body = scram_admin.alter_body(upsertions, deletions)
+
+        async def attempt() -> dict[str, KafkaError | None]:
+            connection = await self.cluster.controller_connection()
+            response = await connection.send(scram_admin.ALTER_USER_SCRAM_CREDENTIALS, body)
+            return scram_admin.alter_results(response)
+
+        return await self.cluster.retrying(attempt, timeout_ms=self.config.default_api_timeout_ms)
+
+    async def describe_client_quotas(
+        self, components: Iterable[QuotaFilterComponent] = (), strict: bool = False
+    ) -> dict[QuotaEntityKey, dict[str, float]]:
+        """The quotas of the entities matching the filter (KIP-546; no components: all):
+        ``((type, name or None for the default), ...)`` -> {quota key: value}."""
+        body = quota_admin.describe_body(components, strict)
+
+        async def attempt() -> dict[QuotaEntityKey, dict[str, float]]:
+            connection = await self.cluster.controller_connection()
+            response = await connection.send(quota_admin.DESCRIBE_CLIENT_QUOTAS, body)
+            return quota_admin.describe_results(response)
+
+        return await self.cluster.retrying(attempt, timeout_ms=self.config.default_api_timeout_ms)
+
+    async def alter_client_quotas(
+        self, alterations: Iterable[ClientQuotaAlteration], validate_only: bool = False
+    ) -> dict[QuotaEntityKey, KafkaError | None]:
+        """Set or remove quotas (``ClientQuotaAlteration({"client-id": "app"},
+        {"producer_byte_rate": 1048576})``): entity -> None or its error."""
+        body = quota_admin.alter_body(alterations, validate_only)
+
+        async def attempt() -> dict[QuotaEntityKey, KafkaError | None]:
+            connection = await self.cluster.controller_connection()
+            response = await connection.send(quota_admin.ALTER_CLIENT_QUOTAS, body)
+            return quota_admin.alter_results(response)
+
+        return await self.cluster.retrying(attempt, timeout_ms=self.config.default_api_timeout_ms)
+
+    async def describe_user_scram_credentials(
+        self, users: Iterable[str] | None = None
+    ) -> dict[str, tuple[ScramCredentialInfo, ...]]:
+        """The SCRAM mechanisms and iteration counts of ``users`` (None: every user with a
+        credential); a named user without any raises ResourceNotFoundError."""
+        body = scram_admin.describe_body(users)
+
+        async def attempt() -> dict[str, tuple[ScramCredentialInfo, ...]]:
+            connection = await self.cluster.controller_connection()
+            response = await connection.send(scram_admin.DESCRIBE_USER_SCRAM_CREDENTIALS, body)
+            return scram_admin.describe_results(response)
+
+        return await self.cluster.retrying(attempt, timeout_ms=self.config.default_api_timeout_ms)
+
+    # -- ACLs --------------------------------------------------------------------------------
+
+    async def describe_acls(
+        self, acl_filter: AclBindingFilter = AclBindingFilter.ANY
+    ) -> list[AclBinding]:
+        """The ACL bindings matching ``acl_filter`` (DescribeAcls, to any broker; default:
+        every binding).  Raises SecurityDisabledError without an authorizer,
+        ClusterAuthorizationFailedError without DESCRIBE on the cluster."""
+        return await self._acl_call(acl_admin.describe_request(acl_filter))
+
+    async def create_acls(
+        self, bindings: Iterable[AclBinding], *, raise_errors: bool = True
+    ) -> dict[AclBinding, KafkaError | None]:
+        """Add ACL bindings (CreateAcls, to any broker, which forwards to the controller);
+        a binding that exists already is no error.  Binding -> None or its refusal (e.g.
+        InvalidRequestError, SecurityDisabledError); the first refusal is raised (after the
+        whole request: the other bindings may have been created) unless ``raise_errors`` is
+        False."""
+        creations = list(bindings)
+        if not creations:
+            return {}
+        outcomes = await self._acl_call(acl_admin.create_request(creations))
+        if raise_errors:
+            acl_admin.raise_first(outcomes)
+        return outcomes
+
+    async def delete_acls(
+        self, filters: Iterable[AclBindingFilter]
+    ) -> dict[AclBindingFilter, list[AclBinding]]:
+        """Remove the bindings each filter matches (DeleteAcls, to any broker, which forwards
+        to the controller): filter -> the bindings it removed.  A filter's refusal is raised
+        (the first; the other filters' bindings are removed all the same)."""
+        wanted = list(filters)
+        if not wanted:
+            return {}
+        return await self._acl_call(acl_admin.delete_request(wanted))
+
+    async def _acl_call(self, request: AclRequest[T]) -> T:
+        """``request`` at the least loaded broker, retried until ``default.api.timeout.ms``."""
+
+        async def attempt() -> T:
+            connection = await self.cluster.any_connection()
+            version = connection.pick_version(request.api_key, request.min_version)
+            response = await connection.send(request.api_key, request.body, version=version)
+            return request.read(response)
 
         return await self.cluster.retrying(attempt, timeout_ms=self.config.default_api_timeout_ms)
 

@@ -33,6 +33,14 @@ connection per broker, reconnect backoff, a selector over all of them),
 from __future__ import annotations
 
 from client.accumulator import RecordMetadata
+from client.acl_admin import (
+    AclBinding,
+    AclBindingFilter,
+    AclOperation,
+    AclPermissionType,
+    ResourcePatternType,
+    ResourceType,
+)
 from client.admin import ListedOffset, NewTopic, OffsetSpec, TopicDescription
 from client.blocking_admin import AdminClient
 from client.blocking_cluster import BlockingCluster
@@ -41,12 +49,19 @@ from client.blocking_consumer import Consumer
 from client.blocking_producer import FutureRecordMetadata, Producer
 from client.consumer import OffsetAndTimestamp
 from client.metadata import TopicPartition
+from client.quota_admin import ClientQuotaAlteration, QuotaFilterComponent
 from client.records_view import ConsumerRecord
+from client.scram_admin import ScramCredentialInfo, ScramUpsertion
 
 __all__ = [
+    "AclBinding",
+    "AclBindingFilter",
+    "AclOperation",
+    "AclPermissionType",
     "AdminClient",
     "BlockingCluster",
     "BlockingConnection",
+    "ClientQuotaAlteration",
     "Consumer",
     "ConsumerRecord",
     "FutureRecordMetadata",
@@ -55,7 +70,12 @@ __all__ = [
     "OffsetAndTimestamp",
     "OffsetSpec",
     "Producer",
+    "QuotaFilterComponent",
     "RecordMetadata",
+    "ResourcePatternType",
+    "ResourceType",
+    "ScramCredentialInfo",
+    "ScramUpsertion",
     "TopicDescription",
     "TopicPartition",
 ]

@@ -1,4 +1,4 @@
-"""The blocking admin client: topics, offsets and groups over a :class:`BlockingCluster`.
+"""The blocking admin client: topics, offsets, groups and ACLs over a :class:`BlockingCluster`.
 
 ::
 
@@ -9,7 +9,8 @@
 The same calls, routing, retries and per-item error rules as the async
 :class:`client.admin.AdminClient` (see its module docstring), as plain methods; request bodies
 and answers are built and read by the same functions of :mod:`client.admin` and
-:mod:`client.admin_groups`.
+:mod:`client.admin_groups` (and of :mod:`client.quota_admin`, :mod:`client.scram_admin`,
+:mod:`client.acl_admin`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from typing import Any, Self, TypeVar
 
 from construct import Container
 
+from client import acl_admin, quota_admin, scram_admin
+from client.acl_admin import AclBinding, AclBindingFilter, AclRequest
 from client.admin import (
     _CONTROLLER_RETRIABLE,
     CREATE_PARTITIONS,
@@ -67,6 +70,8 @@ from client.errors import KafkaError, NotControllerError, error_for
 from client.group import OffsetAndMetadata
 from client.metadata import ZERO_UUID, TopicPartition
 from client.protocol.errors import ErrorCode
+from client.quota_admin import ClientQuotaAlteration, QuotaEntityKey, QuotaFilterComponent
+from client.scram_admin import ScramCredentialInfo, ScramUpsertion
 
 __all__ = [
     "AdminClient",
@@ -265,6 +270,99 @@ class AdminClient:
         latest = self.list_offsets(dict.fromkeys(led, OffsetSpec.LATEST)) if led else {}
         high_watermarks = {tp: listed.offset for tp, listed in latest.items()}
         return lag_from(committed, assigned, high_watermarks)
+
+    def describe_client_quotas(
+        self, components: Iterable[QuotaFilterComponent] = (), strict: bool = False
+    ) -> dict[QuotaEntityKey, dict[str, float]]:
+        """See :meth:`client.admin.AdminClient.describe_client_quotas`."""
+        body = quota_admin.describe_body(components, strict)
+
+        def attempt() -> dict[QuotaEntityKey, dict[str, float]]:
+            connection = self.cluster.controller_connection()
+            response = connection.send(quota_admin.DESCRIBE_CLIENT_QUOTAS, body)
+            return quota_admin.describe_results(response)
+
+        return self.cluster.retrying(attempt, timeout_ms=self.config.default_api_timeout_ms)
+
+    def alter_client_quotas(
+        self, alterations: Iterable[ClientQuotaAlteration], validate_only: bool = False
+    ) -> dict[QuotaEntityKey, KafkaError | None]:
+        """See :meth:`client.admin.AdminClient.alter_client_quotas`."""
+        body = quota_admin.alter_body(alterations, validate_only)
+
+        def attempt() -> dict[QuotaEntityKey, KafkaError | None]:
+            connection = self.cluster.controller_connection()
+            response = connection.send(quota_admin.ALTER_CLIENT_QUOTAS, body)
+            return quota_admin.alter_results(response)
+
+        return self.cluster.retrying(attempt, timeout_ms=self.config.default_api_timeout_ms)
+
+    def alter_user_scram_credentials(
+        self,
+        upsertions: Iterable[ScramUpsertion] = (),
+        deletions: Iterable[tuple[str, str]] = (),
+    ) -> dict[str, KafkaError | None]:
+        """See :meth:`client.admin.AdminClient.alter_user_scram_credentials`."""
+        body = scram_admin.alter_body(upsertions, deletions)
+
+        def attempt() -> dict[str, KafkaError | None]:
+            connection = self.cluster.controller_connection()
+            response = connection.send(scram_admin.ALTER_USER_SCRAM_CREDENTIALS, body)
+            return scram_admin.alter_results(response)
+
+        return self.cluster.retrying(attempt, timeout_ms=self.config.default_api_timeout_ms)
+
+    def describe_user_scram_credentials(
+        self, users: Iterable[str] | None = None
+    ) -> dict[str, tuple[ScramCredentialInfo, ...]]:
+        """See :meth:`client.admin.AdminClient.describe_user_scram_credentials`."""
+        body = scram_admin.describe_body(users)
+
+        def attempt() -> dict[str, tuple[ScramCredentialInfo, ...]]:
+            connection = self.cluster.controller_connection()
+            response = connection.send(scram_admin.DESCRIBE_USER_SCRAM_CREDENTIALS, body)
+            return scram_admin.describe_results(response)
+
+        return self.cluster.retrying(attempt, timeout_ms=self.config.default_api_timeout_ms)
+
+    # -- ACLs --------------------------------------------------------------------------------
+
+    def describe_acls(
+        self, acl_filter: AclBindingFilter = AclBindingFilter.ANY
+    ) -> list[AclBinding]:
+        """See :meth:`client.admin.AdminClient.describe_acls`."""
+        return self._acl_call(acl_admin.describe_request(acl_filter))
+
+    def create_acls(
+        self, bindings: Iterable[AclBinding], *, raise_errors: bool = True
+    ) -> dict[AclBinding, KafkaError | None]:
+        """See :meth:`client.admin.AdminClient.create_acls`."""
+        creations = list(bindings)
+        if not creations:
+            return {}
+        outcomes = self._acl_call(acl_admin.create_request(creations))
+        if raise_errors:
+            acl_admin.raise_first(outcomes)
+        return outcomes
+
+    def delete_acls(
+        self, filters: Iterable[AclBindingFilter]
+    ) -> dict[AclBindingFilter, list[AclBinding]]:
+        """See :meth:`client.admin.AdminClient.delete_acls`."""
+        wanted = list(filters)
+        if not wanted:
+            return {}
+        return self._acl_call(acl_admin.delete_request(wanted))
+
+    def _acl_call(self, request: AclRequest[T]) -> T:
+        """``request`` at the least loaded broker, retried until ``default.api.timeout.ms``."""
+
+        def attempt() -> T:
+            connection = self.cluster.any_connection()
+            version = connection.pick_version(request.api_key, request.min_version)
+            return request.read(connection.send(request.api_key, request.body, version=version))
+
+        return self.cluster.retrying(attempt, timeout_ms=self.config.default_api_timeout_ms)
 
     def _at_coordinator(self, request: CoordinatorRequest[T]) -> T:
         """``request`` at its group's coordinator, found anew on each attempt (FindCoordinator)

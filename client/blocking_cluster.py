@@ -33,6 +33,7 @@ from client.cluster import exponential_backoff_ms
 from client.config import CommonConfig
 from client.connection import DEFAULT_MAX_FRAME_BYTES
 from client.errors import (
+    AUTHENTICATION_ERRORS,
     BrokerNotAvailableError,
     KafkaConnectionError,
     KafkaError,
@@ -115,6 +116,8 @@ class BlockingCluster:
         for address in self.config.addresses():
             try:
                 return self._refresh_from(self._connect(address), sorted(self._tracked))
+            except AUTHENTICATION_ERRORS:
+                raise  # refused credentials are final, as in Kafka's clients
             except KafkaError as error:
                 failures.append(str(error))
         config = self.config
@@ -309,6 +312,8 @@ class BlockingCluster:
                 max_in_flight=config.max_in_flight_requests_per_connection,
                 connect_timeout_ms=connect_timeout_ms,
                 max_frame_bytes=self.max_frame_bytes,
+                sasl=config.sasl,
+                ssl_context=config.ssl_context(),
             )
         except (KafkaConnectionError, KafkaTimeoutError):
             self._failures[address] = failures + 1

@@ -23,6 +23,7 @@ broken or closed connection fails every pending request with
 from __future__ import annotations
 
 import socket
+import ssl
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -30,6 +31,7 @@ from typing import Any
 
 from construct import Container
 
+from client import sasl as sasl_exchange
 from client.connection import (
     API_VERSIONS,
     API_VERSIONS_PREFERRED,
@@ -56,6 +58,7 @@ from client.protocol import headers
 from client.protocol.errors import ErrorCode, ProtocolError
 from client.protocol.framing import FrameReader
 from client.protocol.messages import APIS
+from client.sasl import SaslCredentials
 
 _CORRELATION_ID_LIMIT = 2**31
 _CORRELATION_ID_BYTES = 4
@@ -151,8 +154,11 @@ class BlockingConnection:
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
         connect_timeout_ms: int = DEFAULT_CONNECT_TIMEOUT_MS,
         max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+        sasl: SaslCredentials | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> BlockingConnection:
-        """Connect (within ``connect_timeout_ms``) and negotiate API versions.
+        """Connect (within ``connect_timeout_ms``), negotiate API versions and, with ``sasl``,
+        authenticate (:mod:`client.sasl`).
 
         Raises :class:`~client.errors.KafkaConnectionError` if the connect fails or times out,
         and the errors of :meth:`send` if ApiVersions fails.  The caller must :meth:`close`.
@@ -167,6 +173,12 @@ class BlockingConnection:
         except OSError as error:
             raise KafkaConnectionError(address, f"cannot connect: {_describe(error)}") from error
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if ssl_context is not None:
+            try:
+                sock = ssl_context.wrap_socket(sock, server_hostname=host)
+            except OSError as error:  # ssl.SSLError (a refused certificate) included
+                sock.close()
+                raise KafkaConnectionError(address, f"TLS handshake: {error}") from error
         connection = cls(
             sock,
             host,
@@ -178,6 +190,8 @@ class BlockingConnection:
         )
         try:
             connection._negotiate()
+            if sasl is not None:
+                connection._authenticate(sasl)
         except BaseException:
             connection.close()
             raise
@@ -365,7 +379,11 @@ class BlockingConnection:
         try:
             self.socket.settimeout(timeout_s if timeout_s > 0 else 0.0)
             data = self.socket.recv(wanted)
-        except (TimeoutError, BlockingIOError):
+            if isinstance(self.socket, ssl.SSLSocket):
+                # Decrypted bytes wait inside TLS where no selector sees them: take them now.
+                while self.socket.pending():
+                    data += self.socket.recv(self.socket.pending())
+        except (TimeoutError, BlockingIOError, ssl.SSLWantReadError):
             return
         except OSError as error:
             self._fail(f"connection lost: {_describe(error)}")
@@ -414,6 +432,18 @@ class BlockingConnection:
             )
 
     # -- negotiation -------------------------------------------------------------------------
+
+    def _authenticate(self, credentials: SaslCredentials) -> None:
+        steps = sasl_exchange.authentication(
+            credentials, self.pick_version(sasl_exchange.SASL_AUTHENTICATE, 0, 2)
+        )
+        api_key, version, body = next(steps)
+        while True:
+            response = self.send(api_key, body, version=version)
+            try:
+                api_key, version, body = steps.send(response)
+            except StopIteration:
+                return
 
     def _negotiate(self) -> None:
         """ApiVersions v3 (KIP-511), falling back to v0 on UNSUPPORTED_VERSION, exactly as the

@@ -34,6 +34,7 @@ import anyio.abc
 from client.config import CommonConfig
 from client.connection import DEFAULT_MAX_FRAME_BYTES, Connection, exit_task_group
 from client.errors import (
+    AUTHENTICATION_ERRORS,
     BrokerNotAvailableError,
     KafkaConnectionError,
     KafkaError,
@@ -160,6 +161,8 @@ class Cluster:
             try:
                 connection = await self._connect((host, port))
                 return await self._refresh_from(connection, sorted(self._tracked))
+            except AUTHENTICATION_ERRORS:
+                raise  # refused credentials are final, as in Kafka's clients
             except KafkaError as error:
                 failures.append(str(error))
         config = self.config
@@ -410,6 +413,8 @@ class Cluster:
                 max_in_flight=config.max_in_flight_requests_per_connection,
                 connect_timeout_ms=connect_timeout_ms,
                 max_frame_bytes=self.max_frame_bytes,
+                sasl=config.sasl,
+                ssl_context=config.ssl_context(),
             )
         except (KafkaConnectionError, KafkaTimeoutError):
             self._failures[address] = failures + 1

@@ -19,11 +19,14 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import itertools
+import ssl
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
 from client.errors import IllegalConfigError
+from client.sasl import MECHANISMS, SaslCredentials
+from client.tls import client_context
 
 INT32_MAX = 2**31 - 1
 DEFAULT_PORT = 9092
@@ -71,6 +74,12 @@ def _choice(*choices: str) -> Parser:
         raise _bad(key, value, "one of " + ", ".join(choices))
 
     return parse
+
+
+def _mechanism(key: str, value: Any) -> str:
+    if isinstance(value, str) and value.strip().upper() in MECHANISMS:
+        return value.strip().upper()
+    raise _bad(key, value, "one of " + ", ".join(MECHANISMS))
 
 
 def _string(key: str, value: Any) -> str:
@@ -195,8 +204,28 @@ class CommonConfig:
         30000, _int(), "cap of the connect timeout after repeated failures"
     )
     security_protocol: str = _option(
-        "plaintext", _choice("plaintext"), "only PLAINTEXT is supported"
+        "plaintext",
+        _choice("plaintext", "sasl_plaintext", "ssl", "sasl_ssl"),
+        "PLAINTEXT, SASL_PLAINTEXT, SSL or SASL_SSL",
     )
+    ssl_cafile: str = _option(
+        "", _string, "PEM CA certificates the broker's certificate is checked against (TLS)"
+    )
+    ssl_certfile: str = _option(
+        "", _string, "PEM client certificate, for brokers that ask for one (TLS)"
+    )
+    ssl_keyfile: str = _option("", _string, "PEM private key of ssl.certfile (TLS)")
+    ssl_password: str = _option("", _string, "password of ssl.keyfile (TLS)")
+    ssl_check_hostname: bool = _option(
+        True, _bool, "check the broker's host name against its certificate (TLS)"
+    )
+    sasl_mechanism: str = _option(
+        "PLAIN",
+        _mechanism,
+        "SASL mechanism with SASL_PLAINTEXT: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512",
+    )
+    sasl_plain_username: str = _option("", _string, "SASL user name (PLAIN and SCRAM)")
+    sasl_plain_password: str = _option("", _string, "SASL password (PLAIN and SCRAM)")
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any] | None = None, **kwargs: Any) -> Self:
@@ -221,6 +250,13 @@ class CommonConfig:
     @classmethod
     def _adjust(cls, values: dict[str, Any], explicit: frozenset[str]) -> dict[str, Any]:
         """Cross-key checks and derived defaults; subclasses extend it."""
+        protocol = values.get("security_protocol")
+        if protocol in ("sasl_plaintext", "sasl_ssl") and not values.get("sasl_plain_username"):
+            raise IllegalConfigError(
+                f"security.protocol={protocol.upper()} needs sasl.plain.username (and "
+                "sasl.plain.password)",
+                "sasl.plain.username",
+            )
         low, high = values.get("reconnect_backoff_ms", 50), values.get("reconnect_backoff_max_ms")
         if high is not None and high < low:
             raise IllegalConfigError(
@@ -228,6 +264,27 @@ class CommonConfig:
                 "reconnect.backoff.max.ms",
             )
         return values
+
+    @property
+    def sasl(self) -> SaslCredentials | None:
+        """The credentials connections authenticate with (None with PLAINTEXT)."""
+        if self.security_protocol not in ("sasl_plaintext", "sasl_ssl"):
+            return None
+        return SaslCredentials(
+            self.sasl_mechanism, self.sasl_plain_username, self.sasl_plain_password
+        )
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The TLS context connections use (None without SSL / SASL_SSL)."""
+        if self.security_protocol not in ("ssl", "sasl_ssl"):
+            return None
+        return client_context(
+            self.ssl_cafile or None,
+            self.ssl_certfile or None,
+            self.ssl_keyfile or None,
+            self.ssl_password or None,
+            check_hostname=self.ssl_check_hostname,
+        )
 
     def addresses(self) -> list[tuple[str, int]]:
         """``bootstrap.servers`` as (host, port) pairs."""

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import select
+import ssl
 import struct
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
@@ -35,6 +36,7 @@ import anyio
 import anyio.abc
 from construct import Container
 
+from client import sasl as sasl_exchange
 from client.errors import (
     KafkaConnectionError,
     KafkaProtocolError,
@@ -46,6 +48,7 @@ from client.protocol import headers
 from client.protocol.errors import ErrorCode, ProtocolError
 from client.protocol.framing import FrameReader
 from client.protocol.messages import APIS
+from client.sasl import SaslCredentials
 
 API_VERSIONS = 18
 # KIP-511: v3 carries the client's software name and version; v0 is what every broker reads.
@@ -101,7 +104,7 @@ class Connection:
 
     def __init__(
         self,
-        stream: anyio.abc.SocketStream,
+        stream: anyio.abc.ByteStream,
         host: str,
         port: int,
         *,
@@ -146,8 +149,11 @@ class Connection:
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
         connect_timeout_ms: int = DEFAULT_CONNECT_TIMEOUT_MS,
         max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+        sasl: SaslCredentials | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> Connection:
-        """Connect, start the reader in ``task_group`` and negotiate API versions.
+        """Connect, start the reader in ``task_group``, negotiate API versions and, with
+        ``sasl``, authenticate (SaslHandshake + SaslAuthenticate, :mod:`client.sasl`).
 
         Raises :class:`~client.errors.KafkaConnectionError` if the TCP connect fails or takes
         longer than ``connect_timeout_ms`` (``socket.connection.setup.timeout.ms``), and the
@@ -156,12 +162,18 @@ class Connection:
         address = f"{host}:{port}"
         try:
             with anyio.fail_after(connect_timeout_ms / 1000):
-                stream = await anyio.connect_tcp(host, port)
+                if ssl_context is None:
+                    stream: anyio.abc.ByteStream = await anyio.connect_tcp(host, port)
+                else:
+                    # TLS (SSL / SASL_SSL listeners); Kafka's brokers do not send close_notify.
+                    stream = await anyio.connect_tcp(
+                        host, port, ssl_context=ssl_context, tls_standard_compatible=False
+                    )
         except TimeoutError:
             raise KafkaConnectionError(
                 address, f"no connection within {connect_timeout_ms} ms"
             ) from None
-        except OSError as error:
+        except (OSError, anyio.BrokenResourceError) as error:
             raise KafkaConnectionError(address, f"cannot connect: {_describe(error)}") from error
         connection = cls(
             stream,
@@ -175,6 +187,8 @@ class Connection:
         await task_group.start(connection._run_reader)
         try:
             await connection._negotiate()
+            if sasl is not None:
+                await connection._authenticate(sasl)
         except BaseException:
             await connection.close()
             raise
@@ -191,6 +205,8 @@ class Connection:
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
         connect_timeout_ms: int = DEFAULT_CONNECT_TIMEOUT_MS,
         max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+        sasl: SaslCredentials | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> ConnectionContext:
         """``async with Connection.connect(host, port) as connection:`` — see :meth:`start`.
 
@@ -206,6 +222,8 @@ class Connection:
                 max_in_flight=max_in_flight,
                 connect_timeout_ms=connect_timeout_ms,
                 max_frame_bytes=max_frame_bytes,
+                sasl=sasl,
+                ssl_context=ssl_context,
             )
         )
 
@@ -438,6 +456,18 @@ class Connection:
             entry.api_key: (entry.min_version, entry.max_version) for entry in response.api_keys
         }
         self.api_versions_version = version
+
+    async def _authenticate(self, credentials: SaslCredentials) -> None:
+        steps = sasl_exchange.authentication(
+            credentials, self.pick_version(sasl_exchange.SASL_AUTHENTICATE, 0, 2)
+        )
+        api_key, version, body = next(steps)
+        while True:
+            response = await self.send(api_key, body, version=version)
+            try:
+                api_key, version, body = steps.send(response)
+            except StopIteration:
+                return
 
     # -- the reader --------------------------------------------------------------------------
 

@@ -738,6 +738,8 @@ class _AsyncGroup:
                 request_timeout_ms=config.request_timeout_ms,
                 max_in_flight=config.max_in_flight_requests_per_connection,
                 connect_timeout_ms=config.socket_connection_setup_timeout_ms,
+                sasl=config.sasl,
+                ssl_context=config.ssl_context(),
             )
             self._connection, self._connected_to = connection, coordinator
             return connection

@@ -805,3 +805,11 @@ class TransactionAbortableError(BrokerResponseError, code=ErrorCode.TRANSACTION_
 # Kafka's client names CORRUPT_MESSAGE's exception CorruptRecordException; the record decoders
 # raise it under that name for a batch that fails its CRC or does not parse.
 CorruptRecordError = CorruptMessageError
+
+
+AUTHENTICATION_ERRORS = (
+    SaslAuthenticationFailedError,
+    UnsupportedSaslMechanismError,
+    IllegalSaslStateError,
+)
+"""Errors of a refused SASL login: not retried (another broker would refuse it as well)."""

@@ -183,7 +183,12 @@ def ensure_topic(
             configs = {"min.insync.replicas": str(min_insync)}
             with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics([NewTopic(topic, partitions, replicas, configs)])
-            count = len(admin.describe_topics([topic])[topic].partitions)
+            # The broker asked may not have the topic's metadata yet (another broker forwarded
+            # the creation): UNKNOWN_TOPIC_OR_PARTITION is retried, as Kafka's clients do.
+            described = admin.cluster.retrying(
+                lambda: admin.describe_topics([topic]), timeout_ms=REQUEST_TIMEOUT_MS
+            )
+            count = len(described[topic].partitions)
         _topic_partitions[bootstrap, topic] = count
         return count
 

@@ -24,9 +24,11 @@ from bench.micro._shell import (
     records_in,
     request_frame,
 )
+from broker.core.acl import AclBinding, Authorizer
 from broker.server.broker import BrokerServer
 from broker.server.handlers.fetch import PARTITION_READ_SOFT_CAP_BYTES
 from client.protocol import records as r
+from client.protocol.acl import AclOperation, AclPermissionType, PatternType, ResourceType
 
 PRODUCE = 0
 FETCH = 1
@@ -73,6 +75,34 @@ def test_produce_request_16kib_per_partition(
         assert entry.error_code == 0, entry
         assert entry.base_offset == log_.log_end_offset - count  # the round's own append
         assert shell.partitions[("produce", entry.index)].high_watermark == log_.log_end_offset
+
+
+@pytest.mark.parametrize("partitions", [1, 6])
+def test_produce_request_through_the_authorizer(
+    benchmark: BenchmarkFixture, shell: BrokerServer, partitions: int
+) -> None:
+    """The plain case above with an authorizer (broker/server/authorization.py): WRITE on the
+    topic is checked for each request, against a few unrelated ACLs and the one that allows."""
+    grant = AclBinding(
+        ResourceType.TOPIC, "produce", PatternType.LITERAL, "User:ANONYMOUS", "*",
+        AclOperation.WRITE, AclPermissionType.ALLOW,
+    )  # fmt: skip
+    others = [grant._replace(resource_name=f"other-{n}") for n in range(20)]
+    prefixed = [
+        grant._replace(resource_name=f"team-{n}-", pattern_type=PatternType.PREFIXED)
+        for n in range(5)
+    ]
+    authorizer = Authorizer()
+    authorizer.set_acls([grant, *others, *prefixed])
+    shell.authorizer = authorizer
+    shell.dispatcher.authorizer = authorizer
+    create_topic(shell, "produce", partitions, (1,))
+    batch = batch_of_about(BATCH_BYTES)
+    body = produce_body("produce", dict.fromkeys(range(partitions), batch), acks=1)
+    frame = request_frame(PRODUCE, PRODUCE_VERSION, body)
+    parts = benchmark.pedantic(handle, args=(shell, frame), rounds=300, warmup_rounds=5)
+    answered = decode_parts(PRODUCE, PRODUCE_VERSION, parts).responses[0].partition_responses
+    assert [entry.error_code for entry in answered] == [0] * partitions
 
 
 def test_consumer_fetch_request_6_partitions(

@@ -419,6 +419,7 @@ class ClusterControl:
         rack: str | None,
         now_ms: int,
         metadata_offset: int,
+        listeners: tuple[tuple[str, str, int], ...] = (),
     ) -> ClusterResult[RegistrationResult]:
         """BrokerRegistration.  ``metadata_offset``: the offset the batch's first record gets
         (the image's ``records_replayed``).  A retry of the same incarnation gets its epoch
@@ -435,7 +436,9 @@ class ClusterControl:
         highest = max((b.broker_epoch for b in self.image.brokers.values()), default=-1)
         epoch = max(metadata_offset + len(draft.records), highest + 1)
         draft.records.append(
-            RegisterBrokerRecord(broker_id, incarnation_id, epoch, host, port, rack, fenced=True)
+            RegisterBrokerRecord(
+                broker_id, incarnation_id, epoch, host, port, rack, fenced=True, listeners=listeners
+            )
         )
         self._sessions[broker_id] = BrokerSession(epoch, now_ms)
         return draft.result(RegistrationResult(ErrorCode.NONE, epoch))

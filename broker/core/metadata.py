@@ -19,6 +19,8 @@ from collections.abc import Collection, Iterable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from broker.core.acl import AclBinding
+
 TOPIC_RESOURCE = 2
 BROKER_RESOURCE = 4
 NO_LEADER = -1
@@ -38,6 +40,9 @@ class RegisterBrokerRecord:
     port: int
     rack: str | None = None
     fenced: bool = True
+    # Every client listener as (name, host, port); host/port above are the inter-broker one.
+    # Empty in records written before brokers had several listeners.
+    listeners: tuple[tuple[str, str, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +105,73 @@ class ProducerIdsRecord:
     next_producer_id: int
 
 
+@dataclass(frozen=True, slots=True)
+class UserScramCredentialRecord:
+    """A user's SCRAM credential for one mechanism (Kafka's record 11; KIP-554).  The salt
+    and keys are hex strings: records are stored as JSON."""
+
+    name: str
+    mechanism: int
+    salt: str
+    stored_key: str
+    server_key: str
+    iterations: int
+
+    def __repr__(self) -> str:
+        return f"UserScramCredentialRecord({self.name!r}, mechanism={self.mechanism})"
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveUserScramCredentialRecord:
+    name: str
+    mechanism: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClientQuotaRecord:
+    """One quota value of a user / client-id / ip entity (Kafka's record 14; KIP-546).
+    ``entity`` is ``((entity type, name or None for the default), ...)`` sorted by type."""
+
+    entity: tuple[tuple[str, str | None], ...]
+    key: str
+    value: float = 0.0
+    remove: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AccessControlEntryRecord:
+    """One ACL binding (Kafka's record 23; KIP-801), under a unique id."""
+
+    id: str
+    resource_type: int
+    resource_name: str
+    pattern_type: int
+    principal: str
+    host: str
+    operation: int
+    permission_type: int
+
+    def binding(self) -> AclBinding:
+        return AclBinding(
+            self.resource_type,
+            self.resource_name,
+            self.pattern_type,
+            self.principal,
+            self.host,
+            self.operation,
+            self.permission_type,
+        )
+
+    @classmethod
+    def of(cls, acl_id: str, binding: AclBinding) -> AccessControlEntryRecord:
+        return cls(acl_id, *binding)
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveAccessControlEntryRecord:
+    id: str
+
+
 MetadataRecord = (
     RegisterBrokerRecord
     | FenceBrokerRecord
@@ -110,6 +182,11 @@ MetadataRecord = (
     | ConfigRecord
     | RemoveTopicRecord
     | ProducerIdsRecord
+    | UserScramCredentialRecord
+    | RemoveUserScramCredentialRecord
+    | ClientQuotaRecord
+    | AccessControlEntryRecord
+    | RemoveAccessControlEntryRecord
 )
 
 _RECORD_TYPES: dict[str, type[Any]] = {
@@ -124,6 +201,11 @@ _RECORD_TYPES: dict[str, type[Any]] = {
         ConfigRecord,
         RemoveTopicRecord,
         ProducerIdsRecord,
+        UserScramCredentialRecord,
+        RemoveUserScramCredentialRecord,
+        ClientQuotaRecord,
+        AccessControlEntryRecord,
+        RemoveAccessControlEntryRecord,
     )
 }
 
@@ -149,7 +231,9 @@ def record_from_dict(body: dict[str, Any]) -> MetadataRecord:
         if item.name not in body:
             continue
         value = body[item.name]
-        values[item.name] = tuple(value) if isinstance(value, list) else value
+        if isinstance(value, list):  # JSON arrays are tuples here, nested ones too
+            value = tuple(tuple(entry) if isinstance(entry, list) else entry for entry in value)
+        values[item.name] = value
     try:
         record: MetadataRecord = kind(**values)
     except TypeError as error:
@@ -205,6 +289,15 @@ class BrokerRegistration:
     fenced: bool = True
     in_controlled_shutdown: bool = False
     registration_offset: int = 0
+    listeners: tuple[tuple[str, str, int], ...] = ()
+
+    def endpoint(self, listener: str | None) -> tuple[str, int]:
+        """(host, port) of ``listener``, as Kafka answers a client on that listener; the
+        inter-broker endpoint for None or a listener this broker does not have."""
+        for name, host, port in self.listeners:
+            if name == listener:
+                return host, port
+        return self.host, self.port
 
     @property
     def active(self) -> bool:
@@ -221,6 +314,12 @@ class MetadataImage:
         self.brokers: dict[int, BrokerRegistration] = {}
         self.broker_configs: dict[str, dict[str, str]] = {}
         self.next_producer_id = 0
+        # (user name, SCRAM mechanism id) -> credential
+        self.scram_credentials: dict[tuple[str, int], UserScramCredentialRecord] = {}
+        # quota entity (as ClientQuotaRecord.entity) -> {quota key: value}
+        self.client_quotas: dict[tuple[tuple[str, str | None], ...], dict[str, float]] = {}
+        # ACL id -> binding
+        self.acls: dict[str, AclBinding] = {}
         # The metadata offset: the offset of the next record (records are numbered from 0).
         self.records_replayed = 0
 
@@ -253,8 +352,30 @@ class MetadataImage:
             if record.next_producer_id < self.next_producer_id:
                 raise ValueError("producer id blocks never go back")
             self.next_producer_id = record.next_producer_id
+        elif isinstance(record, UserScramCredentialRecord):
+            self.scram_credentials[record.name, record.mechanism] = record
+        elif isinstance(record, RemoveUserScramCredentialRecord):
+            if self.scram_credentials.pop((record.name, record.mechanism), None) is None:
+                raise ValueError(f"no SCRAM credential of {record.name!r} to remove")
+        elif isinstance(record, ClientQuotaRecord):
+            self._replay_client_quota(record)
+        elif isinstance(record, AccessControlEntryRecord):
+            self.acls[record.id] = record.binding()
+        elif isinstance(record, RemoveAccessControlEntryRecord):
+            if self.acls.pop(record.id, None) is None:
+                raise ValueError(f"no ACL {record.id} to remove")
         else:
             self._replay_broker(record, offset)
+
+    def _replay_client_quota(self, record: ClientQuotaRecord) -> None:
+        entity = tuple(sorted(record.entity))
+        if record.remove:
+            values = self.client_quotas.get(entity, {})
+            values.pop(record.key, None)
+            if not values:
+                self.client_quotas.pop(entity, None)
+        else:
+            self.client_quotas.setdefault(entity, {})[record.key] = float(record.value)
 
     def _replay_broker(
         self,
@@ -280,6 +401,7 @@ class MetadataImage:
                 record.rack,
                 fenced=record.fenced,
                 registration_offset=offset,
+                listeners=record.listeners,
             )
             return
         if current is None or current.broker_epoch != record.broker_epoch:
@@ -365,6 +487,9 @@ class MetadataImage:
             dict(self.brokers),
             self.broker_configs,
             self.next_producer_id,
+            dict(self.scram_credentials),
+            {entity: dict(values) for entity, values in self.client_quotas.items()},
+            dict(self.acls),
             self.records_replayed,
         )
 

@@ -99,6 +99,9 @@ class AppendRecords:
     records: bytes | memoryview
     leader_high_watermark: int
     leader_log_start_offset: int
+    # The offset the records were fetched from: the log must still end there (a compacted
+    # leader's records may begin after it).
+    fetch_offset: int = -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -386,7 +389,11 @@ class ReplicaFetchState:
             records = part.get("records")
             if records:
                 return AppendRecords(
-                    key, records, part["high_watermark"], part.get("log_start_offset", -1)
+                    key,
+                    records,
+                    part["high_watermark"],
+                    part.get("log_start_offset", -1),
+                    state.fetch_offset,
                 )
             return UpdateHighWatermark(
                 key, part["high_watermark"], part.get("log_start_offset", -1)

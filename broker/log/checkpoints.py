@@ -17,6 +17,7 @@ from broker.log.files import Files
 RECOVERY_POINT_CHECKPOINT = "recovery-point-offset-checkpoint"
 LOG_START_OFFSET_CHECKPOINT = "log-start-offset-checkpoint"
 REPLICATION_OFFSET_CHECKPOINT = "replication-offset-checkpoint"
+CLEANER_OFFSET_CHECKPOINT = "cleaner-offset-checkpoint"
 """The high watermark of each partition (Kafka's ReplicaManager writes it per log dir)."""
 CHECKPOINT_VERSION = 0
 MAX_CHECKPOINT_BYTES = 64 * 1024 * 1024

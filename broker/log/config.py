@@ -24,6 +24,13 @@ class LogConfig:
     max_index_bytes: int = 10485760
     max_message_bytes: int = 1048588
     message_timestamp_type: str = "CreateTime"
+    cleanup_policy: tuple[str, ...] = ("delete",)
+    """"delete" (retention by time and size), "compact" (broker/log/cleaner.py), or both."""
+    delete_retention_ms: int = 86400000
+    """How long a compacted log keeps tombstones."""
+    min_compaction_lag_ms: int = 0
+    max_compaction_lag_ms: int = LONG_MAX
+    min_cleanable_dirty_ratio: float = 0.5
 
     def __post_init__(self) -> None:
         assert self.segment_bytes >= 14, "Kafka's minimum segment.bytes"

@@ -16,6 +16,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from broker.log.checkpoints import (
+    CLEANER_OFFSET_CHECKPOINT,
     LOG_START_OFFSET_CHECKPOINT,
     RECOVERY_POINT_CHECKPOINT,
     REPLICATION_OFFSET_CHECKPOINT,
@@ -81,6 +82,7 @@ class LogManager:
         recovery_points = read_checkpoint(self.files, log_dir / RECOVERY_POINT_CHECKPOINT)
         start_offsets = read_checkpoint(self.files, log_dir / LOG_START_OFFSET_CHECKPOINT)
         high_watermarks = read_checkpoint(self.files, log_dir / REPLICATION_OFFSET_CHECKPOINT)
+        cleaned = read_checkpoint(self.files, log_dir / CLEANER_OFFSET_CHECKPOINT)
         for name in self.files.listdir(log_dir):
             path = log_dir / name
             if not self.files.is_dir(path):
@@ -103,6 +105,11 @@ class LogManager:
                 wall_ms=wall_ms,
             )
             self._dir_of[parsed] = log_dir
+            if parsed in cleaned:
+                log_ = self._logs[parsed]
+                log_.first_dirty_offset = min(
+                    max(cleaned[parsed], log_.log_start_offset), log_.log_end_offset
+                )
             if parsed in high_watermarks:
                 self._high_watermarks[parsed] = high_watermarks[parsed]
         if clean:
@@ -203,7 +210,8 @@ class LogManager:
         self.files.remove_tree(doomed)
 
     def checkpoint(self, high_watermarks: Mapping[TopicPartition, int] | None = None) -> None:
-        """Write the recovery-point and log-start-offset checkpoints in every log dir, and
+        """Write the recovery-point, log-start-offset and (for compacted logs) cleaner-offset
+        checkpoints in every log dir, and
         with ``high_watermarks`` the replication-offset-checkpoint too (entries for
         partitions without a log here are left out)."""
         if high_watermarks is not None:
@@ -222,6 +230,9 @@ class LogManager:
                 log_dir / LOG_START_OFFSET_CHECKPOINT,
                 {key: log.log_start_offset for key, log in here},
             )
+            compacted = {key: log.first_dirty_offset for key, log in here if log.compacted}
+            if compacted or self.files.exists(log_dir / CLEANER_OFFSET_CHECKPOINT):
+                write_checkpoint(self.files, log_dir / CLEANER_OFFSET_CHECKPOINT, compacted)
             if high_watermarks is not None:
                 write_checkpoint(
                     self.files,

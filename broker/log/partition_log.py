@@ -14,7 +14,7 @@ import bisect
 import logging
 import struct
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -24,7 +24,7 @@ from broker.core.producer_state import (
     Reject,
     increment_sequence,
 )
-from broker.log import leader_epoch_checkpoint, partition_metadata, producer_snapshots
+from broker.log import cleaner, leader_epoch_checkpoint, partition_metadata, producer_snapshots
 from broker.log.config import LogConfig
 from broker.log.files import OS_FILES, Files
 from broker.log.index import INT32_MAX
@@ -133,6 +133,9 @@ class PartitionLog:
             rescan_from=rescan_epochs_from,
         )
         self.topic_id = self._load_topic_id()
+        # Compaction: offsets below this were cleaned by the last pass (Kafka's
+        # cleaner-offset-checkpoint); the rest is dirty.
+        self.first_dirty_offset = self._log_start_offset
 
     def _load_topic_id(self) -> uuid.UUID | None:
         try:
@@ -258,6 +261,7 @@ class PartitionLog:
             segments.append(segment)
         first_unflushed = _first_unflushed(segments, recovery_point) if needs_recovery else None
         _recover(segments, suspects, first_unflushed)
+        _drop_covered(segments)
         if not segments:
             start = max(log_start_offset, 0)
             segments.append(LogSegment.create(files, directory, start, settings, wall_ms))
@@ -421,14 +425,18 @@ class PartitionLog:
         batches: list[tuple[int, BatchHeader]],
         *,
         wall_ms: int,
+        fetch_offset: int | None = None,
     ) -> AppendResult:
         """Append batches fetched from the leader, keeping its offsets and epochs.
 
         ``batches`` is ``validate_batches(data, from_client=False, ...).batches`` over whole
         batches only: a fetch response may end with a partial batch, so the caller cuts
-        ``data`` to ``segment.records_end(data, LONG_MAX)`` first. The first base offset
-        must be the log end offset and each batch must start where the previous one ended,
-        else NonContiguousAppendError. Header-only work; rolls, indexes, producer state and
+        ``data`` to ``segment.records_end(data, LONG_MAX)`` first. No batch may start before
+        the previous batch's end, else NonContiguousAppendError (a gap is a compacted
+        leader's).  Given ``fetch_offset`` (where the batches were fetched from), the log
+        must still end there and the first batch may start after it; without it, the first
+        batch starts at the log end, so a response that raced a truncation is not taken for
+        a gap. Header-only work; rolls, indexes, producer state and
         flush policy as ``append``. The epoch cache takes each batch's epoch; entries at or
         past the log end offset (an epoch started here but never written) give way to the
         leader's.
@@ -436,7 +444,12 @@ class PartitionLog:
         assert batches and batches[0][0] == 0
         last_position, last = batches[-1]
         assert last_position + last.size_bytes == len(data), "whole batches only"
-        self._check_continues_log(batches)
+        if fetch_offset is not None and fetch_offset != self.log_end_offset:
+            raise NonContiguousAppendError(
+                f"{self.topic}-{self.partition}: fetched from {fetch_offset}, but the log now "
+                f"ends at {self.log_end_offset}"
+            )
+        self._check_continues_log(batches, gap_first=fetch_offset is not None)
         base_offset = self.log_end_offset
         cache = self.leader_epoch_cache
         latest = cache.latest_entry
@@ -467,10 +480,16 @@ class PartitionLog:
             rolled=rolled,
         )
 
-    def _check_continues_log(self, batches: list[tuple[int, BatchHeader]]) -> None:
+    def _check_continues_log(
+        self, batches: list[tuple[int, BatchHeader]], *, gap_first: bool
+    ) -> None:
         expected = self.log_end_offset
-        for position, header in batches:
-            if header.base_offset != expected:
+        for number, (position, header) in enumerate(batches):
+            # A gap is a compacted leader's (its cleaner removed whole batches); a batch
+            # behind the log end is never taken (Kafka's UnexpectedAppendOffsetException).
+            # Before the first batch, only when it was fetched from this log end.
+            exact = number == 0 and not gap_first
+            if header.base_offset < expected or (exact and header.base_offset != expected):
                 raise NonContiguousAppendError(
                     f"{self.topic}-{self.partition}: batch at byte {position} has base offset "
                     f"{header.base_offset}, expected {expected} (log end offset "
@@ -689,8 +708,10 @@ class PartitionLog:
         would go, a new active one is rolled first, so the log never has none.
         """
         watermark = self.log_end_offset if high_watermark is None else high_watermark
-        deleted = self._delete_while(watermark, wall_ms, self._expired_predicate(wall_ms))
-        deleted += self._delete_while(watermark, wall_ms, self._oversize_predicate())
+        deleted = 0
+        if "delete" in self.config.cleanup_policy:  # a compact-only log keeps its segments
+            deleted += self._delete_while(watermark, wall_ms, self._expired_predicate(wall_ms))
+            deleted += self._delete_while(watermark, wall_ms, self._oversize_predicate())
         deleted += self._delete_while(
             watermark, wall_ms, lambda segment, following: following <= self._log_start_offset
         )
@@ -737,6 +758,159 @@ class PartitionLog:
         self._save_epochs_if(self.leader_epoch_cache.truncate_from_start(self._log_start_offset))
         self.txn_index.drop_segments_below(self._segments[0].base_offset)
         return len(doomed)
+
+    # ---- compaction (broker/log/cleaner.py) --------------------------------------------
+
+    @property
+    def compacted(self) -> bool:
+        return "compact" in self.config.cleanup_policy
+
+    def cleanable_segments(self, wall_ms: int, upper: int) -> list[LogSegment]:
+        """The segments a compaction pass may rewrite: before the active one, wholly below
+        ``upper`` (the caller's high watermark and last stable offset), and, from the first
+        younger than ``min.compaction.lag.ms``, none."""
+        lag = self.config.min_compaction_lag_ms
+        chosen: list[LogSegment] = []
+        for index, segment in enumerate(self._segments[:-1]):
+            if self._segments[index + 1].base_offset > upper:
+                break
+            if lag > 0 and wall_ms - segment.largest_timestamp < lag:
+                break
+            chosen.append(segment)
+        return chosen
+
+    def dirty_ratio(self, segments: Sequence[LogSegment]) -> float:
+        """The share of ``segments``' bytes written since the last pass (0 when empty)."""
+        total = sum(segment.size_bytes for segment in segments)
+        dirty = sum(
+            segment.size_bytes
+            for segment in segments
+            if segment.base_offset >= self.first_dirty_offset
+        )
+        return dirty / total if total else 0.0
+
+    def clean(self, wall_ms: int, upper: int, *, force: bool = False) -> cleaner.CleanerStats:
+        """One compaction pass (``broker/log/cleaner.py``) if the log is compacted and dirty
+        enough (``min.cleanable.dirty.ratio``; ``force`` skips that check), all at once."""
+        job = self.prepare_clean(wall_ms, upper, force=force)
+        if job is None:
+            return cleaner.NOTHING
+        return self.finish_clean(job, job.run())
+
+    def prepare_clean(
+        self, wall_ms: int, upper: int, *, force: bool = False
+    ) -> cleaner.CleanJob | None:
+        """The work of a pass, if one is due: :meth:`CleanJob.run` reads only segments that
+        no longer change and may run in a worker thread; :meth:`finish_clean` swaps the
+        results in."""
+        if not self.compacted:
+            return None
+        segments = self.cleanable_segments(wall_ms, upper)
+        if not segments:
+            return None
+        overdue = wall_ms - segments[0].largest_timestamp >= self.config.max_compaction_lag_ms
+        ratio = self.dirty_ratio(segments)
+        due = ratio > 0 and (overdue or ratio >= self.config.min_cleanable_dirty_ratio)
+        if not (force or due):
+            return None
+        horizon = wall_ms - self.config.delete_retention_ms
+        return cleaner.CleanJob(
+            segments,
+            [segment.largest_timestamp > horizon for segment in segments],
+            cleaner.aborted_batches(self.txn_index.entries),
+            self._base_offsets[len(segments)],
+        )
+
+    def finish_clean(
+        self, job: cleaner.CleanJob, results: list[tuple[bytes, int] | None]
+    ) -> cleaner.CleanerStats:
+        """Swap in what :meth:`CleanJob.run` made, unless the log changed under it (a
+        segment deleted by retention, a truncation, the log closed): then nothing."""
+        present = set(map(id, self._segments))
+        if any(id(segment) not in present for segment in job.segments):
+            return cleaner.NOTHING
+        before = sum(segment.size_bytes for segment in job.segments)
+        removed = sum(cleaned[1] for cleaned in results if cleaned is not None)
+        if removed == 0:
+            self.first_dirty_offset = max(self.first_dirty_offset, job.end)
+            return cleaner.CleanerStats(0, before, before, 0)
+        after = rewritten = 0
+        for group in self._groups(job.segments, results):
+            if len(group) == 1 and group[0][1] is None:
+                after += group[0][0].size_bytes
+                continue
+            data = b"".join(
+                segment.read_all() if cleaned is None else cleaned[0] for segment, cleaned in group
+            )
+            self._replace_segments([segment for segment, _ in group], data)
+            after += len(data)
+            rewritten += len(group)
+        self.first_dirty_offset = max(self.first_dirty_offset, job.end)
+        return cleaner.CleanerStats(rewritten, before, after, removed)
+
+    def _groups(
+        self, segments: list[LogSegment], results: list[tuple[bytes, int] | None]
+    ) -> list[list[tuple[LogSegment, tuple[bytes, int] | None]]]:
+        """Consecutive cleaned segments merged while they fit in one (``segment.bytes``, the
+        indexes' ``segment.index.bytes``, offsets relative to the first within 32 bits), as
+        Kafka's cleaner groups them; a segment left as it was stays alone unless merged."""
+        limit = self.config.segment_bytes
+        # The sparse offset index holds an entry per index.interval.bytes (8 bytes each).
+        per_entry = max(self.config.index_interval_bytes, 1)
+        index_limit = self.config.max_index_bytes // 8 * per_entry
+        start = self._segments.index(segments[0])
+        groups: list[list[tuple[LogSegment, tuple[bytes, int] | None]]] = []
+        size = 0
+        for number, (segment, cleaned) in enumerate(zip(segments, results, strict=True)):
+            length = segment.size_bytes if cleaned is None else len(cleaned[0])
+            end = self._base_offsets[start + number + 1] - 1
+            fits = (
+                groups
+                and size + length <= min(limit, index_limit)
+                and end - groups[-1][0][0].base_offset <= INT32_MAX
+            )
+            if fits:
+                groups[-1].append((segment, cleaned))
+                size += length
+            else:
+                groups.append([(segment, cleaned)])
+                size = length
+        return groups
+
+    def _replace_segments(self, group: list[LogSegment], data: bytes) -> None:
+        """Swap ``group`` (consecutive segments) for one segment at the first's base holding
+        ``data`` (their cleaned batches), crash-safely: the new log is written and synced
+        aside, every old index goes, the new log is renamed over the first's, then the
+        others are deleted.  A crash before the rename leaves the old segments (indexes
+        rebuilt on load); after it, the later ones are wholly covered by the first, and a
+        load drops them (``_drop_covered``)."""
+        first = group[0]
+        start = self._segments.index(first)
+        assert self._segments[start : start + len(group)] == group
+        cleaned_path = first.path(LOG_SUFFIX + cleaner.CLEANED_SUFFIX)
+        handle = self.files.open(cleaned_path)
+        handle.truncate(0)
+        handle.pwrite(data, 0)
+        handle.fsync()
+        handle.close()
+        for segment in group:
+            segment.close()
+            for suffix in (INDEX_SUFFIX, TIME_INDEX_SUFFIX):
+                if self.files.exists(segment.path(suffix)):
+                    self.files.remove(segment.path(suffix))
+        self.files.rename(cleaned_path, first.path(LOG_SUFFIX))
+        self.files.fsync_dir(self.directory)
+        for segment in group[1:]:
+            self.files.remove(segment.path(LOG_SUFFIX))
+        self.txn_index.merge_segments(first.base_offset, [s.base_offset for s in group])
+        self.files.fsync_dir(self.directory)
+        settings = IndexSettings(self.config.index_interval_bytes, self.config.max_index_bytes)
+        fresh, _ = LogSegment.open(self.files, self.directory, first.base_offset, settings)
+        fresh.recover()
+        fresh.roll_finished()
+        fresh.flush()
+        self._segments[start : start + len(group)] = [fresh]
+        self._base_offsets[start : start + len(group)] = [fresh.base_offset]
 
     def advance_log_start_offset(self, offset: int) -> None:
         """DeleteRecords (and a follower taking its leader's start): records below ``offset``
@@ -821,7 +995,8 @@ def _track_producer(state: ProducerStateManager, header: BatchHeader, first_offs
         header.producer_epoch,
         header.base_sequence,
         increment_sequence(header.base_sequence, header.last_offset_delta),
-        header.record_count,
+        # Its sequence span: a compacted batch may hold fewer records, even none.
+        header.last_offset_delta + 1,
         header.is_transactional,
     )
     last_offset = first_offset + header.last_offset_delta
@@ -867,6 +1042,30 @@ def _first_unflushed(segments: list[LogSegment], recovery_point: int) -> int:
     return max(bisect.bisect_right(bases, recovery_point) - 1, 0)
 
 
+def _within(segment: LogSegment, end: int) -> bool:
+    """Whether ``segment`` lies wholly below ``end``, the end of the segment before it."""
+    return segment.base_offset < end and segment.next_offset <= end
+
+
+def _drop_covered(segments: list[LogSegment]) -> None:
+    """Delete segments wholly inside an earlier one: the leftovers of a compaction that
+    merged them into it and crashed before deleting them (``_replace_segments``)."""
+    index = 0
+    while index + 1 < len(segments):
+        current, following = segments[index], segments[index + 1]
+        if _within(following, current.next_offset):
+            _log.warning(
+                "%s: segment %d lies within segment %d (a merge by compaction): deleted",
+                current.directory.name,
+                following.base_offset,
+                current.base_offset,
+            )
+            following.delete()
+            del segments[index + 1]
+            continue
+        index += 1
+
+
 def _recover(segments: list[LogSegment], suspects: list[int], first_unflushed: int | None) -> None:
     """Recover suspect segments and, after an unclean shutdown, every segment from
     ``first_unflushed``; corruption drops all later segments, and so does a segment that
@@ -880,7 +1079,11 @@ def _recover(segments: list[LogSegment], suspects: list[int], first_unflushed: i
             break
         cut = segments[index].recover() > 0
         following = segments[index + 1] if index + 1 < len(segments) else None
-        if cut or (following is not None and segments[index].next_offset != following.base_offset):
+        end = segments[index].next_offset
+        broken = following is not None and end != following.base_offset
+        if broken and following is not None and _within(following, end):
+            broken = False  # merged into this one by compaction: _drop_covered removes it
+        if cut or broken:
             for later in segments[index + 1 :]:
                 later.delete()
             del segments[index + 1 :]

@@ -263,6 +263,10 @@ class LogSegment:
         end = records_end(data, max_offset)
         return data if end == len(data) else memoryview(data)[:end]
 
+    def read_all(self) -> bytes:
+        """The whole file (compaction merging this segment into another)."""
+        return self._log.pread(self.size_bytes, 0)
+
     def read_batch(self, position: int, header: BatchHeader) -> bytes:
         return self._log.pread(header.size_bytes, position)
 

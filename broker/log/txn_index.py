@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import struct
+from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -109,6 +110,17 @@ class TransactionIndex:
         self._entries = kept
         self._ends = [entry.last_offset for _, entry in kept]
         for base in gone:
+            self._remove_file(base)
+
+    def merge_segments(self, into: int, merged: Iterable[int]) -> None:
+        """Segments ``merged`` became part of the one at ``into`` (compaction groups them):
+        their entries move there, in one file written before theirs go."""
+        moving = set(merged) - {into}
+        if not any(base in moving for base, _ in self._entries):
+            return
+        self._entries = [(into if base in moving else base, entry) for base, entry in self._entries]
+        self._rewrite(into)
+        for base in moving:
             self._remove_file(base)
 
     def clear(self) -> None:

@@ -8,6 +8,7 @@ checkpoints and the clean-shutdown marker, and return 0.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import os
@@ -23,36 +24,52 @@ from anyio.abc import TaskStatus
 from construct import Container
 
 from broker import config as broker_config
-from broker.config import BrokerConfig, Listener
+from broker.config import BrokerConfig
+from broker.core import scram_control
+from broker.core.acl import Authorizer
+from broker.core.client_quotas import QuotaWindow
 from broker.core.controller import Controller, ControllerResult, NewTopic, TopicResult
 from broker.core.metadata import (
+    AccessControlEntryRecord,
+    ClientQuotaRecord,
     FenceBrokerRecord,
     MetadataImage,
     MetadataRecord,
     ProducerIdsRecord,
     RegisterBrokerRecord,
+    RemoveAccessControlEntryRecord,
     UnfenceBrokerRecord,
 )
 from broker.core.partition import IsrProposal, Partition
 from broker.core.peer_watch import PeerWatch
 from broker.core.producer_state import NeedBlock, ProducerIdAllocator
 from broker.core.purgatory import DelayedOperation
+from broker.log.cleaner import CleanerStats, CleanJob
 from broker.log.config import LogConfig
 from broker.log.log_manager import LogManager
+from broker.log.partition_log import PartitionLog
 from broker.server import internal_topics, meta_properties
 from broker.server.clock import monotonic_ms, wall_ms
-from broker.server.connection import open_listener, serve_listener
+from broker.server.connection import (
+    ServedListener,
+    current_listener,
+    open_listener,
+    serve_listener,
+)
 from broker.server.controller_link import ControllerLink
 from broker.server.controller_server import ControllerServer
 from broker.server.dispatcher import Dispatcher
 from broker.server.group_service import GroupService
 from broker.server.internal_topics import OFFSETS_TOPIC, TRANSACTION_STATE_TOPIC
+from broker.server.quotas import BrokerQuotas
 from broker.server.replica_fetchers import ReplicaFetcherManager
 from broker.server.replica_manager import ALTER_PARTITION_RETRY_MS, ReplicaManager
 from broker.server.txn_service import TxnService
 from client.errors import KafkaError
+from client.protocol import records
 from client.protocol.errors import ErrorCode
 from client.protocol.headers import RequestHeader
+from client.sasl import ScramCredential
 
 log = logging.getLogger("odradek.broker")
 
@@ -113,15 +130,27 @@ class BrokerServer(ReplicaManager):
             self.log_dirs, self.log_config({}), self._topic_log_config, wall_ms=wall_ms()
         )
         self._init_replicas(self.node_id, self.image, logs)
-        self.client_listener_name = self._client_listener().name
-        listener = self._client_listener()
-        self.bind_host = listener.host or "0.0.0.0"
-        self.bind_port = listener.port
-        advertised = next(
-            (a for a in config.advertised_listeners if a.name == listener.name), listener
+        # Every listener that is not a controller listener serves clients; the inter-broker
+        # one (inter.broker.listener.name, else the first) is where other brokers fetch and
+        # send markers.  Each has its own SASL settings (None: PLAINTEXT).
+        self.client_listeners = [
+            ServedListener.of(config, listener)
+            for listener in config.listeners
+            if listener.name not in config.controller_listener_names
+        ]
+        self.inter_broker = self.served_listener(broker_config.inter_broker_listener(config))
+        self.inter_broker_sasl = broker_config.inter_broker_sasl(config, self.inter_broker.name)
+        self.inter_broker_ssl = broker_config.inter_broker_ssl(config, self.inter_broker.name)
+        self.quotas = BrokerQuotas(
+            QuotaWindow(config.quota_window_num, config.quota_window_size_seconds * 1000)
         )
-        self.advertised_host = advertised.host or "127.0.0.1"
-        self.advertised_port = advertised.port
+        self.quotas.refresh(self.image.client_quotas)
+        self.authorizer: Authorizer | None = None
+        if config.authorizer_class_name:
+            self.authorizer = Authorizer(
+                broker_config.super_users(config), config.allow_everyone_if_no_acl_found
+            )
+            self.authorizer.set_acls(self.image.acls.values())
         self.dispatcher = Dispatcher(self)
         self.producer_ids = ProducerIdAllocator(self.image.next_producer_id)
         self.groups = GroupService(self)
@@ -138,12 +167,25 @@ class BrokerServer(ReplicaManager):
         self.cluster_id = cluster_id
         meta_properties.write_missing(self.log_dirs, self.node_id, cluster_id)
 
-    def _client_listener(self) -> Listener:
-        names = self.config.controller_listener_names
-        for listener in self.config.listeners:
-            if listener.name not in names:
-                return listener
-        raise ValueError("no client listener")  # config validation prevents this
+    def scram_lookup(self, mechanism: str, user: str) -> ScramCredential | None:
+        """A user's SCRAM credential from the metadata (for SASL/SCRAM logins)."""
+        return scram_control.lookup(self.image, mechanism, user)
+
+    def served_listener(self, name: str) -> ServedListener:
+        return next(item for item in self.client_listeners if item.name == name)
+
+    @property
+    def advertised_host(self) -> str:
+        return self.inter_broker.advertised_host
+
+    @property
+    def advertised_port(self) -> int:
+        return self.inter_broker.advertised_port
+
+    def registered_listeners(self) -> list[ServedListener]:
+        """The listeners to register, the inter-broker one first."""
+        first = self.inter_broker
+        return [first, *(item for item in self.client_listeners if item is not first)]
 
     # -- configuration --------------------------------------------------------------------
 
@@ -259,6 +301,13 @@ class BrokerServer(ReplicaManager):
                 self.peer_watch.on_fenced(record.broker_id, now)
             elif isinstance(record, RegisterBrokerRecord | UnfenceBrokerRecord):
                 self.peer_watch.on_registered(record.broker_id)
+        if any(isinstance(record, ClientQuotaRecord) for record in records):
+            self.quotas.refresh(self.image.client_quotas)
+        if self.authorizer is not None and any(
+            isinstance(record, AccessControlEntryRecord | RemoveAccessControlEntryRecord)
+            for record in records
+        ):
+            self.authorizer.set_acls(self.image.acls.values())
         self.on_metadata_records(records)
         self._notify_metadata_waiters()
 
@@ -325,16 +374,19 @@ class BrokerServer(ReplicaManager):
         registration = image.partitions.get(index) if image is not None else None
         if registration is None or registration.leader < 0:
             return None
-        endpoint = self.broker_endpoint(registration.leader)
+        endpoint = self.broker_endpoint(registration.leader, current_listener.get())
         if endpoint is None:
             return None
         return registration.leader, endpoint[0], endpoint[1]
 
-    def broker_endpoint(self, broker_id: int) -> tuple[str, int] | None:
+    def broker_endpoint(
+        self, broker_id: int, listener: str | None = None
+    ) -> tuple[str, int] | None:
+        """(host, port) of a broker on ``listener`` (None: its inter-broker listener)."""
         registration = self.image.brokers.get(broker_id)
         if registration is None:
             return None
-        return registration.host, registration.port
+        return registration.endpoint(listener)
 
     async def forward_to_controller(self, header: RequestHeader, request: Container) -> Container:
         """KIP-590: send a client's controller command on to the controller, as it came."""
@@ -404,6 +456,10 @@ class BrokerServer(ReplicaManager):
                 rack=None,
                 now_ms=monotonic_ms(),
                 metadata_offset=server.metadata_offset,
+                listeners=tuple(
+                    (item.name, item.advertised_host, item.advertised_port)
+                    for item in self.registered_listeners()
+                ),
             )
         )
         assert result.error_code is ErrorCode.NONE, result
@@ -583,11 +639,12 @@ class BrokerServer(ReplicaManager):
     # -- lifecycle ------------------------------------------------------------------------
 
     async def serve(self, *, task_status: TaskStatus[int] = anyio.TASK_STATUS_IGNORED) -> None:
-        listener = open_listener(self.bind_host, self.bind_port)
-        port = int(listener.getsockname()[1])
-        if self.advertised_port == 0:
-            self.advertised_port = port
-        with listener:
+        with contextlib.ExitStack() as sockets:
+            bound = []
+            for served in self.client_listeners:
+                sock = sockets.enter_context(open_listener(served.bind_host, served.bind_port))
+                served.bind(int(sock.getsockname()[1]))
+                bound.append((served, sock))
             async with anyio.create_task_group() as group:
                 self._task_group = group
                 group.start_soon(self.replica_fetchers.run)
@@ -600,20 +657,23 @@ class BrokerServer(ReplicaManager):
                     group.start_soon(self.link.run)
                     await self.link.unfenced.wait()
                 log.info(
-                    "odradek node.id=%d listening on PLAINTEXT://%s:%d, data in %s",
+                    "odradek node.id=%d listening on %s, data in %s",
                     self.node_id,
-                    self.advertised_host,
-                    port,
+                    ", ".join(served.describe() for served, _ in bound),
                     ", ".join(str(directory) for directory in self.log_dirs),
                 )
                 group.start_soon(self._housekeeping)
+                if self.config.log_cleaner_enable:
+                    group.start_soon(self._clean_logs)
                 group.start_soon(self._expire_delayed)
                 group.start_soon(self._expire_isr)
                 group.start_soon(self._checkpoint_high_watermarks)
                 group.start_soon(self.groups.run_timers)
                 group.start_soon(self.txns.run_timers)
-                task_status.started(port)
-                await serve_listener(self, listener)
+                for served, sock in bound[1:]:
+                    group.start_soon(serve_listener, self, sock, served)
+                task_status.started(bound[0][0].bound_port)
+                await serve_listener(self, bound[0][1], bound[0][0])
 
     async def _housekeeping(self) -> None:
         """Retention and producer-id expiry (producer.id.expiration.ms), on Kafka's interval."""
@@ -627,6 +687,44 @@ class BrokerServer(ReplicaManager):
                     log_.enforce_retention(now, partition.high_watermark)
                     log_.producer_state.remove_expired(now, self.config.producer_id_expiration_ms)
             self.logs.checkpoint(self.high_watermarks())
+
+    async def _clean_logs(self) -> None:
+        """Compaction of the logs whose cleanup.policy has compact (broker/log/cleaner.py),
+        every log.cleaner.backoff.ms, below each partition's high watermark and last stable
+        offset.  The reading and rewriting run in a worker thread (the segments involved no
+        longer change); the swap runs here, between requests."""
+        interval_s = max(self.config.log_cleaner_backoff_ms, 100) / 1000
+        while True:
+            await anyio.sleep(interval_s)
+            for key, log_, job in self._clean_jobs(wall_ms()):
+                try:
+                    results = await anyio.to_thread.run_sync(job.run)
+                except (OSError, ValueError, records.InvalidRecordError):
+                    # A segment closed under the job (deleted, truncated): the next pass.
+                    log.info("compaction of %s-%d skipped", *key, exc_info=True)
+                    continue
+                self._note_cleaned(key, log_.finish_clean(job, results))
+
+    def _clean_jobs(self, now: int) -> list[tuple[tuple[str, int], PartitionLog, CleanJob]]:
+        """The compaction passes due now, one per compacted log (``prepare_clean``)."""
+        jobs = []
+        for key, partition in list(self.partitions.items()):
+            log_ = self.logs.get(*key)
+            if log_ is None or not log_.compacted:
+                continue
+            upper = min(log_.last_stable_offset(partition.high_watermark), partition.high_watermark)
+            job = log_.prepare_clean(now, upper)
+            if job is not None:
+                jobs.append((key, log_, job))
+        return jobs
+
+    def _note_cleaned(self, key: tuple[str, int], stats: CleanerStats) -> None:
+        if stats.segments:
+            log.info(
+                "compacted %s-%d: %d segments, %d -> %d bytes, %d records removed",
+                key[0], key[1], stats.segments, stats.bytes_before, stats.bytes_after,
+                stats.records_removed,
+            )  # fmt: skip
 
     def close(self) -> None:
         self.logs.checkpoint(self.high_watermarks())

@@ -17,22 +17,90 @@ import contextlib
 import contextvars
 import logging
 import socket
+import ssl
 import struct
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import anyio
 import anyio.abc
 import anyio.lowlevel
 
+from broker.config import (
+    SECURITY_PROTOCOL_IDS,
+    BrokerConfig,
+    Listener,
+    ListenerSasl,
+    listener_sasl,
+    listener_ssl,
+)
+from broker.core.sasl import SASL_AUTHENTICATE, SASL_HANDSHAKE, SaslAuthenticator
+from broker.server.clock import monotonic_ms
+from broker.server.quotas import MUTED_UNTIL, BrokerQuotas
+from client.protocol import codec, headers
 from client.protocol.errors import ProtocolError
 from client.protocol.framing import FrameTooLarge
+from client.protocol.messages import APIS
+from client.protocol.primitives import Reader
 
 if TYPE_CHECKING:
-    from broker.config import BrokerConfig
     from broker.server.dispatcher import Dispatcher
+
+
+@dataclass
+class ServedListener:
+    """One client listener of a broker: where it binds, what it advertises, its SASL settings
+    (None: PLAINTEXT) and, once bound, its port."""
+
+    name: str
+    bind_host: str
+    bind_port: int
+    advertised_host: str
+    advertised_port: int
+    sasl: ListenerSasl | None
+    bound_port: int = 0
+    # The server TLS context of an SSL / SASL_SSL listener (None: no TLS).
+    tls: ssl.SSLContext | None = None
+
+    @classmethod
+    def of(cls, config: BrokerConfig, listener: Listener) -> ServedListener:
+        advertised = next(
+            (item for item in config.advertised_listeners if item.name == listener.name),
+            listener,
+        )
+        return cls(
+            listener.name,
+            listener.host or "0.0.0.0",
+            listener.port,
+            advertised.host or "127.0.0.1",
+            advertised.port,
+            listener_sasl(config, listener.name),
+            tls=listener_ssl(config, listener.name),
+        )
+
+    def bind(self, port: int) -> None:
+        self.bound_port = port
+        if self.advertised_port == 0:
+            self.advertised_port = port
+
+    @property
+    def protocol_name(self) -> str:
+        if self.tls is None:
+            return "PLAINTEXT" if self.sasl is None else "SASL_PLAINTEXT"
+        return "SSL" if self.sasl is None else "SASL_SSL"
+
+    @property
+    def security_protocol(self) -> int:
+        """Kafka's SecurityProtocol id (BrokerRegistration)."""
+        return SECURITY_PROTOCOL_IDS[self.protocol_name]
+
+    def describe(self) -> str:
+        protocol = self.protocol_name
+        suffix = "" if protocol == "PLAINTEXT" else f" ({protocol})"
+        return f"{self.name}://{self.advertised_host}:{self.bound_port}{suffix}"
 
 
 class Server(Protocol):
@@ -42,11 +110,18 @@ class Server(Protocol):
     dispatcher: Dispatcher
 
 
+T = TypeVar("T")
 log = logging.getLogger("odradek.connection")
+ANONYMOUS_PRINCIPAL = "User:ANONYMOUS"
 
 # The peer of the connection whose request is being handled (each connection is its own task,
 # so each has its own value): JoinGroup reports it as the member's client host, as Kafka does.
 current_peer_host: contextvars.ContextVar[str] = contextvars.ContextVar("peer_host", default="")
+# The listener the request came on (None: a controller listener): Metadata and the other
+# answers naming brokers give each broker's endpoint of that listener, as Kafka does.
+current_listener: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "listener", default=None
+)
 # Per-connection facts a handler wants to act on when the connection closes (the controller
 # fences the broker that registered on a connection the moment that connection drops).
 current_connection_state: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar(
@@ -65,6 +140,7 @@ MAX_CORKED_BYTES = 256 * 1024
 # ApiVersions): only across these are ready responses held back for one gather write.
 NEVER_WAITING_APIS = frozenset({0, 18})
 _API_KEY = struct.Struct(">h")
+SASL_APIS = (SASL_HANDSHAKE, SASL_AUTHENTICATE)
 
 
 def _api_key(frame: bytes | bytearray) -> int:
@@ -225,8 +301,93 @@ class FrameSocket:
         self.sock.close()
 
 
-async def serve_listener(server: Server, listener: socket.socket) -> None:
-    """Accept connections until cancelled; each is served in its own task."""
+TLS_WRITE_BYTES = 256 * 1024
+
+
+class TlsFrameSocket(FrameSocket):
+    """Frames over TLS (SSL / SASL_SSL listeners): ``ssl.SSLSocket`` on a non-blocking
+    socket, each read or write retried on TLS's want-read / want-write.  A read always tries
+    the TLS object first (it may hold decrypted bytes the socket no longer shows), and
+    writes go out one joined buffer at a time (TLS copies into its records anyway)."""
+
+    sock: ssl.SSLSocket
+
+    async def _retrying(self, operation: Callable[[], T]) -> T:
+        """``operation`` on the TLS socket, waiting whenever TLS wants the socket readable
+        or writable first; other socket errors close the connection."""
+        while True:
+            try:
+                return operation()
+            except ssl.SSLWantReadError:
+                await anyio.wait_readable(self.sock)
+            except ssl.SSLWantWriteError:
+                await anyio.wait_writable(self.sock)
+            except OSError as error:  # ssl.SSLError included: not TLS, a refused certificate
+                raise PeerClosed(f"TLS: {error}") from error
+
+    async def handshake(self) -> None:
+        await self._retrying(self.sock.do_handshake)
+
+    async def _recv_some(self, limit: int) -> bytes:
+        data = await self._retrying(lambda: self.sock.recv(limit))
+        if not data:
+            raise PeerClosed("end of stream")
+        return data
+
+    async def _recv_into(self, view: memoryview) -> None:
+        while view:
+            count = await self._retrying(lambda view=view: self.sock.recv_into(view))  # type: ignore[misc]
+            if count == 0:
+                raise PeerClosed("end of stream")
+            view = view[count:]
+
+    def send_now(self, pieces: Sequence[Buffer]) -> list[memoryview]:
+        views = [memoryview(piece).cast("B") for piece in pieces if len(piece)]
+        if not views:
+            return []
+        data = views[0] if len(views) == 1 else memoryview(b"".join(views))
+        while data:
+            try:
+                # A retry after want-write sends the very same bytes, as TLS requires.
+                sent = self.sock.send(data[:TLS_WRITE_BYTES])
+            except (ssl.SSLWantWriteError, ssl.SSLWantReadError, BlockingIOError):
+                return [data]
+            except OSError as error:
+                raise PeerClosed(str(error)) from error
+            data = data[sent:]
+        return []
+
+    def peer_principal(self) -> str | None:
+        """``User:<distinguished name>`` of a client certificate, as Kafka's default
+        principal builder names it (most specific first: CN=alice,OU=eng,O=acme)."""
+        certificate = self.sock.getpeercert()
+        if not certificate:
+            return None
+        parts = [
+            f"{_DN_NAMES.get(name, name)}={value}"
+            for rdn in reversed(certificate.get("subject", ()))
+            for name, value in rdn
+        ]
+        return "User:" + ",".join(parts) if parts else None
+
+
+_DN_NAMES = {
+    "commonName": "CN",
+    "organizationalUnitName": "OU",
+    "organizationName": "O",
+    "localityName": "L",
+    "stateOrProvinceName": "ST",
+    "countryName": "C",
+    "emailAddress": "EMAILADDRESS",
+    "domainComponent": "DC",
+}
+
+
+async def serve_listener(
+    server: Server, listener: socket.socket, served: ServedListener | None = None
+) -> None:
+    """Accept connections until cancelled; each is served in its own task.  ``served``: the
+    client listener this socket is (None: a controller listener, PLAINTEXT)."""
     listener.setblocking(False)
     async with anyio.create_task_group() as group:
         while True:
@@ -240,7 +401,24 @@ async def serve_listener(server: Server, listener: socket.socket) -> None:
                 await anyio.sleep(0.1)
                 continue
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            group.start_soon(serve_connection, server, sock, f"{address[0]}:{address[1]}")
+            peer = f"{address[0]}:{address[1]}"
+            quotas: BrokerQuotas | None = getattr(server, "quotas", None)
+            if quotas is not None and quotas.active:
+                throttle_ms = quotas.connection_throttle_ms(address[0])
+                if throttle_ms > 0:
+                    group.start_soon(_close_throttled, sock, peer, throttle_ms)
+                    continue
+            group.start_soon(serve_connection, server, sock, peer, served)
+
+
+async def _close_throttled(sock: socket.socket, peer: str, throttle_ms: int) -> None:
+    """Over its IP's connection_creation_rate: close the connection after the throttle time,
+    reading nothing from it (Kafka's delayed close of a throttled connection)."""
+    log.info("closing connection from %s in %d ms: connection_creation_rate", peer, throttle_ms)
+    try:
+        await anyio.sleep(throttle_ms / 1000)
+    finally:
+        sock.close()
 
 
 def open_listener(host: str, port: int) -> socket.socket:
@@ -249,24 +427,116 @@ def open_listener(host: str, port: int) -> socket.socket:
     return socket.create_server((host, port), family=family, backlog=LISTEN_BACKLOG)
 
 
-async def serve_connection(server: Server, sock: socket.socket, peer: str) -> None:
+async def serve_connection(
+    server: Server, sock: socket.socket, peer: str, served: ServedListener | None = None
+) -> None:
     current_peer_host.set("/" + peer.rsplit(":", 1)[0])
+    current_listener.set(None if served is None else served.name)
     state: dict[str, Any] = {}
     current_connection_state.set(state)
-    connection = FrameSocket(sock, server.config.socket_request_max_bytes)
+    connection: FrameSocket | None = None
     try:
+        idle_ms = server.config.connections_max_idle_ms
+        idle_s = None if idle_ms < 0 else idle_ms / 1000
+        if served is not None and served.tls is not None:
+            sock.setblocking(False)
+            secured = served.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+            tls = TlsFrameSocket(secured, server.config.socket_request_max_bytes)
+            connection = tls
+            handshaken = False
+            with anyio.move_on_after(idle_s):
+                await tls.handshake()
+                handshaken = True
+            if not handshaken:
+                raise AuthenticationClosed(f"no TLS handshake within {idle_ms} ms")
+            # Kafka's SSL principal: the client certificate's name, else ANONYMOUS.
+            state["principal"] = tls.peer_principal() or ANONYMOUS_PRINCIPAL
+        else:
+            connection = FrameSocket(sock, server.config.socket_request_max_bytes)
+        settings = None if served is None else served.sasl
+        if settings is not None:
+            principal = None
+            with anyio.move_on_after(idle_s):
+                principal = await _authenticate(server, connection, settings)
+            if principal is None:
+                raise AuthenticationClosed(f"not authenticated within {idle_ms} ms")
+            state["principal"] = principal
         await _serve(server, connection, peer)
     except PeerClosed:
         pass
+    except AuthenticationClosed as error:
+        log.info("failed authentication with %s (%s)", peer, error)
     except FrameTooLarge as error:
         log.warning("closing connection from %s: %s (socket.request.max.bytes)", peer, error)
     except ProtocolError as error:
         log.warning("closing connection from %s: %s", peer, error)
+    except Exception:
+        # A bug (in the SASL exchange, say) must not take the listener down: drop only this
+        # connection.
+        log.exception("closing connection from %s after an unexpected error", peer)
     finally:
-        connection.close()
+        if connection is not None:
+            connection.close()
+        else:
+            sock.close()
         on_closed = getattr(server, "on_connection_closed", None)
         if state and on_closed is not None:
             on_closed(state)
+
+
+class AuthenticationClosed(Exception):
+    """The SASL exchange ended the connection (refused, or a request out of turn)."""
+
+
+async def _authenticate(server: Server, connection: FrameSocket, settings: ListenerSasl) -> str:
+    """Run the SASL exchange of a SASL_PLAINTEXT connection (``broker.core.sasl``) and return
+    the principal (``User:<name>``); what is answered is written at once, as nothing else is
+    in flight yet."""
+    dispatcher = server.dispatcher
+    authenticator = SaslAuthenticator(
+        settings.mechanisms, settings.plain_users, getattr(server, "scram_lookup", _no_users)
+    )
+    while authenticator.principal is None:
+        frame = await connection.read_frame()
+        if authenticator.expects_raw_token:
+            step = authenticator.on_raw_token(bytes(frame))
+            header = None
+        else:
+            header = headers.decode_request_header(frame)
+            body = None
+            if header.api_key in SASL_APIS:
+                if not dispatcher.supports(header.api_key, header.api_version):
+                    await connection.send_all(dispatcher.unsupported(header))
+                    raise AuthenticationClosed(
+                        f"unsupported {header.api_key} v{header.api_version} during SASL"
+                    )
+                message = APIS[header.api_key][0]
+                reader = Reader(frame, header.body_offset)
+                body = codec.decode_from(message, header.api_version, reader)
+            step = authenticator.on_request(header.api_key, header.api_version, body)
+        if step.dispatch:
+            response = await dispatcher.handle(frame)
+            if isinstance(response, list):
+                await connection.send_all(response)
+        elif step.answer is not None and header is not None:
+            await connection.send_all(
+                headers.encode_response_parts(
+                    header.api_key, header.api_version, header.correlation_id, step.answer
+                )
+            )
+        elif step.raw is not None:
+            await connection.send_all([_SIZE.pack(len(step.raw)), step.raw])
+        if step.close:
+            if step.failed:
+                # Kafka's connection.failed.authentication.delay.ms: slows down guessing.
+                delay_ms = server.config.connection_failed_authentication_delay_ms
+                await anyio.sleep(delay_ms / 1000)
+            raise AuthenticationClosed(step.reason)
+    return authenticator.principal
+
+
+def _no_users(mechanism: str, user: str) -> None:
+    return None
 
 
 class _Pipeline:
@@ -298,7 +568,10 @@ class _Pipeline:
     async def submit(self, response: DeferredResponse | Sequence[Buffer]) -> None:
         if self.failure is not None:
             raise self.failure
-        if not self.pending and not isinstance(response, DeferredResponse):
+        # Corked (written by this task) only while no writer task is draining a full socket:
+        # otherwise its bytes would go out ahead of the writer's rest (TLS would refuse the
+        # write outright).
+        if not self.pending and not self.writing and not isinstance(response, DeferredResponse):
             self.corked.extend(response)
             self.corked_bytes += sum(len(piece) for piece in response)
             if self.corked_bytes >= MAX_CORKED_BYTES or len(self.corked) >= MAX_GATHER_BUFFERS:
@@ -413,9 +686,20 @@ class _IdleWatch:
 REQUESTS_PER_CHECKPOINT = 8
 
 
+async def _stay_muted(pipeline: _Pipeline, state: dict[str, Any]) -> None:
+    """A client quota was broken: the response goes out now, the next request is read once
+    the throttle time has passed (Kafka mutes the channel)."""
+    until = state.pop(MUTED_UNTIL)
+    await pipeline.flush()
+    remaining = until - monotonic_ms()
+    if remaining > 0:
+        await anyio.sleep(remaining / 1000)
+
+
 async def _serve(server: Server, connection: FrameSocket, peer: str) -> None:
     idle_ms = server.config.connections_max_idle_ms
     dispatcher = server.dispatcher
+    state = current_connection_state.get()
     failure: BaseException | None = None
     async with anyio.create_task_group() as group:
         pipeline = _Pipeline(connection, group)
@@ -444,6 +728,8 @@ async def _serve(server: Server, connection: FrameSocket, peer: str) -> None:
                     response = await dispatcher.handle(frame)
                     if response is not None:
                         await pipeline.submit(response)
+                    if MUTED_UNTIL in state:
+                        await _stay_muted(pipeline, state)
                     # A busy connection must not starve the others (its socket may never
                     # block).
                     unyielded += 1

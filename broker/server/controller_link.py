@@ -45,7 +45,6 @@ RETRY_BACKOFF_MAX_MS = 1000
 # While it stays unreachable, one log line per this many seconds (not one per attempt).
 RETRY_LOG_INTERVAL_S = 10.0
 REQUEST_TIMEOUT_MS = 30_000
-PLAINTEXT_PROTOCOL = 0
 
 
 class _Retry:
@@ -56,8 +55,10 @@ class _Retry:
         what: str,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         clock: Callable[[], float] = time.monotonic,
+        max_backoff_ms: int = RETRY_BACKOFF_MAX_MS,
     ) -> None:
         self.what = what
+        self.max_backoff_ms = max_backoff_ms
         self.failures = 0
         self.last_logged = 0.0
         self._sleep = sleep
@@ -71,7 +72,7 @@ class _Retry:
         elif self.failures == 1 or now - self.last_logged >= RETRY_LOG_INTERVAL_S:
             log.warning("%s: %s; retrying (attempt %d)", self.what, error, self.failures)
             self.last_logged = now
-        delay_ms = min(RETRY_BACKOFF_MS << min(self.failures - 1, 16), RETRY_BACKOFF_MAX_MS)
+        delay_ms = min(RETRY_BACKOFF_MS << min(self.failures - 1, 16), self.max_backoff_ms)
         await self._sleep(delay_ms / 1000)
 
     def succeeded(self) -> None:
@@ -114,7 +115,16 @@ class ControllerLink:
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def _lifecycle(self) -> None:
-        retry = _Retry(f"controller {self.host}:{self.port}")
+        # A restarted controller gives each broker one session timeout to heartbeat again:
+        # reconnect at least once a heartbeat interval, so a broker is not fenced (and its
+        # partitions moved) for having backed off (broker.session.timeout.ms is 1500 with
+        # the local settings, the backoff would reach 1000).
+        retry = _Retry(
+            f"controller {self.host}:{self.port}",
+            max_backoff_ms=min(
+                RETRY_BACKOFF_MAX_MS, max(self.server.config.broker_heartbeat_interval_ms, 1)
+            ),
+        )
         while True:
             try:
                 async with Connection.connect(
@@ -153,11 +163,12 @@ class ControllerLink:
                 "incarnation_id": self.incarnation_id,
                 "listeners": [
                     {
-                        "name": server.client_listener_name,
-                        "host": server.advertised_host,
-                        "port": server.advertised_port,
-                        "security_protocol": PLAINTEXT_PROTOCOL,
+                        "name": served.name,
+                        "host": served.advertised_host,
+                        "port": served.advertised_port,
+                        "security_protocol": served.security_protocol,
                     }
+                    for served in server.registered_listeners()
                 ],
                 "features": [],
                 "rack": None,

@@ -15,7 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from construct import Container
 
-from broker.server.connection import DeferredResponse
+from broker.core.acl import Authorizer
+from broker.server import authorization
+from broker.server import quotas as client_quotas
+from broker.server.connection import DeferredResponse, current_connection_state
 from client.protocol import codec, headers
 from client.protocol.errors import ErrorCode, ProtocolError
 from client.protocol.headers import RequestHeader
@@ -54,6 +57,8 @@ Handler = Callable[[Any, RequestHeader, Container], Awaitable[Response]]
 _SIZE = struct.Struct(">i")
 _UNSUPPORTED = struct.Struct(">ih")
 API_VERSIONS = 18
+PRODUCE = 0
+FETCH = 1
 
 
 class Dispatcher:
@@ -67,6 +72,9 @@ class Dispatcher:
         if handlers is None:
             handlers = HANDLERS
         self.server = server
+        self.quotas: client_quotas.BrokerQuotas | None = getattr(server, "quotas", None)
+        # ACL checks (broker/server/authorization.py) when an authorizer is configured.
+        self.authorizer: Authorizer | None = getattr(server, "authorizer", None)
         self.handlers: dict[int, Handler] = dict(handlers)
         self.advertised: dict[int, tuple[int, int]] = {}
         for api_key in sorted(self.handlers):
@@ -89,8 +97,14 @@ class Dispatcher:
         # Metadata topics array as a 4-byte placeholder (librdkafka#5049), which Kafka accepts.
         stream = Reader(frame, header.body_offset)
         body = codec.decode_from(message, header.api_version, stream)
+        quotas = self.quotas
         try:
-            response = await self.handlers[header.api_key](self.server, header, body)
+            if quotas is not None and quotas.active:
+                response = await self._handle_within_quotas(quotas, header, body, len(frame))
+            elif self.authorizer is not None:
+                response = await self._authorized(self.authorizer, header, body)
+            else:
+                response = await self.handlers[header.api_key](self.server, header, body)
         except ProtocolError:
             raise
         except Exception:
@@ -104,6 +118,74 @@ class Dispatcher:
         return headers.encode_response_parts(
             header.api_key, header.api_version, header.correlation_id, response
         )
+
+    async def _handle_within_quotas(
+        self,
+        quotas: client_quotas.BrokerQuotas,
+        header: RequestHeader,
+        body: Container,
+        frame_size: int,
+    ) -> Response:
+        """Run the handler, counting the request against its client's quotas; a broken
+        quota sets ``throttle_time_ms`` in the response and mutes the connection."""
+        state: dict[str, Any] = current_connection_state.get({})
+        user = client_quotas.connection_user(state)
+        client_id = header.client_id or ""
+        api_key = header.api_key
+        throttle = 0
+        exempt = api_key == client_quotas.WRITE_TXN_MARKERS  # another broker's request
+        if api_key == PRODUCE:
+            throttle = quotas.produce_throttle_ms(user, client_id, frame_size + _SIZE.size)
+            exempt = body.acks == 0  # Kafka leaves acks=0 out of the request quota
+        elif api_key == FETCH:
+            from broker.server.handlers.fetch import replica_of
+
+            exempt = replica_of(body, header.api_version)[0] >= 0  # a follower's fetch
+        authorizer = self.authorizer
+        handling = (
+            self.handlers[api_key](self.server, header, body)
+            if authorizer is None
+            else self._authorized(authorizer, header, body)
+        )
+        if not exempt and quotas.wants_request_time(user, client_id):
+            response, nanos = await client_quotas.run_timed(handling)
+            throttle = max(throttle, quotas.request_throttle_ms(user, client_id, nanos))
+        else:
+            response = await handling
+        if isinstance(response, dict):
+            throttle = max(throttle, int(response.get("throttle_time_ms", 0)))
+            if throttle > 0 and "throttle_time_ms" in response:
+                response["throttle_time_ms"] = throttle
+        elif isinstance(response, Deferred) and throttle > 0:
+            response = _with_throttle(response, throttle)
+        client_quotas.mute(state, throttle)
+        return response
+
+    async def _authorized(
+        self, authorizer: Authorizer, header: RequestHeader, body: Container
+    ) -> Response:
+        """Run the handler on what the principal may do of the request: refused as a whole,
+        or with the refused resources answered beside the handler's answer."""
+        outcome = authorization.guard(
+            authorization.check_for(authorizer), self.server, header, body
+        )
+        if outcome is None:
+            return await self.handlers[header.api_key](self.server, header, body)
+        if not isinstance(outcome, authorization.Merge):
+            return outcome
+        if outcome.base is not None:
+            return outcome.alone()
+        response = await self.handlers[header.api_key](self.server, header, body)
+        if isinstance(response, dict):
+            return outcome.apply(response)
+        if isinstance(response, Deferred):
+            deferred = response
+
+            def finish() -> dict[str, Any]:
+                return outcome.apply(deferred.finish())
+
+            return Deferred(finish, deferred.ready, deferred.subscribe)
+        return response
 
     def api_versions_body(self, error_code: ErrorCode) -> dict[str, Any]:
         return {
@@ -124,6 +206,15 @@ class Dispatcher:
             return headers.encode_response_parts(API_VERSIONS, 0, header.correlation_id, body)
         payload = _UNSUPPORTED.pack(header.correlation_id, ErrorCode.UNSUPPORTED_VERSION)
         return [_SIZE.pack(len(payload)) + payload]
+
+
+def _with_throttle(deferred: Deferred, throttle_ms: int) -> Deferred:
+    def finish() -> dict[str, Any]:
+        body = deferred.finish()
+        body["throttle_time_ms"] = max(int(body.get("throttle_time_ms", 0)), throttle_ms)
+        return body
+
+    return Deferred(finish, deferred.ready, deferred.subscribe)
 
 
 def _deferred(header: RequestHeader, deferred: Deferred) -> DeferredResponse:

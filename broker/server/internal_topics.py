@@ -46,7 +46,10 @@ async def ensure_offsets_topic(server: BrokerServer) -> ErrorCode:
         OFFSETS_TOPIC,
         server.config.offsets_topic_num_partitions,
         factor,
-        configs={"cleanup.policy": "compact"},
+        configs={
+            "cleanup.policy": "compact",
+            "segment.bytes": str(server.config.offsets_topic_segment_bytes),
+        },
     )
     results = await server.create_topics([topic])
     return results[0].error_code
@@ -67,6 +70,7 @@ async def ensure_transaction_topic(server: BrokerServer) -> ErrorCode:
         factor,
         configs={
             "cleanup.policy": "compact",
+            "segment.bytes": str(config.transaction_state_log_segment_bytes),
             "min.insync.replicas": str(config.transaction_state_log_min_isr),
             "unclean.leader.election.enable": "false",
         },

@@ -115,6 +115,8 @@ class ReplicaFetcher:
             port,
             client_id=f"odradek-replica-fetcher-{self.server.node_id}",
             request_timeout_ms=timeout_ms,
+            sasl=self.server.inter_broker_sasl,
+            ssl_context=self.server.inter_broker_ssl,
         ) as connection:
             self._connection = connection
             self.server.on_peer_reachable(self.source_broker)

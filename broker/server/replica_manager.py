@@ -48,7 +48,13 @@ from broker.log.log_manager import LogManager
 from broker.log.partition_log import NonContiguousAppendError, PartitionLog
 from broker.log.segment import records_end
 from client.protocol.errors import ErrorCode
-from client.protocol.records import InvalidRecordError, validate_batches
+from client.protocol.records import (
+    BatchHeader,
+    InvalidRecordError,
+    batch_payload,
+    record_spans,
+    validate_batches,
+)
 
 TopicPartition = tuple[str, int]
 ALTER_PARTITION_RETRY_MS = 100  # after a transport failure (no answer is no refusal)
@@ -410,6 +416,14 @@ class ReplicaManager(ABC):
         except InvalidRecordError as problem:
             return LeaderAppend(problem.error_code, str(problem))
         header = batches.batches[0][1]
+        if log_.compacted and not header.is_control:
+            keyless = _keyless(records, header)
+            if keyless is not None:
+                return LeaderAppend(
+                    ErrorCode.INVALID_RECORD,
+                    f"Compacted topic cannot accept message without key in topic partition "
+                    f"{topic}-{index}.",
+                )
         if header.producer_id >= 0:
             verdict = log_.producer_state.check(
                 BatchInfo.of(
@@ -593,7 +607,12 @@ class ReplicaManager(ABC):
             return 0
         log_ = self.partition_log(*effect.key)
         try:
-            log_.append_as_follower(chunk, batches.batches, wall_ms=self.wall_now_ms())
+            log_.append_as_follower(
+                chunk,
+                batches.batches,
+                wall_ms=self.wall_now_ms(),
+                fetch_offset=effect.fetch_offset if effect.fetch_offset >= 0 else None,
+            )
         except NonContiguousAppendError as problem:
             # A response for an offset we no longer hold (a truncation raced it): refetch.
             self.info(f"{effect.key[0]}-{effect.key[1]}: {problem}; fetching from the log end")
@@ -679,3 +698,16 @@ class ReplicaManager(ABC):
                 self.complete_delayed(key)
             if proposal is not None:
                 self.propose_isr_change(proposal)
+
+
+def _keyless(records: bytes | bytearray | memoryview, header: BatchHeader) -> int | None:
+    """The offset delta of the first record without a key, if any: a compacted topic refuses
+    such a batch (Kafka's LogValidator); the one place a produce reads records one by one."""
+    try:
+        payload = batch_payload(records, header)
+        for span in record_spans(payload, header):
+            if span.key is None:
+                return span.offset - header.base_offset
+    except InvalidRecordError:
+        return 0
+    return None

@@ -311,6 +311,8 @@ class TxnService:
                 endpoint[1],
                 client_id=f"odradek-txn-markers-{self.server.node_id}",
                 request_timeout_ms=self.server.config.offsets_commit_timeout_ms + 5000,
+                sasl=self.server.inter_broker_sasl,
+                ssl_context=self.server.inter_broker_ssl,
             ) as connection:
                 version = connection.pick_version(WRITE_TXN_MARKERS, 1, 1)
                 response = await connection.send(WRITE_TXN_MARKERS, request, version=version)

@@ -206,8 +206,17 @@ def _check_client_rules(header: BatchHeader, position: int) -> None:
         )
 
 
-def _check_counts(header: BatchHeader, position: int) -> None:
-    if header.record_count < 1 or header.last_offset_delta != header.record_count - 1:
+def _check_counts(header: BatchHeader, position: int, from_client: bool) -> None:
+    if not from_client:
+        # A compacted batch (from a leader's cleaned log) keeps its last offset delta with
+        # fewer records, down to none (Kafka's cleaner writes such batches).
+        if header.record_count < 0 or header.last_offset_delta < header.record_count - 1:
+            raise InvalidRecordError(
+                ErrorCode.CORRUPT_MESSAGE,
+                f"batch at {position}: record count {header.record_count} with last offset "
+                f"delta {header.last_offset_delta}",
+            )
+    elif header.record_count < 1 or header.last_offset_delta != header.record_count - 1:
         raise InvalidRecordError(
             ErrorCode.INVALID_RECORD,
             f"batch at {position}: record count {header.record_count} with last offset delta "
@@ -243,7 +252,7 @@ def validate_batches(
     offset_delta_of_max = -1
     while position < len(view):
         header = verify_batch(view, position, max_batch_bytes=max_batch_bytes)
-        _check_counts(header, position)
+        _check_counts(header, position, from_client)
         if from_client:
             _check_client_rules(header, position)
         if header.max_timestamp > max_timestamp:
@@ -529,3 +538,70 @@ def decode_records(batch: bytes | bytearray | memoryview) -> list[Record]:
     if reader.position != len(payload):
         raise InvalidRecordError(ErrorCode.CORRUPT_MESSAGE, "bytes after the last record")
     return records
+
+
+# ---- compaction: records kept or dropped as spans of bytes ---------------------------------
+
+
+class RecordSpan(NamedTuple):
+    """Where one record lies in a batch's decompressed record bytes, and what compaction
+    needs of it: its offset, key, and whether it is a tombstone (a null value)."""
+
+    offset: int
+    key: bytes | None
+    tombstone: bool
+    start: int
+    end: int
+
+
+def batch_payload(batch: bytes | bytearray | memoryview, header: BatchHeader) -> bytes:
+    """The decompressed record bytes of one whole batch."""
+    view = memoryview(batch)
+    return decompress(header.compression, bytes(view[BATCH_HEADER_BYTES : header.size_bytes]))
+
+
+def record_spans(payload: bytes, header: BatchHeader) -> list[RecordSpan]:
+    """Each record of ``payload`` (:func:`batch_payload`) without decoding its headers."""
+    reader = _Reader(payload)
+    spans = []
+    for _ in range(header.record_count):
+        start = reader.position
+        length = reader.varint()
+        end = reader.position + length
+        if length < 0 or end > len(payload):
+            raise InvalidRecordError(ErrorCode.CORRUPT_MESSAGE, "record past the batch")
+        reader.take(1)  # attributes
+        reader.varint(_MAX_VARLONG_BYTES)  # timestamp delta
+        offset_delta = reader.varint()
+        key = reader.nullable_bytes()
+        tombstone = reader.varint() == -1
+        reader.position = end
+        spans.append(RecordSpan(header.base_offset + offset_delta, key, tombstone, start, end))
+    if reader.position != len(payload):
+        raise InvalidRecordError(ErrorCode.CORRUPT_MESSAGE, "bytes after the last record")
+    return spans
+
+
+def rebuild_batch(header: BatchHeader, records: bytes, record_count: int) -> bytes:
+    """The batch ``header`` heads, holding only ``records`` (whole encoded records of it, in
+    order): base offset, last offset delta, timestamps, producer fields and epoch stay, so
+    every kept record keeps its offset and the batch still ends where it ended (Kafka's
+    cleaner keeps a batch's last offset for the producer's sequence).  An empty batch is
+    written uncompressed, as Kafka writes one."""
+    attributes = header.attributes
+    if record_count == 0:
+        attributes &= ~_COMPRESSION_MASK
+        payload = b""
+    else:
+        payload = compress(header.compression, records)
+    batch_length = BATCH_HEADER_BYTES - LOG_OVERHEAD_BYTES + len(payload)
+    out = bytearray(
+        _HEADER.pack(
+            header.base_offset, batch_length, header.partition_leader_epoch, MAGIC, 0,
+            attributes, header.last_offset_delta, header.base_timestamp, header.max_timestamp,
+            header.producer_id, header.producer_epoch, header.base_sequence, record_count,
+        )
+    )  # fmt: skip
+    out += payload
+    struct.pack_into(">I", out, CRC_OFFSET, crc32c.crc32c(memoryview(out)[ATTRIBUTES_OFFSET:]))
+    return bytes(out)

@@ -216,6 +216,43 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         factory.stop_all()
 
 
+@pytest.fixture(scope="module")
+def acl_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A broker whose authorizer refuses every group (a wildcard DENY) and lets the
+    anonymous principal use the fuzz topic; unnamed resources are open to everyone."""
+    factory = BrokerFactory(tmp_path_factory.mktemp("fuzz-acl"))
+    running = factory.start(
+        {
+            "socket.request.max.bytes": "65536",
+            "offsets.topic.num.partitions": "2",
+            "transaction.state.log.num.partitions": "2",
+            "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "allow.everyone.if.no.acl.found": "true",
+        }
+    )
+    acls = [
+        (2, TOPIC, 3, "User:ANONYMOUS", "*", 2, 3),  # TOPIC fuzz LITERAL: ALL, ALLOW
+        (3, "*", 3, "User:*", "*", 2, 2),  # GROUP *: ALL, DENY
+        (5, "*", 3, "User:*", "*", 4, 2),  # TRANSACTIONAL_ID *: WRITE, DENY
+    ]
+    creations = [
+        dict(zip(("resource_type", "resource_name", "resource_pattern_type", "principal",
+                  "host", "operation", "permission_type"), acl, strict=True))
+        for acl in acls
+    ]  # fmt: skip
+    with RawConnection(running.bootstrap) as conn:
+        created = conn.request(30, 3, {"creations": creations}).results
+        assert [r.error_code for r in created] == [ErrorCode.NONE] * 3
+        topic = {"name": TOPIC, "num_partitions": 1, "replication_factor": 1,
+                 "assignments": [], "configs": []}  # fmt: skip
+        answer = conn.request(19, 4, {"topics": [topic], "timeout_ms": 1000})
+        assert answer.topics[0].error_code == ErrorCode.NONE
+    try:
+        yield running
+    finally:
+        factory.stop_all()
+
+
 def _send_and_drain(bootstrap: str, frames: list[bytes]) -> None:
     """Send the frames, then read whatever comes back until the broker answers or hangs up."""
     host, port = bootstrap.rsplit(":", 1)
@@ -253,6 +290,14 @@ FUZZ = settings(
 def test_broker_survives_garbage(broker: Any, frames: list[bytes]) -> None:
     _send_and_drain(broker.bootstrap, frames)
     _assert_healthy(broker.bootstrap)
+
+
+@FUZZ
+@given(frames=st.lists(st.one_of(_mutated(), _random()), min_size=1, max_size=4))
+def test_broker_with_acls_survives_garbage(acl_broker: Any, frames: list[bytes]) -> None:
+    """The same frames through the authorizer's checks (broker/server/authorization.py)."""
+    _send_and_drain(acl_broker.bootstrap, frames)
+    _assert_healthy(acl_broker.bootstrap)
 
 
 @pytest.mark.slow
@@ -311,3 +356,15 @@ def test_log_is_intact_after_fuzzing(broker: Any) -> None:
     assert offsets[:3] == [0, 1, 2]
     assert offsets == list(range(len(offsets)))
     assert high_watermark == len(offsets)
+
+
+@pytest.mark.slow
+@settings(
+    max_examples=1000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(frames=st.lists(st.one_of(_mutated(), _random()), min_size=1, max_size=8))
+def test_broker_with_acls_survives_garbage_long(acl_broker: Any, frames: list[bytes]) -> None:
+    _send_and_drain(acl_broker.bootstrap, frames)
+    _assert_healthy(acl_broker.bootstrap)

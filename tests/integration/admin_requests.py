@@ -8,7 +8,7 @@ from typing import Any
 
 from broker.cluster_launcher import LocalCluster
 from client.protocol.errors import ErrorCode
-from client.protocol.records import build_batch, iterate_batches
+from client.protocol.records import Record, build_batch, iterate_batches
 from tests.integration.wire import RawConnection
 from tests.support.history import fetch_request, list_offsets_request
 from tests.support.waiting import wait_until
@@ -39,12 +39,20 @@ def create_topic(
     assert error == ErrorCode.NONE, (ErrorCode(error).name, response.topics[0].error_message)
 
 
-def produce(bootstrap: str, topic: str, partition: int, batches: int, per_batch: int = 5) -> int:
-    """``batches`` acks=all batches of ``per_batch`` records; returns the next offset."""
+def produce(
+    bootstrap: str, topic: str, partition: int, batches: int, per_batch: int = 5, *,
+    keyed: bool = False,
+) -> int:  # fmt: skip
+    """``batches`` acks=all batches of ``per_batch`` records (``keyed``: each value its own
+    key, as a compacted topic wants); returns the next offset."""
     end = -1
     with RawConnection(bootstrap) as conn:
         for number in range(batches):
-            values = [b"%s-%d-%d" % (topic.encode(), number, i) for i in range(per_batch)]
+            values: list[Any] = [
+                b"%s-%d-%d" % (topic.encode(), number, i) for i in range(per_batch)
+            ]
+            if keyed:
+                values = [Record(0, 0, value, value) for value in values]
             body = {
                 "transactional_id": None,
                 "acks": -1,
@@ -134,8 +142,11 @@ def elect_leaders(
 # ---- a cluster's view of a topic ------------------------------------------------------------
 
 
-def partition_states(bootstrap: str, topic: str) -> dict[int, tuple[int, int, frozenset[int]]]:
-    """Metadata v12 from one broker: partition -> (leader, leader epoch, ISR)."""
+def _states_or_none(
+    bootstrap: str, topic: str
+) -> dict[int, tuple[int, int, frozenset[int]]] | None:
+    """Metadata v12 from one broker: partition -> (leader, leader epoch, ISR); None while
+    the broker does not know the topic (its metadata may lag the broker that created it)."""
     body = {
         "topics": [{"topic_id": uuid.UUID(int=0), "name": topic}],
         "allow_auto_topic_creation": False,
@@ -143,23 +154,33 @@ def partition_states(bootstrap: str, topic: str) -> dict[int, tuple[int, int, fr
     }
     with RawConnection(bootstrap) as conn:
         (entry,) = conn.request(3, 12, body).topics
-    assert entry.error_code == ErrorCode.NONE, ErrorCode(entry.error_code).name
+    if entry.error_code != ErrorCode.NONE:
+        return None
     return {
         p.partition_index: (p.leader_id, p.leader_epoch, frozenset(p.isr_nodes))
         for p in entry.partitions
     }
 
 
+def partition_states(bootstrap: str, topic: str) -> dict[int, tuple[int, int, frozenset[int]]]:
+    """Metadata v12 from one broker: partition -> (leader, leader epoch, ISR)."""
+    states = _states_or_none(bootstrap, topic)
+    assert states is not None, f"{bootstrap} does not know {topic}"
+    return states
+
+
 def agreed_states(
     cluster: LocalCluster, topic: str
 ) -> dict[int, tuple[int, int, frozenset[int]]] | None:
-    """The partitions of ``topic`` if every running broker tells the same, else None."""
+    """The partitions of ``topic`` if every running broker knows it and tells the same,
+    else None."""
     views = [
-        partition_states(f"127.0.0.1:{node.port}", topic)
+        _states_or_none(f"127.0.0.1:{node.port}", topic)
         for node in cluster.nodes.values()
         if node.running
     ]
-    return views[0] if views and all(view == views[0] for view in views) else None
+    first = views[0] if views else None
+    return first if first is not None and all(view == first for view in views) else None
 
 
 def wait_for_states(

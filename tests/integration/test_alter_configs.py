@@ -105,15 +105,25 @@ def _codes(answers: list[tuple[int, str, ErrorCode, str | None]]) -> list[ErrorC
     return [code for _, _, code, _ in answers]
 
 
-def _describe(conn: RawConnection, topic: str) -> dict[str, tuple[str | None, int]]:
+def _describe_or_none(conn: RawConnection, topic: str) -> dict[str, tuple[str | None, int]] | None:
+    """The topic's configs; None while this broker does not know the topic (its metadata
+    may lag the broker that created it)."""
     body = {
         "resources": [{"resource_type": TOPIC, "resource_name": topic, "configuration_keys": None}],
         "include_synonyms": False,
         "include_documentation": False,
     }
     result = conn.request(DESCRIBE_CONFIGS, 4, body).results[0]
+    if result.error_code == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
+        return None
     assert result.error_code == ErrorCode.NONE, result
     return {entry.name: (entry.value, entry.config_source) for entry in result.configs}
+
+
+def _describe(conn: RawConnection, topic: str) -> dict[str, tuple[str | None, int]]:
+    described = _describe_or_none(conn, topic)
+    assert described is not None, f"{topic} unknown"
+    return described
 
 
 def _produce(
@@ -447,7 +457,8 @@ def test_min_insync_replicas_raised_on_a_cluster(kafka_cluster_factory: ClusterF
         with RawConnection(address) as conn:
             _eventually(
                 lambda conn=conn: (
-                    _describe(conn, "m")["min.insync.replicas"] == ("3", DYNAMIC_TOPIC_CONFIG)
+                    (_describe_or_none(conn, "m") or {}).get("min.insync.replicas")
+                    == ("3", DYNAMIC_TOPIC_CONFIG)
                 ),
                 f"min.insync.replicas=3 at {address}",
             )

@@ -9,6 +9,8 @@ from a live replica outside the ISR.
 
 from __future__ import annotations
 
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from broker.cluster_launcher import LocalCluster, NodeProcess
@@ -159,3 +161,30 @@ def test_elect_leaders_preferred_and_unclean(kafka_cluster_factory: ClusterFacto
     assert results[("u", 0)][0] == ErrorCode.ELECTION_NOT_NEEDED
     top, _ = elect_leaders(_address(nodes[3]), {"u": [0]}, 7)
     assert top == ErrorCode.INVALID_REQUEST
+
+
+def _create_then_describe(address: str, name: str) -> tuple[int, int, int]:
+    """CreateTopics then Metadata on one connection: (create error, metadata error, partitions)."""
+    topic = {"name": name, "num_partitions": 2, "replication_factor": 3,
+             "assignments": [], "configs": []}  # fmt: skip
+    with RawConnection(address) as conn:
+        created = conn.request(19, 5, {"topics": [topic], "timeout_ms": 10_000})
+        metadata = conn.request(3, 12, {"topics": [{"name": name, "topic_id": uuid.UUID(int=0)}]})
+    (described,) = metadata.topics
+    return created.topics[0].error_code, described.error_code, len(described.partitions)
+
+
+def test_concurrent_creators_both_find_the_topic(kafka_cluster_factory: ClusterFactory) -> None:
+    """Two clients create the same topic at once through different brokers: one is told it was
+    created, the other TOPIC_ALREADY_EXISTS, and each finds it in its broker's Metadata at once
+    (the forwarding broker answers only once its own metadata holds the topic, either way)."""
+    cluster = kafka_cluster_factory.start(brokers=3)
+    addresses = [_address(cluster.nodes[2]), _address(cluster.nodes[3])]
+    for round_ in range(8):
+        name = f"race-{round_}"
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            answers = list(pool.map(_create_then_describe, addresses, [name, name]))
+        assert sorted(created for created, _, _ in answers) == sorted(
+            [ErrorCode.NONE, ErrorCode.TOPIC_ALREADY_EXISTS]
+        ), answers
+        assert [(error, count) for _, error, count in answers] == [(ErrorCode.NONE, 2)] * 2

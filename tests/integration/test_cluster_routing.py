@@ -8,6 +8,7 @@ from typing import Any
 from broker.testing import ClusterFactory
 from client.protocol.errors import ErrorCode
 from client.protocol.records import build_batch
+from tests.integration.admin_requests import wait_for_states
 from tests.integration.wire import RawConnection
 
 
@@ -28,6 +29,10 @@ def test_followers_redirect_to_the_leader(kafka_cluster_factory: ClusterFactory)
     }
     with RawConnection(first) as conn:
         assert conn.request(19, 4, create).topics[0].error_code == ErrorCode.NONE
+    # Every broker knows the partition, its leader and full ISR (metadata reaches the brokers
+    # other than the creating one a little later).
+    wait_for_states(cluster, "r", lambda s: len(s[0][2]) == 3, "r with a full ISR everywhere")
+    with RawConnection(first) as conn:
         metadata = conn.request(3, 12, {"topics": [{"name": "r", "topic_id": uuid.UUID(int=0)}]})
     partition = metadata.topics[0].partitions[0]
     brokers = {b.node_id: f"{b.host}:{b.port}" for b in metadata.brokers}

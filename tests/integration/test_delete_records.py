@@ -82,8 +82,8 @@ def test_delete_records_refuses_internal_and_compacted_topics(
     broker = kafka_broker_factory.start()
     create_topic(broker.bootstrap, "c", configs={"cleanup.policy": "compact"})
     create_topic(broker.bootstrap, "both", configs={"cleanup.policy": "compact,delete"})
-    produce(broker.bootstrap, "c", 0, batches=1)
-    produce(broker.bootstrap, "both", 0, batches=1)
+    produce(broker.bootstrap, "c", 0, batches=1, keyed=True)
+    produce(broker.bootstrap, "both", 0, batches=1, keyed=True)
     answers = delete_records(
         broker.bootstrap, {("c", 0): 2, ("both", 0): 2, ("__consumer_offsets", 0): 0}
     )

@@ -16,7 +16,7 @@ from typing import Any
 
 from broker.testing import ClusterFactory
 from client.protocol import headers
-from tests.integration.admin_requests import create_topic
+from tests.integration.admin_requests import create_topic, produce, wait_for_states
 from tests.integration.wire import RawConnection
 from tests.support.waiting import wait_until
 
@@ -41,6 +41,11 @@ def test_followers_name_the_new_leader_right_after_a_kill(
     cluster = kafka_cluster_factory.start(brokers=3)
     first = cluster.bootstrap.split(",")[0]
     create_topic(first, TOPIC, replication_factor=3, configs={"min.insync.replicas": "2"})
+    # Every follower fetching from the leader before the first kill: an acks=all write
+    # through the leader, which every broker by then knows, is answered once all have it.
+    states = wait_for_states(cluster, TOPIC, lambda s: s[0][0] >= 0, "a leader everywhere")
+    addresses = {node_id: f"127.0.0.1:{node.port}" for node_id, node in cluster.nodes.items()}
+    produce(addresses[states[0][0]], TOPIC, 0, batches=1)
     live = first
     for _round in range(3):
         metadata = _metadata(live)

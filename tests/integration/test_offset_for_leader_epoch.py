@@ -10,6 +10,7 @@ from typing import Any
 from broker.testing import BrokerFactory, ClusterFactory
 from client.protocol.errors import ErrorCode
 from client.protocol.records import build_batch
+from tests.integration.admin_requests import wait_for_states
 from tests.integration.wire import RawConnection
 
 DEADLINE_S = 30.0
@@ -101,6 +102,10 @@ def test_an_old_epoch_ends_where_the_new_leader_took_over(
     first = cluster.bootstrap.split(",")[0]
     with RawConnection(first) as conn:
         _create(conn, "f", 3)
+    # Every broker agrees on the leader and the full ISR first (the creating broker's
+    # metadata may lead the others', the leader's own included).
+    wait_for_states(cluster, "f", lambda s: len(s[0][2]) == 3, "f with a full ISR everywhere")
+    with RawConnection(first) as conn:
         metadata, before = _partition(conn, "f")
     brokers = {b.node_id: f"{b.host}:{b.port}" for b in metadata.brokers}
     old_leader, old_epoch = before.leader_id, before.leader_epoch
@@ -116,6 +121,13 @@ def test_an_old_epoch_ends_where_the_new_leader_took_over(
             _, after = _partition(conn, "f")
     assert after.leader_id not in (old_leader, -1), "no new leader was elected"
     assert after.leader_epoch > old_epoch
+    # The new leader itself has applied its leadership before it is written to.
+    wait_for_states(
+        cluster,
+        "f",
+        lambda s: s[0][:2] == (after.leader_id, after.leader_epoch),
+        "the new leader everywhere",
+    )
     with RawConnection(brokers[after.leader_id]) as conn:
         produced = _produce(conn, "f", 3)
         assert (produced.error_code, produced.base_offset) == (ErrorCode.NONE, 2)

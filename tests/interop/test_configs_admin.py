@@ -5,8 +5,6 @@
 from __future__ import annotations
 
 import contextlib
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,6 +22,8 @@ from confluent_kafka.admin import (
 from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource as KafkaPythonResource
 from kafka.admin import ConfigResourceType
+
+from tests.support.waiting import wait_until
 
 TIMEOUT_S = 10.0
 TIMEOUT_MS = 10_000
@@ -200,12 +200,16 @@ def test_confluent_on_a_cluster(kafka_cluster_factory: Any, topic: str) -> None:
     assert futures[resource].result(timeout=TIMEOUT_S) is None
     for node in cluster.nodes.values():
         single = confluent_admin(f"127.0.0.1:{node.port}")
+
         # The broker that forwarded the change answers once it has it; others may lag.
-        deadline = time.monotonic() + TIMEOUT_S
-        value = described(single, topic)["min.insync.replicas"]
-        while value.value != "2" and time.monotonic() < deadline:
-            threading.Event().wait(0.05)
-            value = described(single, topic)["min.insync.replicas"]
+        def seen(at: AdminClient = single) -> Any:
+            try:
+                value = described(at, topic)["min.insync.replicas"]
+            except KafkaException:
+                return None  # the topic is not known there yet
+            return value if value.value == "2" else None
+
+        value = wait_until(seen, f"min.insync.replicas=2 at {node.port}", TIMEOUT_S)
         assert (value.value, value.source) == ("2", ConfigSource.DYNAMIC_TOPIC_CONFIG.value)
 
 

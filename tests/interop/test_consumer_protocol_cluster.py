@@ -88,7 +88,9 @@ def test_members_rejoin_after_the_coordinator_is_killed(
             if seen[index]:  # a member that read nothing has nothing to commit
                 member.commit(asynchronous=False)
         marks = [len(seen[0]), len(seen[1])]
-        assert sum(marks) == 60
+        # Each record read (a partition that moved to the second member before anything was
+        # committed may have been read by both).
+        assert set(seen[0]) | set(seen[1]) == before
         victim = _coordinator(bootstrap.split(",")[0], group)
         cluster.nodes[victim].kill()
         survivors = ",".join(

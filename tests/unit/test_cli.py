@@ -84,7 +84,7 @@ def test_warnings_go_to_stderr(
         (["--set", "num.partitions"], "odradek: error: invalid --set 'num.partitions'"),
         (
             ["--set", "listeners=SSL://:9093"],
-            "odradek: error: listener 'SSL' uses security protocol SSL",
+            "odradek: error: SSL listener 'SSL' needs ssl.keystore.location",
         ),
         (
             ["--config", "/nonexistent/server.properties"],

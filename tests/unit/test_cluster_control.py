@@ -200,6 +200,32 @@ def test_same_incarnation_retry_returns_the_epoch_without_records() -> None:
     assert retry.records == [] and retry.result.broker_epoch == epoch
 
 
+def test_a_registration_keeps_every_listener_and_old_records_fall_back() -> None:
+    cluster = Cluster(brokers=0)
+    listeners = (("INTERNAL", "10.0.0.1", 9092), ("EXTERNAL", "kafka.example", 9094))
+    result = cluster.cluster.register_broker(
+        1,
+        "inc",
+        host="10.0.0.1",
+        port=9092,
+        rack=None,
+        now_ms=0,
+        metadata_offset=0,
+        listeners=listeners,
+    )
+    (record,) = [r for r in result.records if isinstance(r, RegisterBrokerRecord)]
+    replayed = record_from_dict(record_to_dict(record))  # JSON arrays come back as tuples
+    assert replayed == record and replayed.listeners == listeners
+    cluster.apply(result.records)
+    registration = cluster.image.brokers[1]
+    assert registration.endpoint("EXTERNAL") == ("kafka.example", 9094)
+    assert registration.endpoint("INTERNAL") == ("10.0.0.1", 9092)
+    assert registration.endpoint(None) == ("10.0.0.1", 9092)  # inter-broker
+    assert registration.endpoint("OTHER") == ("10.0.0.1", 9092)
+    old = record_from_dict({k: v for k, v in record_to_dict(record).items() if k != "listeners"})
+    assert old.listeners == ()
+
+
 def test_negative_broker_id_is_an_invalid_request() -> None:
     result = Cluster(brokers=0).cluster.register_broker(
         -1, "x", host="h", port=1, rack=None, now_ms=0, metadata_offset=0

@@ -108,14 +108,19 @@ def test_kafka_defaults(attribute: str, expected: object) -> None:
 def test_every_supported_key_is_a_field_of_matching_type() -> None:
     config = configured()
     names = [field.name for field in dataclasses.fields(BrokerConfig)]
-    assert names == [key.replace(".", "_") for key in BROKER_CONFIGS] + ["explicit_keys"]
+    assert names == [key.replace(".", "_") for key in BROKER_CONFIGS] + [
+        "listener_settings",
+        "explicit_keys",
+    ]
     python_types: dict[ConfigType, type | tuple[type, ...]] = {
         ConfigType.BOOLEAN: bool,
         ConfigType.INT: int,
         ConfigType.SHORT: int,
         ConfigType.LONG: int,
         ConfigType.STRING: (str, tuple),
+        ConfigType.PASSWORD: str,
         ConfigType.LIST: tuple,
+        ConfigType.DOUBLE: float,
     }
     for name, key in BROKER_CONFIGS.items():
         value = config.value_of(name)
@@ -265,16 +270,16 @@ def test_unknown_key_error_names_the_key() -> None:
 def test_known_kafka_keys_are_ignored_with_one_warning() -> None:
     overrides = [
         "num.io.threads=8",
-        "ssl.keystore.location=/etc/keystore",
+        "ssl.cipher.suites=TLS_AES_128_GCM_SHA256",
         "zookeeper.connect=localhost:2181",
-        "listener.name.internal.ssl.keystore.location=/x",
+        "listener.name.internal.ssl.cipher.suites=x",
         "num.io.threads=9",
     ]
     loaded = load_config(None, overrides)
     assert loaded.config == configured()
     assert loaded.warnings == (
         "ignoring Kafka config keys that odradek does not support yet: "
-        "listener.name.internal.ssl.keystore.location, num.io.threads, ssl.keystore.location, "
+        "listener.name.internal.ssl.cipher.suites, num.io.threads, ssl.cipher.suites, "
         "zookeeper.connect",
     )
 
@@ -512,15 +517,29 @@ def test_bad_advertised_listeners(overrides: tuple[str, ...], message: str) -> N
     "overrides",
     [
         ("listeners=SSL://:9093",),
-        ("listeners=SASL_PLAINTEXT://:9093",),
+        ("listeners=SASL_SSL://:9093",),
         ("listener.security.protocol.map=PLAINTEXT:SASL_SSL",),
         ("listeners=CLIENT://:9093", "listener.security.protocol.map=CLIENT:SSL"),
     ],
 )
-def test_ssl_and_sasl_are_refused(overrides: tuple[str, ...]) -> None:
+def test_an_ssl_listener_needs_a_keystore(overrides: tuple[str, ...]) -> None:
     message = config_error(*overrides)
-    assert "uses security protocol" in message
-    assert "odradek supports only PLAINTEXT (SSL and SASL are not implemented)" in message
+    assert "needs ssl.keystore.location" in message
+
+
+def test_ssl_stores_must_be_pem_and_load(tmp_path: Path) -> None:
+    assert "set ssl.keystore.type=PEM" in config_error(
+        "listeners=SSL://:9093", "ssl.keystore.type=JKS", "ssl.keystore.location=/x.jks"
+    )
+    assert "cannot load its certificate and key" in config_error(
+        "listeners=SSL://:9093", f"ssl.keystore.location={tmp_path / 'missing.pem'}"
+    )
+    # Inline PEM, per listener, is loaded too (and this one is garbage).
+    assert "cannot load its certificate and key" in config_error(
+        "listeners=SSL://:9093",
+        "listener.name.ssl.ssl.keystore.certificate.chain=x",
+        "listener.name.ssl.ssl.keystore.key=y",
+    )
 
 
 def test_listener_needs_a_protocol() -> None:
@@ -800,6 +819,11 @@ def test_log_config_values_defaults() -> None:
         "max_index_bytes": 10485760,
         "max_message_bytes": 1048588,
         "message_timestamp_type": "CreateTime",
+        "cleanup_policy": ("delete",),
+        "delete_retention_ms": 86400000,
+        "min_compaction_lag_ms": 0,
+        "max_compaction_lag_ms": LONG_MAX,
+        "min_cleanable_dirty_ratio": 0.5,
     }
 
 

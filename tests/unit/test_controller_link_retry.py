@@ -56,3 +56,17 @@ async def test_an_unexpected_error_is_logged_with_its_traceback(
         await retry.failed(error, unexpected=True)
     (record,) = caplog.records
     assert record.levelno == logging.ERROR and record.exc_info is not None
+
+
+async def test_the_backoff_can_be_capped_at_a_heartbeat_interval() -> None:
+    """The broker's link to the controller backs off no longer than a heartbeat interval:
+    a restarted controller hears from it within its session timeout."""
+    slept: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    retry = _Retry("controller 127.0.0.1:1", sleep=fake_sleep, max_backoff_ms=250)
+    for _ in range(8):
+        await retry.failed(ConnectionRefusedError("refused"))
+    assert [round(s * 1000) for s in slept] == [50, 100, 200, 250, 250, 250, 250, 250]

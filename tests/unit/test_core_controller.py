@@ -217,8 +217,8 @@ def test_replay_refuses_partition_states_that_break_p6_or_p8(record: PartitionRe
     before = image.state()
     with pytest.raises(ValueError):
         image.replay(dataclasses.replace(record, topic_id=topic_id))
-    assert image.state()[:4] == before[:4]  # nothing but the offset moved
-    assert image.records_replayed == before[4] + 1
+    assert image.state()[:-1] == before[:-1]  # nothing but the offset moved
+    assert image.records_replayed == before[-1] + 1
 
 
 def test_replay_accepts_a_change_with_higher_epochs() -> None:

@@ -314,7 +314,7 @@ def test_records_become_an_append_with_the_leader_high_watermark() -> None:
     fetcher, logs = _fetcher(A0)
     fetcher.build_request(0)
     response = _response(("a", _part(0, records=b"batch", high_watermark=9, log_start_offset=2)))
-    assert fetcher.handle_response(response, logs, 0) == [AppendRecords(A0, b"batch", 9, 2)]
+    assert fetcher.handle_response(response, logs, 0) == [AppendRecords(A0, b"batch", 9, 2, 5)]
 
 
 def test_no_records_is_a_high_watermark_update() -> None:
@@ -441,7 +441,7 @@ def test_stale_responses_are_ignored() -> None:
         ("a", _part(2, records=b"x")),
         ("b", _part(0, records=b"x")),
     )
-    assert fetcher.handle_response(response, logs, 0) == [AppendRecords(B0, b"x", 4, 0)]
+    assert fetcher.handle_response(response, logs, 0) == [AppendRecords(B0, b"x", 4, 0, 5)]
     # A response is used once: the same one again (a duplicate) does nothing.
     assert fetcher.handle_response(response, logs, 0) == []
 

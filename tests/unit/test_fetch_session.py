@@ -14,6 +14,7 @@ import anyio
 import pytest
 from construct import Container
 
+from broker.core.client_quotas import QuotaWindow
 from broker.core.fetch_session import (
     FINAL_EPOCH,
     INITIAL_EPOCH,
@@ -31,6 +32,7 @@ from broker.core.replica_fetcher import (
 )
 from broker.server.connection import current_connection_state
 from broker.server.handlers import fetch
+from broker.server.quotas import BrokerQuotas
 from broker.server.replica_manager import ReplicaManager
 from client.protocol.errors import ErrorCode
 from client.protocol.headers import RequestHeader
@@ -262,7 +264,7 @@ def test_absent_partitions_mean_no_change() -> None:
     assert fetcher.build_request(0) is not None
     response = _response(42, ("a", _part(1, records=b"x", high_watermark=6)))
     effects = fetcher.handle_response(response, logs, 0)
-    assert effects == [AppendRecords(A1, b"x", 6, 0)]
+    assert effects == [AppendRecords(A1, b"x", 6, 0, 5)]
     assert fetcher.build_request(0) is not None
     assert fetcher.handle_response(_response(42), logs, 0) == []
     assert fetcher.session_id == 42 and fetcher.session_epoch == 3
@@ -419,6 +421,7 @@ class FakeBroker:
     logs: dict[tuple[str, int], LeaderLog] = field(default_factory=dict)
     fetched: list[tuple[tuple[str, int], int]] = field(default_factory=list)
     image: Any = None
+    quotas: BrokerQuotas = field(default_factory=lambda: BrokerQuotas(QuotaWindow()))
 
     def add(self, key: tuple[str, int], topic_id: uuid.UUID, end: int) -> None:
         replicas = (LEADER, FOLLOWER)

@@ -45,9 +45,12 @@ TIME_MODULUS = 2**40
 EXPECTED_MISSING = {
     ("AlterPartition", 0),
     ("AlterPartition", 1),
+    ("CreateAcls", 0),  # Kafka 4 removed v0 of the ACL APIs (KIP-896); we still declare it
     ("CreateTopics", 0),
+    ("DeleteAcls", 0),
     ("CreateTopics", 1),
     ("DeleteTopics", 0),
+    ("DescribeAcls", 0),
     ("DescribeConfigs", 0),
     ("DescribeLogDirs", 0),
     ("OffsetForLeaderEpoch", 0),
@@ -66,6 +69,8 @@ REQUIRED_APIS |= {21, 23, 33, 43, 44}
 REQUIRED_APIS |= {24, 25, 26, 27, 28, 65, 66}
 # The KIP-848 consumer group APIs: ConsumerGroupHeartbeat, ConsumerGroupDescribe.
 REQUIRED_APIS |= {68, 69}
+# Security (session 20): SaslHandshake, SaslAuthenticate, the ACL APIs, SCRAM credentials.
+REQUIRED_APIS |= {17, 36, 29, 30, 31, 50, 51}
 
 
 def _kio_class(message: Message, version: int) -> type[Any] | None:

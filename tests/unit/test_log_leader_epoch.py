@@ -170,8 +170,8 @@ def test_follower_takes_whole_batches_of_a_cut_chunk(tmp_path: Path) -> None:
     assert all_batches(follower) == chunk
 
 
-@pytest.mark.parametrize("first_offset", [0, 5, 7])
-def test_follower_append_must_start_at_the_log_end_offset(
+@pytest.mark.parametrize("first_offset", [0, 5])
+def test_follower_append_never_starts_before_the_log_end_offset(
     tmp_path: Path, first_offset: int
 ) -> None:
     follower = open_log(tmp_path / "t-0")
@@ -183,15 +183,33 @@ def test_follower_append_must_start_at_the_log_end_offset(
     assert follower.log_end_offset == 6 and epochs(follower) == [(1, 0)]
 
 
-def test_follower_append_rejects_a_gap_between_batches(tmp_path: Path) -> None:
+def test_follower_append_refuses_records_fetched_from_elsewhere(tmp_path: Path) -> None:
+    """Fetched from 4, but the log now ends at 6 (a truncation or append raced the fetch):
+    refused, though a compacted leader's batch may begin after the fetch offset."""
+    follower = open_log(tmp_path / "t-0")
+    append(follower, 1, count=6)
+    data = batch(2, base_offset=7, partition_leader_epoch=2)
+    checked = r.validate_batches(data, max_batch_bytes=1 << 20, from_client=False)
+    with pytest.raises(NonContiguousAppendError, match="fetched from 4"):
+        follower.append_as_follower(data, checked.batches, wall_ms=T0, fetch_offset=4)
+    assert follower.log_end_offset == 6
+    follower.append_as_follower(data, checked.batches, wall_ms=T0, fetch_offset=6)
+    assert follower.log_end_offset == 9
+
+
+def test_follower_append_takes_a_compacted_leaders_gaps(tmp_path: Path) -> None:
     follower = open_log(tmp_path / "t-0")
     data = batch(2, base_offset=0, partition_leader_epoch=1)
     data += batch(2, base_offset=3, partition_leader_epoch=1)
     checked = r.validate_batches(data, max_batch_bytes=1 << 20, from_client=False)
-    with pytest.raises(NonContiguousAppendError, match="base offset 3, expected 2"):
+    follower.append_as_follower(data, checked.batches, wall_ms=T0, fetch_offset=0)
+    assert follower.log_end_offset == 5 and epochs(follower) == [(1, 0)]
+    # A batch starting inside the previous one is never taken.
+    data = batch(2, base_offset=5, partition_leader_epoch=1)
+    data += batch(2, base_offset=6, partition_leader_epoch=1)
+    checked = r.validate_batches(data, max_batch_bytes=1 << 20, from_client=False)
+    with pytest.raises(NonContiguousAppendError, match="base offset 6, expected 7"):
         follower.append_as_follower(data, checked.batches, wall_ms=T0)
-    assert follower.log_end_offset == 0 and epochs(follower) == []
-    assert follower.active_segment.size_bytes == 0
 
 
 def test_follower_append_replaces_an_epoch_begun_at_its_log_end(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from construct import Container
 from broker import config as broker_config
 from broker.core.controller import NewTopic, TopicResult
 from broker.core.metadata import BROKER_RESOURCE, TOPIC_RESOURCE
+from broker.server.quotas import charge_mutations, mutation_throttle_ms, refund_mutation
 from client.protocol.errors import ErrorCode
 from client.protocol.headers import RequestHeader
 
@@ -21,6 +22,162 @@ if TYPE_CHECKING:
     from broker.server.broker import BrokerServer
 
 ZERO_UUID = uuid.UUID(int=0)
+
+
+# -- controller_mutation_rate (KIP-599) ----------------------------------------------------
+# Each topic of CreateTopics / CreatePartitions / DeleteTopics is charged the partitions it
+# creates or deletes, in request order.  From CreateTopics v6, DeleteTopics v5 and
+# CreatePartitions v3 a topic met with an empty bucket is refused THROTTLING_QUOTA_EXCEEDED;
+# older versions are only throttled.  A topic that fails for another reason is refunded.
+# Unlike Kafka, where the controller keeps the bucket, each broker keeps its own for the
+# requests it receives (the controller does not see the client's principal here).
+THROTTLED = "The throttling quota has been exceeded."
+
+
+async def _within_mutation_quota(
+    server: BrokerServer,
+    header: RequestHeader,
+    request: Container,
+    *,
+    items_field: str,
+    results_field: str,
+    names: list[str | None],
+    costs: list[float],
+    strict_since: int,
+    refused_entry: Any,
+    handle: Any,
+) -> dict[str, Any]:
+    quotas = getattr(server, "quotas", None)
+    if quotas is None or not quotas.mutation.enabled or request.get("validate_only", False):
+        result: dict[str, Any] = await handle(server, header, request)
+        return result
+    client_id = header.client_id or ""
+    items = list(request[items_field])
+    refused, _ = charge_mutations(
+        quotas,
+        client_id,
+        [(index, cost) for index, cost in enumerate(costs) if cost > 0],
+        header.api_version >= strict_since,
+    )
+    kept = Container(request)
+    kept[items_field] = [item for index, item in enumerate(items) if index not in refused]
+    response = dict(await handle(server, header, kept))
+    results = list(response[results_field])
+    charged = {names[i]: cost for i, cost in enumerate(costs) if i not in refused and names[i]}
+    for entry in results:
+        if entry["error_code"] != ErrorCode.NONE and entry["name"] in charged:
+            refund_mutation(quotas, client_id, charged.pop(entry["name"]))
+    results += [refused_entry(items[index]) for index in sorted(refused)]
+    response[results_field] = results
+    if refused or header.api_version < strict_since:
+        # Strict versions are throttled only when a topic was refused (Kafka).
+        throttle = mutation_throttle_ms(quotas, client_id)
+    else:
+        throttle = 0
+    response["throttle_time_ms"] = max(int(response.get("throttle_time_ms", 0)), throttle)
+    return response
+
+
+def _created_partitions(topic: Container, default: int) -> float:
+    if topic.num_partitions > 0:
+        return float(topic.num_partitions)
+    return float(len(topic.assignments) or default)
+
+
+async def create_topics(
+    server: BrokerServer, header: RequestHeader, request: Container
+) -> dict[str, Any]:
+    default = server.config.num_partitions
+    return await _within_mutation_quota(
+        server,
+        header,
+        request,
+        items_field="topics",
+        results_field="topics",
+        names=[topic.name for topic in request.topics],
+        costs=[_created_partitions(topic, default) for topic in request.topics],
+        strict_since=6,
+        refused_entry=lambda topic: {
+            "name": topic.name,
+            "topic_id": ZERO_UUID,
+            "error_code": ErrorCode.THROTTLING_QUOTA_EXCEEDED,
+            "error_message": THROTTLED,
+            "num_partitions": -1,
+            "replication_factor": -1,
+            "configs": None,
+        },
+        handle=_create_topics,
+    )
+
+
+def _partition_count(server: BrokerServer, name: str | None) -> int:
+    image = server.image.topic(name) if name is not None else None
+    return 0 if image is None else len(image.partitions)
+
+
+async def delete_topics(
+    server: BrokerServer, header: RequestHeader, request: Container
+) -> dict[str, Any]:
+    by_id = header.api_version >= 6
+    field = "topics" if by_id else "topic_names"
+    names: list[str | None] = []
+    if by_id:
+        for item in request.topics:
+            topic = server.image.topics_by_id.get(item.topic_id)
+            if item.name is not None:
+                names.append(item.name)
+            else:
+                names.append(None if topic is None else topic.name)
+    else:
+        names = list(request.topic_names)
+    costs = [float(_partition_count(server, name)) for name in names]
+
+    def refused(item: Any) -> dict[str, Any]:
+        name = item.name if by_id else item
+        topic_id = item.topic_id if by_id else None
+        return {
+            "name": name,
+            "topic_id": topic_id or ZERO_UUID,
+            "error_code": ErrorCode.THROTTLING_QUOTA_EXCEEDED,
+            "error_message": THROTTLED,
+        }
+
+    return await _within_mutation_quota(
+        server,
+        header,
+        request,
+        items_field=field,
+        results_field="responses",
+        names=names,
+        costs=costs,
+        strict_since=5,
+        refused_entry=refused,
+        handle=_delete_topics,
+    )
+
+
+async def create_partitions(
+    server: BrokerServer, header: RequestHeader, request: Container
+) -> dict[str, Any]:
+    return await _within_mutation_quota(
+        server,
+        header,
+        request,
+        items_field="topics",
+        results_field="results",
+        names=[topic.name for topic in request.topics],
+        costs=[
+            float(max(topic.count - _partition_count(server, topic.name), 0))
+            for topic in request.topics
+        ],
+        strict_since=3,
+        refused_entry=lambda topic: {
+            "name": topic.name,
+            "error_code": ErrorCode.THROTTLING_QUOTA_EXCEEDED,
+            "error_message": THROTTLED,
+        },
+        handle=_create_partitions,
+    )
 
 
 def _new_topic(topic: Container) -> NewTopic:
@@ -58,13 +215,15 @@ def _created_entry(server: BrokerServer, result: TopicResult) -> dict[str, Any]:
     return entry
 
 
-async def create_topics(
+async def _create_topics(
     server: BrokerServer, header: RequestHeader, request: Container
 ) -> dict[str, Any]:
     if server.forwards_to_controller:
         response = await server.forward_to_controller(header, request)
         if not request.get("validate_only", False):
-            created = [t.name for t in response.topics if t.error_code == ErrorCode.NONE]
+            # An existing topic too: the caller's next request here finds what it was told of.
+            known = (ErrorCode.NONE, ErrorCode.TOPIC_ALREADY_EXISTS)
+            created = [t.name for t in response.topics if t.error_code in known]
             await server.await_metadata(lambda: all(server.image.topic(n) for n in created))
         return dict(response)
     topics = [_new_topic(topic) for topic in request.topics]
@@ -78,7 +237,7 @@ async def create_topics(
     }
 
 
-async def delete_topics(
+async def _delete_topics(
     server: BrokerServer, header: RequestHeader, request: Container
 ) -> dict[str, Any]:
     if header.api_version >= 6:
@@ -121,7 +280,7 @@ async def delete_topics(
     return {"throttle_time_ms": 0, "responses": responses + unknown_ids}
 
 
-async def create_partitions(
+async def _create_partitions(
     server: BrokerServer, header: RequestHeader, request: Container
 ) -> dict[str, Any]:
     if server.forwards_to_controller:

@@ -21,9 +21,11 @@ from broker.server.handlers import (
     admin,
     alter_configs,
     api_versions,
+    client_quotas,
     describe_quorum,
     elect_leaders,
     reassignments,
+    security,
 )
 from client.protocol.errors import ErrorCode
 from client.protocol.headers import RequestHeader
@@ -64,6 +66,8 @@ async def broker_registration(
         rack=request.rack,
         now_ms=monotonic_ms(),
         metadata_offset=server.metadata_offset,
+        # the first listener is the inter-broker one (ControllerLink registers it first)
+        listeners=tuple((item.name, item.host, item.port) for item in request.listeners),
     )
     result = server.apply(outcome)
     if result.error_code is ErrorCode.NONE:
@@ -247,6 +251,10 @@ CONTROLLER_HANDLERS: dict[int, Handler] = {
     44: alter_configs.incremental_alter_configs,
     45: reassignments.alter_on_controller,
     46: reassignments.list_on_controller,
+    49: client_quotas.alter_on_controller,
+    51: security.alter_on_controller,
+    30: security.create_acls_on_controller,
+    31: security.delete_acls_on_controller,
     55: describe_quorum.handle_on_controller,
     56: alter_partition,
     62: broker_registration,

@@ -39,6 +39,7 @@ from broker.core.fetch_session import (
 from broker.log.partition_log import OffsetOutOfRangeError
 from broker.server.connection import coalesced_writes, current_connection_state
 from broker.server.handlers.leadership import leader_or_error
+from broker.server.quotas import connection_user
 from broker.server.replica_manager import ReadBudget
 from client.protocol.errors import ErrorCode
 from client.protocol.headers import RequestHeader
@@ -206,9 +207,9 @@ def replica_of(request: Container, version: int) -> tuple[int, int]:
 
 
 def _read_all(
-    server: BrokerServer, request: Container, topics: list[Any], version: int
+    server: BrokerServer, request: Container, topics: list[Any], version: int, max_bytes: int
 ) -> tuple[list[Any], int]:
-    budget = ReadBudget(request.get("max_bytes", 0x7FFFFFFF))
+    budget = ReadBudget(max_bytes)
     replica_id, replica_epoch = replica_of(request, version)
     responses = []
     for topic in topics:
@@ -383,9 +384,20 @@ async def handle(server: BrokerServer, header: RequestHeader, request: Container
                 "responses": [],
             }
         session, topics = opened
-    with coalesced_writes():  # a follower's fetch may complete many acks=all produces
-        responses, total = _read_all(server, request, topics, version)
+    max_bytes = request.get("max_bytes", 0x7FFFFFFF)
     min_bytes = request.min_bytes
+    quota_client: tuple[str, str] | None = None
+    quotas = server.quotas
+    if replica_id < 0 and quotas.active and quotas.fetch.enabled:
+        # consumer_byte_rate: no more than the quota allows over its window (Kafka's
+        # getMaxValueInQuotaWindow), and an answer over the quota goes out empty.
+        quota_client = connection_user(current_connection_state.get({})), header.client_id or ""
+        allowed = quotas.fetch_budget(*quota_client)
+        if allowed < max_bytes:
+            max_bytes = int(allowed)
+            min_bytes = min(min_bytes, max_bytes)
+    with coalesced_writes():  # a follower's fetch may complete many acks=all produces
+        responses, total = _read_all(server, request, topics, version, max_bytes)
     max_wait_ms = min(max(request.max_wait_ms, 0), MAX_WAIT_MS_LIMIT)
     if total < min_bytes and max_wait_ms > 0 and not _has_errors(responses):
         keys = _watched_keys(server, topics, version)
@@ -400,7 +412,16 @@ async def handle(server: BrokerServer, header: RequestHeader, request: Container
                 read_committed=read_committed,
             )
             with coalesced_writes():
-                responses, total = _read_all(server, request, topics, version)
+                responses, total = _read_all(server, request, topics, version, max_bytes)
+    if quota_client is not None:
+        throttle = quotas.fetch_throttle_ms(*quota_client, total)
+        if throttle > 0:
+            return {
+                "throttle_time_ms": throttle,
+                "error_code": ErrorCode.NONE,
+                "session_id": INVALID_SESSION_ID,
+                "responses": [],
+            }
     if session is not None:
         responses = _session_answer(session, topics, responses, version)
     return {

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 from construct import Container
 
 from broker.core.controller import INTERNAL_TOPICS, NewTopic, topic_name_error
-from broker.core.metadata import TopicImage
+from broker.core.metadata import BrokerRegistration, TopicImage
+from broker.server.connection import current_listener
 from client.protocol.errors import ErrorCode
 from client.protocol.headers import RequestHeader
 
@@ -33,16 +34,24 @@ def brokers(server: BrokerServer, *, with_just_fenced: bool = False) -> list[dic
     ``with_just_fenced`` (Metadata answers) also brokers fenced within the last second, so
     that librdkafka moves partitions off a dead leader cleanly (broker/core/peer_watch.py)."""
     just_fenced = server.just_fenced_brokers() if with_just_fenced else set()
+    listener = current_listener.get()
     return [
-        {
-            "node_id": registration.broker_id,
-            "host": registration.host,
-            "port": registration.port,
-            "rack": registration.rack,
-        }
+        broker_entry(registration, listener)
         for registration in sorted(server.image.brokers.values(), key=lambda r: r.broker_id)
         if not registration.fenced or registration.broker_id in just_fenced
     ]
+
+
+def broker_entry(registration: BrokerRegistration, listener: str | None) -> dict[str, Any]:
+    """A broker as Metadata / DescribeCluster / Produce's node endpoints name it: its endpoint
+    on the listener the request came on."""
+    host, port = registration.endpoint(listener)
+    return {
+        "node_id": registration.broker_id,
+        "host": host,
+        "port": port,
+        "rack": registration.rack,
+    }
 
 
 def topic_entry(server: BrokerServer, topic: TopicImage, with_operations: bool) -> dict[str, Any]:

@@ -20,7 +20,9 @@ from construct import Container
 
 from broker.core.partition import ACKS_ALL, ACKS_NONE
 from broker.server.clock import monotonic_ms
+from broker.server.connection import current_listener
 from broker.server.dispatcher import Deferred
+from broker.server.handlers.metadata import broker_entry
 from broker.server.replica_manager import acks_key
 from client.protocol.errors import ErrorCode, ProtocolError
 from client.protocol.headers import RequestHeader
@@ -102,14 +104,7 @@ def _node_endpoints(server: BrokerServer, responses: list[dict[str, Any]]) -> li
     for broker_id in sorted(leaders):
         registration = server.image.brokers.get(broker_id)
         if registration is not None:
-            endpoints.append(
-                {
-                    "node_id": broker_id,
-                    "host": registration.host,
-                    "port": registration.port,
-                    "rack": registration.rack,
-                }
-            )
+            endpoints.append(broker_entry(registration, current_listener.get()))
     return endpoints
 
 
