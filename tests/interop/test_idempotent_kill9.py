@@ -3,7 +3,6 @@ every delivered record is there exactly once (zero duplicates, zero losses)."""
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections import Counter
 from typing import Any
@@ -14,17 +13,12 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from broker.testing import BrokerFactory
 from client.protocol.errors import ErrorCode
 from tests.integration.wire import RawConnection
+from tests.support.ports import unused_port
 
 RECORDS = 3000
 KILL_AFTER = 800
 TIMEOUT_S = 30.0
 TOPIC = "idem-kill"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class IdempotentProducer(threading.Thread):
@@ -91,7 +85,7 @@ def _stored(bootstrap: str) -> list[bytes]:
 
 
 def _round(factory: BrokerFactory) -> tuple[int, int, int]:
-    port = _free_port()
+    port = unused_port()
     overrides = {"listeners": f"PLAINTEXT://127.0.0.1:{port}"}
     data_dir = factory.new_data_dir()
     broker = factory.start(overrides, subprocess=True, data_dir=data_dir)

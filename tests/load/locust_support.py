@@ -6,11 +6,12 @@ from __future__ import annotations
 import contextlib
 import csv
 import os
-import socket
 import subprocess
 import sys
 import uuid
 from pathlib import Path
+
+from tests.support.ports import unused_port
 
 REPO = Path(__file__).resolve().parents[2]
 # A hard limit on every locust process (a run is a few seconds; startup and shutdown add some).
@@ -60,13 +61,6 @@ def run_locust(
     return completed
 
 
-def free_port() -> int:
-    """A TCP port of 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def stop(process: subprocess.Popen[bytes]) -> None:
     """SIGTERM this process (by its PID) if it still runs; SIGKILL if it lingers."""
     if process.poll() is None:
@@ -85,7 +79,7 @@ def run_distributed(
     ``workers`` worker processes; waits for the master (bounded), then for the workers (which
     quit with it).  Returns the master's exit code (None if it had to be stopped) and every
     process's output.  All of them are stopped by PID in any case."""
-    port = str(free_port())
+    port = str(unused_port())
     logs = [out.with_name(f"{out.name}-master.log")]
     logs += [out.with_name(f"{out.name}-worker{index}.log") for index in range(workers)]
     master_command = locust_command(

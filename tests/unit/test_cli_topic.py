@@ -18,6 +18,7 @@ from broker.testing import InProcessBroker
 from client.admin import AdminClient
 from client.protocol import records
 from client.protocol.errors import ErrorCode
+from tests.support.ports import unused_port
 
 PRODUCE = 0
 PARTITION_HEADER = "PARTITION  LEADER  REPLICAS  ISR  LOG START OFFSET  HIGH WATERMARK"
@@ -37,14 +38,6 @@ def topic(
 ) -> tuple[int, str, str]:
     """``odradek topic *argv --bootstrap-server <broker>``."""
     return run(capsys, "topic", *argv, "--bootstrap-server", broker.bootstrap)
-
-
-def free_port() -> int:
-    """A port nobody listens on: bound by the kernel's choice, then released."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 def produce(bootstrap: str, name: str, partition: int, count: int) -> None:
@@ -166,7 +159,7 @@ def test_json_output(kafka_broker: InProcessBroker, capsys: pytest.CaptureFixtur
 def test_bootstrap_server_takes_a_comma_list(
     kafka_broker: InProcessBroker, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    servers = f"127.0.0.1:{free_port()},{kafka_broker.bootstrap}"
+    servers = f"127.0.0.1:{unused_port()},{kafka_broker.bootstrap}"
     code, out, err = run(capsys, "topic", "list", "--bootstrap-server", servers)
     assert (code, out, err) == (0, LIST_HEADER + "\n", "")
 
@@ -235,7 +228,7 @@ def test_unknown_topics_are_each_named(
 def test_unreachable_broker_names_address_and_timeout(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    address = f"127.0.0.1:{free_port()}"
+    address = f"127.0.0.1:{unused_port()}"
     argv = ["--bootstrap-server", address, "--timeout-ms", str(SHORT_TIMEOUT_MS)]
     for command in (["list"], ["create", "x"], ["describe", "x"], ["delete", "x"]):
         code, out, err = run(capsys, "topic", *command, *argv)
