@@ -40,6 +40,8 @@ lint: $(VENV)/.stamp-test
 	$(BIN)/ruff format --check client broker tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	@# Every test module imports (ruff and mypy do not check names imported from tests/).
+	$(BIN)/python -m pytest --collect-only -q -m 'slow or not slow' > /dev/null
 
 # Micro benchmarks (bench/micro/README.md).  Runs are saved under bench/baselines/<machine id>/;
 # bench and bench-check compare with BENCH_BASELINE (default: the newest run saved for this

@@ -21,7 +21,8 @@ import pytest
 
 from broker import cli_data
 from broker.testing import InProcessBroker
-from tests.unit.test_cli_topic import free_port, run
+from tests.support.ports import unused_port
+from tests.unit.test_cli_topic import run
 
 SHORT_TIMEOUT_MS = 300
 IDLE_TIMEOUT_MS = 500
@@ -314,7 +315,7 @@ def test_unreachable_broker_names_address_and_timeout(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, command: list[str]
 ) -> None:
     feed(monkeypatch, b"x\n")
-    address = f"127.0.0.1:{free_port()}"
+    address = f"127.0.0.1:{unused_port()}"
     started = time.monotonic()
     code, out, err = run(
         capsys, *command, "--bootstrap-server", address, "--timeout-ms", str(SHORT_TIMEOUT_MS)

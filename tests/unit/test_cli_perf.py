@@ -14,7 +14,8 @@ import pytest
 
 from broker.cli_perf import Meter, Progress, Summary, percentile
 from broker.testing import InProcessBroker
-from tests.unit.test_cli_topic import free_port, run
+from tests.support.ports import unused_port
+from tests.unit.test_cli_topic import run
 
 RECORDS = 2000
 SHORT_TIMEOUT_MS = 300
@@ -178,7 +179,7 @@ def test_consume_of_an_empty_topic(
 
 
 def test_unreachable_broker(capsys: pytest.CaptureFixture[str]) -> None:
-    address = f"127.0.0.1:{free_port()}"
+    address = f"127.0.0.1:{unused_port()}"
     for command in ("produce", "consume"):
         started = time.monotonic()
         argv = [
@@ -260,7 +261,7 @@ def test_bad_client_config_is_refused_before_connecting(
         "--config",
         "linger=5",
         "--bootstrap-server",
-        f"127.0.0.1:{free_port()}",
+        f"127.0.0.1:{unused_port()}",
     ]
     code, out, err = run(capsys, *argv)
     assert (code, out) == (2, "")
