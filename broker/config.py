@@ -53,6 +53,10 @@ class ConfigError(ValueError):
         self.key = key
 
 
+class DynamicConfigError(ConfigError):
+    """A broker key that cannot change at run time; Kafka answers INVALID_REQUEST (42)."""
+
+
 class ConfigType(enum.IntEnum):
     """DescribeConfigs `ConfigType` numbers (KIP-569)."""
 
@@ -962,6 +966,13 @@ class BrokerConfig:
     # case as Kafka writes them.
     listener_settings: tuple[tuple[str, str], ...] = ()
     explicit_keys: frozenset[str] = field(default=frozenset(), compare=False)
+    # Dynamic broker configs (KIP-226, ``ConfigRecord``\ s of BROKER resources) in effect,
+    # as stored: this broker's own, and the cluster default's (resource name '').  Their
+    # values are already in the attributes above (see :func:`with_dynamic`).
+    dynamic_broker: Mapping[str, str] = field(default_factory=dict, compare=False)
+    dynamic_default: Mapping[str, str] = field(default_factory=dict, compare=False)
+    # The static values (file, --set, default) of the keys a dynamic layer overrides.
+    static_values: Mapping[str, object] = field(default_factory=dict, compare=False)
 
     def value_of(self, key: str) -> object:
         """The parsed value of a supported broker key, by its Kafka name."""
@@ -969,8 +980,13 @@ class BrokerConfig:
         return getattr(self, _attribute(key))
 
     def config_source(self, key: str) -> ConfigSource:
-        """STATIC_BROKER_CONFIG for a key set in the file or by --set, else DEFAULT_CONFIG."""
+        """Where the value comes from, highest precedence first: this broker's dynamic
+        config, the cluster's dynamic default, the file or --set, Kafka's default."""
         assert key in BROKER_CONFIGS, key
+        if key in self.dynamic_broker:
+            return ConfigSource.DYNAMIC_BROKER_CONFIG
+        if key in self.dynamic_default:
+            return ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG
         if key in self.explicit_keys:
             return ConfigSource.STATIC_BROKER_CONFIG
         return ConfigSource.DEFAULT_CONFIG
@@ -1596,6 +1612,77 @@ def validate_topic_configs(configs: Mapping[str, str | None]) -> dict[str, str]:
     return validated
 
 
+# Broker keys that AlterConfigs may change at run time, for one broker or as the cluster
+# default (Kafka's ``DynamicLogConfig``: the broker synonyms of topic keys).  The broker reads
+# them where it uses them, so a change applies to every partition without a restart.
+DYNAMIC_BROKER_KEYS: frozenset[str] = frozenset(
+    name for name in _TOPIC_KEY_BY_BROKER_SYNONYM if name != "log.flush.scheduler.interval.ms"
+)
+
+
+def validate_dynamic_broker_configs(configs: Mapping[str, str | None]) -> dict[str, str]:
+    """Check dynamic broker configs; return them trimmed, dropping None (= not set).
+
+    Raises ConfigError for a key that is not a broker key (INVALID_CONFIG), one that cannot
+    change at run time (``DynamicConfigError``, INVALID_REQUEST), or an invalid value.
+    """
+    static = sorted(
+        name for name in configs if name in BROKER_CONFIGS and name not in DYNAMIC_BROKER_KEYS
+    )
+    if static:
+        raise DynamicConfigError(
+            f"Cannot update these configs dynamically: {', '.join(static)}. Set them in the "
+            "broker's properties file and restart it.",
+            static[0],
+        )
+    validated = {}
+    for name, text in configs.items():
+        key = BROKER_CONFIGS.get(name)
+        if key is None:
+            counterpart = _BROKER_KEY_BY_TOPIC_KEY.get(name)
+            message = _unknown_key_message(
+                name, DYNAMIC_BROKER_KEYS, "broker config key", counterpart
+            )
+            raise ConfigError(message, name)
+        if text is not None:
+            _parse_value(key, text)
+            validated[name] = text.strip()
+    return validated
+
+
+def with_dynamic(
+    static: BrokerConfig, default: Mapping[str, str], own: Mapping[str, str]
+) -> tuple[BrokerConfig, list[str]]:
+    """``static`` with the dynamic configs on top (this broker's over the cluster default's),
+    and a warning for each stored value that no longer parses (it is left out)."""
+    warnings: list[str] = []
+    layers: list[dict[str, str]] = []
+    values: dict[str, object] = {}
+    for source in (default, own):
+        kept: dict[str, str] = {}
+        for name, text in source.items():
+            key = BROKER_CONFIGS.get(name)
+            if key is None or name not in DYNAMIC_BROKER_KEYS:
+                warnings.append(f"ignoring dynamic broker config {name!r}: not a dynamic key")
+                continue
+            try:
+                values[_attribute(name)] = _parse_value(key, text)
+            except ConfigError as error:
+                warnings.append(f"ignoring dynamic broker config {name!r}: {error}")
+                continue
+            kept[name] = text
+        layers.append(kept)
+    hidden = {name: static.value_of(name) for layer in layers for name in layer}
+    merged = replace(
+        static,
+        **values,  # type: ignore[arg-type]
+        dynamic_default=layers[0],
+        dynamic_broker=layers[1],
+        static_values=hidden,
+    )
+    return merged, warnings
+
+
 def _from_broker(broker: BrokerConfig, key: ConfigKey) -> tuple[object, str | None]:
     """The value a broker synonym gives `key`, and that synonym's name (None: no synonym set)."""
     for synonym in key.synonyms:
@@ -1692,14 +1779,28 @@ def _topic_synonyms(
             ConfigSynonym(key.name, overrides[key.name], ConfigSource.DYNAMIC_TOPIC_CONFIG)
         )
     for synonym in key.synonyms:
-        if synonym.name in broker.explicit_keys:
-            text = _render(broker.value_of(synonym.name))
-            synonyms.append(ConfigSynonym(synonym.name, text, ConfigSource.STATIC_BROKER_CONFIG))
-    for synonym in key.synonyms:
-        default = BROKER_CONFIGS[synonym.name].default
-        if default is not None:
-            synonyms.append(ConfigSynonym(synonym.name, default, ConfigSource.DEFAULT_CONFIG))
+        synonyms.extend(_broker_synonyms(broker, synonym.name))
     return tuple(synonyms)
+
+
+def _broker_synonyms(broker: BrokerConfig, name: str) -> list[ConfigSynonym]:
+    """Every value ``name`` has on this broker, highest precedence first (Kafka's
+    ``ConfigHelper.configSynonyms``): dynamic (this broker, cluster default), static, default."""
+    synonyms = []
+    if name in broker.dynamic_broker:
+        value = broker.dynamic_broker[name]
+        synonyms.append(ConfigSynonym(name, value, ConfigSource.DYNAMIC_BROKER_CONFIG))
+    if name in broker.dynamic_default:
+        value = broker.dynamic_default[name]
+        synonyms.append(ConfigSynonym(name, value, ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG))
+    if name in broker.explicit_keys:
+        # The static value: what the file said (a dynamic layer may hide it in the attribute).
+        value = _render(broker.static_values.get(name, broker.value_of(name)))
+        synonyms.append(ConfigSynonym(name, value, ConfigSource.STATIC_BROKER_CONFIG))
+    default = BROKER_CONFIGS[name].default
+    if default is not None:
+        synonyms.append(ConfigSynonym(name, default, ConfigSource.DEFAULT_CONFIG))
+    return synonyms
 
 
 def describe_topic_config(broker: BrokerConfig, overrides: Mapping[str, str]) -> list[ConfigEntry]:
@@ -1724,22 +1825,38 @@ def describe_topic_config(broker: BrokerConfig, overrides: Mapping[str, str]) ->
     return entries
 
 
-def describe_broker_config(broker: BrokerConfig) -> list[ConfigEntry]:
-    """Every supported broker key; read-only, as odradek has no dynamic broker configs yet."""
+def describe_broker_config(
+    broker: BrokerConfig, *, default_only: bool = False
+) -> list[ConfigEntry]:
+    """Every supported broker key; only :data:`DYNAMIC_BROKER_KEYS` are not read-only.
+
+    ``default_only`` describes the cluster-default resource (name ''): as Kafka, only the
+    keys the cluster's dynamic default sets."""
     properties = broker.to_properties()
     entries = []
     for name in sorted(BROKER_CONFIGS):
         key = BROKER_CONFIGS[name]
-        source = broker.config_source(name)
-        value = properties.get(name)
+        if default_only:
+            if name not in broker.dynamic_default:
+                continue
+            source = ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG
+            value: str | None = broker.dynamic_default[name]
+        else:
+            source = broker.config_source(name)
+            value = properties.get(name)
         sensitive = key.config_type == ConfigType.PASSWORD
         if sensitive:
             value = None  # as Kafka: a password is never sent back
-        synonyms = () if value is None else (ConfigSynonym(name, value, source),)
+        if value is None:
+            synonyms: tuple[ConfigSynonym, ...] = ()
+        elif not default_only and (name in broker.dynamic_broker or name in broker.dynamic_default):
+            synonyms = tuple(_broker_synonyms(broker, name))
+        else:
+            synonyms = (ConfigSynonym(name, value, source),)
         entry = ConfigEntry(
             name=name,
             value=value,
-            read_only=True,
+            read_only=name not in DYNAMIC_BROKER_KEYS,
             is_default=source == ConfigSource.DEFAULT_CONFIG,
             source=source,
             sensitive=sensitive,

@@ -325,6 +325,49 @@ class AdminClient:
             INCREMENTAL_ALTER_CONFIGS, list(changes), body, results_of, raise_errors
         )
 
+    async def alter_broker_configs(
+        self,
+        broker: int | None,
+        changes: Mapping[str, str | None],
+        *,
+        validate_only: bool = False,
+    ) -> None:
+        """Change dynamic broker configs (IncrementalAlterConfigs, KIP-226): of one broker
+        (sent to it), or with ``broker`` None the cluster default (sent to any broker).  Per
+        key: the new value, or None to delete it; keys not named keep their values.  Raises
+        the resource's error (INVALID_REQUEST for a key that is not dynamic)."""
+        body = {
+            "resources": [
+                {
+                    "resource_type": int(ConfigResourceType.BROKER),
+                    "resource_name": "" if broker is None else str(broker),
+                    "configs": [_alterable(key, value) for key, value in changes.items()],
+                }
+            ],
+            "validate_only": validate_only,
+        }
+
+        async def attempt() -> KafkaError | None:
+            if broker is None:
+                connection = await self.cluster.controller_connection()
+            else:
+                connection = await self.cluster.connection_to(broker)
+            version = connection.pick_version(INCREMENTAL_ALTER_CONFIGS)
+            response = await connection.send(INCREMENTAL_ALTER_CONFIGS, body, version=version)
+            (result,) = response.responses
+            if result.error_code == ErrorCode.NONE:
+                return None
+            error = error_for(result.error_code, result.error_message or "broker configs")
+            if result.error_code in _CONTROLLER_RETRIABLE:
+                raise error
+            return error  # the answer: not retried
+
+        refused = await self.cluster.retrying(
+            attempt, timeout_ms=self.config.default_api_timeout_ms
+        )
+        if refused is not None:
+            raise refused
+
     async def describe_configs(
         self, resources: Iterable[ConfigResource], *, keys: Sequence[str] | None = None
     ) -> dict[ConfigResource, dict[str, ConfigEntry]]:

@@ -367,16 +367,26 @@ class ClusterControl:
         """Unfenced brokers not in controlled shutdown, sorted: where replicas may go."""
         return self.image.active_brokers()
 
+    def _topic_setting(self, topic: TopicImage, key: str) -> str | None:
+        """The topic's value of ``key``, else the cluster's dynamic default (KIP-226: a
+        ``ConfigRecord`` of the BROKER resource ''); None: neither sets it."""
+        value = topic.configs.get(key)
+        if value is None:
+            value = self.image.broker_configs.get("", {}).get(key)
+        return value
+
     def unclean_leader_election(self, topic: TopicImage) -> bool:
-        """The topic's ``unclean.leader.election.enable`` if set, else the cluster's."""
-        value = topic.configs.get(UNCLEAN_LEADER_ELECTION_ENABLE)
+        """The topic's ``unclean.leader.election.enable`` if set, else the cluster's (dynamic
+        default, then the controller's own config)."""
+        value = self._topic_setting(topic, UNCLEAN_LEADER_ELECTION_ENABLE)
         if value is None:
             return self.settings.unclean_leader_election_enable
         return value.strip().lower() == "true"
 
     def min_insync_replicas(self, topic: TopicImage) -> int:
-        """The topic's ``min.insync.replicas`` if set, else the cluster default."""
-        value = topic.configs.get(MIN_INSYNC_REPLICAS)
+        """The topic's ``min.insync.replicas`` if set, else the cluster default (dynamic,
+        then the controller's own config)."""
+        value = self._topic_setting(topic, MIN_INSYNC_REPLICAS)
         return int(value) if value is not None else self.settings.default_min_insync_replicas
 
     def leader_imbalance(self) -> dict[int, float]:

@@ -5,17 +5,17 @@ Two steps, as in Kafka (``ConfigAdminManager`` on the broker that received the r
 ``ConfigurationControlManager`` on the controller):
 
 - :func:`preprocess`, where the request arrived: duplicate resources or keys, null values,
-  unknown operations and resource types are refused, and BROKER resources end here: odradek
-  has no dynamically updatable broker keys, so any change to one is refused (INVALID_REQUEST,
-  as Kafka answers a key that is not dynamic).  What is left are TOPIC resources.
-- :func:`alter_topic_configs`, at the controller: the topic's new set of dynamic configs,
-  validated as a whole like CreateTopics' configs, and a record per key whose value changes.
-  AlterConfigs replaces the whole set (keys not given go back to their defaults);
-  IncrementalAlterConfigs applies SET / DELETE / APPEND / SUBTRACT per key, APPEND and
-  SUBTRACT only on list-typed keys (``cleanup.policy``).
+  unknown operations and resource types are refused, and so is a BROKER resource that names
+  another broker (as Kafka: a broker's own configs are sent to that broker).
+- :func:`alter_resource_configs`, at the controller: the resource's new set of dynamic
+  configs, validated as a whole (a topic's like CreateTopics' configs, a broker's or the
+  cluster default's against the dynamic broker keys, KIP-226), and a record per key whose
+  value changes.  AlterConfigs replaces the whole set (keys not given go back to their
+  defaults); IncrementalAlterConfigs applies SET / DELETE / APPEND / SUBTRACT per key, APPEND
+  and SUBTRACT only on list-typed keys (``cleanup.policy``, ``log.cleanup.policy``).
 
 Nothing here changes state: the caller commits the records, the image replays them.  The key
-and value rules are the shell's (:class:`TopicConfigSchema`, from ``broker.config``).
+and value rules are the shell's (:class:`ConfigSchema`, from ``broker.config``).
 """
 
 from __future__ import annotations
@@ -81,21 +81,27 @@ class ConfigChangeResult:
     results: list[ResourceResult]
 
 
-class TopicConfigSchema(Protocol):
-    """The topic keys' rules (the shell passes ``broker.config``'s)."""
+class ConfigSchema(Protocol):
+    """The keys' rules per resource type, TOPIC or BROKER (the shell passes
+    ``broker.config``'s)."""
 
-    def validate(self, configs: Mapping[str, str | None]) -> dict[str, str]:
+    def validate(self, resource_type: int, configs: Mapping[str, str | None]) -> dict[str, str]:
         """The configs trimmed, None values dropped; :class:`ConfigValidationError` for an
-        unknown key or a bad value."""
+        unknown key or a bad value, :class:`StaticConfigError` for a broker key that cannot
+        change at run time."""
         ...
 
-    def is_list(self, name: str) -> bool:
+    def is_list(self, resource_type: int, name: str) -> bool:
         """Whether ``name`` is a list-typed key (APPEND / SUBTRACT apply)."""
         ...
 
-    def default(self, name: str) -> str | None:
+    def default(self, resource_type: int, name: str) -> str | None:
         """Kafka's default of the key (what APPEND / SUBTRACT start from when unset)."""
         ...
+
+
+class StaticConfigError(ConfigValidationError):
+    """A broker key that is not dynamic: Kafka answers INVALID_REQUEST, not INVALID_CONFIG."""
 
 
 def _refusal(resource: ResourceChange, error: ErrorCode, message: str) -> ResourceResult:
@@ -103,12 +109,16 @@ def _refusal(resource: ResourceChange, error: ErrorCode, message: str) -> Resour
 
 
 def preprocess(
-    resources: Sequence[ResourceChange], node_id: int, *, incremental: bool
+    resources: Sequence[ResourceChange],
+    node_id: int | None,
+    *,
+    incremental: bool,
 ) -> dict[int, ResourceResult]:
     """The results decided where the request arrived, by index in ``resources``.
 
-    Every index not in the answer is a TOPIC resource that passed: it goes to the controller
-    (:func:`alter_topic_configs`).
+    Every index not in the answer is a resource that passed: it goes to the controller
+    (:func:`alter_resource_configs`).  ``node_id`` None: this is a controller-only node,
+    which takes any broker's resource (forwarded by that broker).
     """
     decided: dict[int, ResourceResult] = {}
     first_seen: dict[tuple[int, str], int] = {}
@@ -131,7 +141,9 @@ def preprocess(
     return decided
 
 
-def _precheck(resource: ResourceChange, node_id: int, incremental: bool) -> ResourceResult | None:
+def _precheck(
+    resource: ResourceChange, node_id: int | None, incremental: bool
+) -> ResourceResult | None:
     names = [change.name for change in resource.changes]
     if len(set(names)) != len(names):
         return _refusal(resource, ErrorCode.INVALID_REQUEST, "Error due to duplicate config keys")
@@ -158,8 +170,8 @@ def _precheck(resource: ResourceChange, node_id: int, incremental: bool) -> Reso
     return _refusal(resource, ErrorCode.INVALID_REQUEST, message)
 
 
-def _broker_change(resource: ResourceChange, node_id: int) -> ResourceResult:
-    """A BROKER resource: this broker ('' = the cluster default); any key is refused."""
+def _broker_change(resource: ResourceChange, node_id: int | None) -> ResourceResult | None:
+    """A BROKER resource: this broker or, '', the cluster default (None: it goes on)."""
     name = resource.resource_name
     if name:
         try:
@@ -167,17 +179,10 @@ def _broker_change(resource: ResourceChange, node_id: int) -> ResourceResult:
         except ValueError:
             message = f"Node id must be an integer, but it is: {name}"
             return _refusal(resource, ErrorCode.INVALID_REQUEST, message)
-        if broker_id != node_id:
+        if node_id is not None and broker_id != node_id:
             message = f"Unexpected broker id, expected {node_id}, but received {name}"
             return _refusal(resource, ErrorCode.INVALID_REQUEST, message)
-    if resource.changes:
-        keys = ", ".join(sorted(change.name for change in resource.changes))
-        message = (
-            f"Cannot update these configs dynamically: {keys}. odradek has no dynamically "
-            "updatable broker configs: set them in server.properties and restart the broker."
-        )
-        return _refusal(resource, ErrorCode.INVALID_REQUEST, message)
-    return ResourceResult(resource.resource_type, name, ErrorCode.NONE)
+    return None
 
 
 def _list_items(value: str | None) -> list[str]:
@@ -193,14 +198,15 @@ class _Refused(Exception):
         self.message = message
 
 
-def new_topic_configs(
+def new_configs(
     current: Mapping[str, str],
     changes: Sequence[ConfigChange],
-    schema: TopicConfigSchema,
+    schema: ConfigSchema,
+    resource_type: int,
     *,
     incremental: bool,
 ) -> dict[str, str | None]:
-    """The topic's dynamic configs after ``changes`` (not yet validated as a whole).
+    """A resource's dynamic configs after ``changes`` (not yet validated as a whole).
 
     Raises :class:`ConfigValidationError` for APPEND / SUBTRACT on an unknown key or on a key
     that is not a list.
@@ -215,12 +221,16 @@ def new_topic_configs(
         elif operation is ConfigOperation.DELETE:
             configs.pop(change.name, None)
         else:
-            schema.validate({change.name: None})  # an unknown key: its own message
-            if not schema.is_list(change.name):
+            schema.validate(resource_type, {change.name: None})  # an unknown key's message
+            if not schema.is_list(resource_type, change.name):
                 raise ConfigValidationError(
                     f"Can't {operation.name} to key {change.name} because its type is not LIST."
                 )
-            old = configs[change.name] if change.name in configs else schema.default(change.name)
+            old = (
+                configs[change.name]
+                if change.name in configs
+                else schema.default(resource_type, change.name)
+            )
             items = _list_items(old)
             for item in _list_items(change.value):
                 if operation is ConfigOperation.APPEND and item not in items:
@@ -231,8 +241,32 @@ def new_topic_configs(
     return configs
 
 
+def _validated(
+    schema: ConfigSchema, resource: ResourceChange, current: Mapping[str, str], incremental: bool
+) -> dict[str, str]:
+    kind = resource.resource_type
+    try:
+        wanted = new_configs(current, resource.changes, schema, kind, incremental=incremental)
+        return schema.validate(kind, wanted)
+    except StaticConfigError as error:
+        raise _Refused(ErrorCode.INVALID_REQUEST, str(error)) from error
+    except ConfigValidationError as error:
+        raise _Refused(ErrorCode.INVALID_CONFIG, str(error)) from error
+
+
+def _changed(
+    resource: ResourceChange, current: Mapping[str, str], validated: Mapping[str, str]
+) -> list[MetadataRecord]:
+    kind, name = resource.resource_type, resource.resource_name
+    return [
+        ConfigRecord(kind, name, key, validated.get(key))
+        for key in sorted(set(current) | set(validated))
+        if validated.get(key) != current.get(key)
+    ]
+
+
 def _topic_records(
-    image: MetadataImage, schema: TopicConfigSchema, resource: ResourceChange, incremental: bool
+    image: MetadataImage, schema: ConfigSchema, resource: ResourceChange, incremental: bool
 ) -> list[MetadataRecord]:
     name = resource.resource_name
     if not name:
@@ -242,53 +276,56 @@ def _topic_records(
         raise _Refused(ErrorCode.INVALID_TOPIC_EXCEPTION, problem)
     topic = image.topic(name)
     current = dict(topic.configs) if topic is not None else {}
-    try:
-        wanted = new_topic_configs(current, resource.changes, schema, incremental=incremental)
-        validated = schema.validate(wanted)
-    except ConfigValidationError as error:
-        raise _Refused(ErrorCode.INVALID_CONFIG, str(error)) from error
+    validated = _validated(schema, resource, current, incremental)
     if topic is None:
         raise _Refused(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"Topic '{name}' does not exist.")
-    return [
-        ConfigRecord(TOPIC_RESOURCE, name, key, validated.get(key))
-        for key in sorted(set(current) | set(validated))
-        if validated.get(key) != current.get(key)
-    ]
+    return _changed(resource, current, validated)
 
 
-def alter_topic_configs(
+def _broker_records(
+    image: MetadataImage, schema: ConfigSchema, resource: ResourceChange, incremental: bool
+) -> list[MetadataRecord]:
+    """A broker's dynamic configs, or the cluster default's (name ''), as Kafka's
+    ``ConfigurationControlManager``: any broker id is taken, registered or not."""
+    current = dict(image.broker_configs.get(resource.resource_name, {}))
+    return _changed(resource, current, _validated(schema, resource, current, incremental))
+
+
+def alter_resource_configs(
     image: MetadataImage,
-    schema: TopicConfigSchema,
+    schema: ConfigSchema,
     resources: Sequence[ResourceChange],
     *,
     incremental: bool,
     validate_only: bool,
 ) -> ConfigChangeResult:
-    """Topic resources (already through :func:`preprocess`): a result for each, and the
-    records of those that succeed (none with ``validate_only``).
+    """TOPIC and BROKER resources (already through :func:`preprocess`): a result for each,
+    and the records of those that succeed (none with ``validate_only``).
 
     As Kafka, a resource is validated in full before its existence is checked, and it
-    succeeds or fails as a whole.  The topics are distinct (preprocess refuses duplicates),
-    so their changes are independent.
+    succeeds or fails as a whole.  The resources are distinct (preprocess refuses
+    duplicates), so their changes are independent.
     """
     records: list[MetadataRecord] = []
     results: list[ResourceResult] = []
     for resource in resources:
-        assert resource.resource_type == TOPIC_RESOURCE, resource
+        kind = resource.resource_type
+        assert kind in (TOPIC_RESOURCE, BROKER_RESOURCE), resource
+        build = _topic_records if kind == TOPIC_RESOURCE else _broker_records
         try:
-            topic_records = _topic_records(image, schema, resource, incremental)
+            resource_records = build(image, schema, resource, incremental)
         except _Refused as refused:
             results.append(_refusal(resource, refused.error, refused.message))
             continue
-        results.append(ResourceResult(TOPIC_RESOURCE, resource.resource_name, ErrorCode.NONE))
+        results.append(ResourceResult(kind, resource.resource_name, ErrorCode.NONE))
         if not validate_only:
-            records.extend(topic_records)
+            records.extend(resource_records)
     return ConfigChangeResult(records, results)
 
 
 def alter_configs(
     image: MetadataImage,
-    schema: TopicConfigSchema,
+    schema: ConfigSchema,
     node_id: int,
     resources: Sequence[ResourceChange],
     *,
@@ -298,7 +335,7 @@ def alter_configs(
     """Both steps at once (the controller, or a combined node): one result per resource."""
     decided = preprocess(resources, node_id, incremental=incremental)
     pending = [index for index in range(len(resources)) if index not in decided]
-    topics = alter_topic_configs(
+    topics = alter_resource_configs(
         image,
         schema,
         [resources[index] for index in pending],
@@ -313,7 +350,7 @@ def alter_configs(
 def change_visible(
     configs: Mapping[str, str] | None, resource: ResourceChange, *, incremental: bool
 ) -> bool:
-    """Whether a topic's dynamic configs (None: the topic is gone) show a change that
+    """Whether a resource's dynamic configs (None: the topic is gone) show a change that
     succeeded: what a broker that forwarded the change waits for before answering, so the
     client reads its own write there.  Values compare trimmed, as validation stores them."""
     if configs is None:

@@ -30,8 +30,10 @@ from broker.core.acl import Authorizer
 from broker.core.client_quotas import QuotaWindow
 from broker.core.controller import Controller, ControllerResult, NewTopic, TopicResult
 from broker.core.metadata import (
+    BROKER_RESOURCE,
     AccessControlEntryRecord,
     ClientQuotaRecord,
+    ConfigRecord,
     FenceBrokerRecord,
     MetadataImage,
     MetadataRecord,
@@ -91,6 +93,9 @@ class BrokerServer(ReplicaManager):
     replica_fetchers: ReplicaFetcherManager
 
     def __init__(self, config: BrokerConfig) -> None:
+        # ``config`` is the static configuration (file, --set, defaults); ``self.config`` has
+        # the dynamic broker configs of the metadata on top (``_refresh_dynamic_config``).
+        self.static_config = config
         self.config = config
         self.node_id = config.node_id
         self.log_dirs = [Path(directory).resolve() for directory in config.log_dirs]
@@ -126,6 +131,7 @@ class BrokerServer(ReplicaManager):
         self._expiry_wakeup = anyio.Event()
         self._metadata_changed = anyio.Event()
         self.peer_watch = PeerWatch(self.config.broker_session_timeout_ms)
+        self._refresh_dynamic_config()  # a combined node's image is loaded already
         logs = LogManager.open(
             self.log_dirs, self.log_config({}), self._topic_log_config, wall_ms=wall_ms()
         )
@@ -294,8 +300,35 @@ class BrokerServer(ReplicaManager):
             self.image.replay(record)
         self._apply(records)
 
+    def _refresh_dynamic_config(self) -> bool:
+        """Take the dynamic broker configs of the image (this broker's over the cluster
+        default's) on top of the static ones; whether anything changed."""
+        default = self.image.broker_configs.get("", {})
+        own = self.image.broker_configs.get(str(self.node_id), {})
+        if default == self.config.dynamic_default and own == self.config.dynamic_broker:
+            return False
+        merged, warnings = broker_config.with_dynamic(self.static_config, default, own)
+        for warning in warnings:
+            log.warning("%s", warning)
+        self.config = merged
+        shown = {**merged.dynamic_default, **merged.dynamic_broker}
+        log.info("dynamic broker configs in effect: %s", shown or "none")
+        return True
+
+    def _dynamic_config_changed(self, records: Sequence[MetadataRecord]) -> bool:
+        mine = ("", str(self.node_id))
+        return any(
+            isinstance(record, ConfigRecord)
+            and record.resource_type == BROKER_RESOURCE
+            and record.resource_name in mine
+            for record in records
+        )
+
     def _apply(self, records: Sequence[MetadataRecord]) -> None:
         now = monotonic_ms()
+        reconfigured = self._dynamic_config_changed(records) and self._refresh_dynamic_config()
+        if reconfigured and self.metadata_ready:
+            self.apply_topic_configs()  # every partition's effective config may change
         for record in records:
             if isinstance(record, FenceBrokerRecord):
                 self.peer_watch.on_fenced(record.broker_id, now)

@@ -240,7 +240,7 @@ def test_errors_are_per_resource(broker: Any) -> None:
                 (TOPIC, "missing", [("retention.ms", SET, "1")]),
                 (TOPIC, "other", [("retention.mss", SET, "1")]),
                 (TOPIC, "other", [("retention.ms", SET, "soon")]),
-                (BROKER, "1", [("log.retention.ms", SET, "1")]),
+                (BROKER, "1", [("num.partitions", SET, "1")]),
                 (99, "x", []),
                 (TOPIC, "good", [("retention.ms", SET, "5000")]),
                 (TOPIC, "extra", [("retention.ms", APPEND, "1")]),
@@ -277,20 +277,21 @@ def test_errors_are_per_resource(broker: Any) -> None:
         assert _describe(conn, "other")["min.insync.replicas"][1] == DEFAULT_CONFIG
 
 
-def test_broker_resources_cannot_change(broker: Any) -> None:
+def test_broker_resources_refuse_static_keys_and_other_brokers(broker: Any) -> None:
+    """Dynamic broker configs are tests/integration/test_dynamic_broker_configs.py's."""
     with RawConnection(broker.bootstrap) as conn:
         answers = _alter(
             conn,
             [
                 (BROKER, "1", {"num.partitions": "3"}),
-                (BROKER, "", {"log.retention.ms": "1"}),
+                (BROKER, "", {"listeners": "PLAINTEXT://:9"}),
                 (BROKER, "7", {}),
                 (BROKER, "1", {}),  # a duplicate of the first
             ],
         )
         assert _codes(answers) == [ErrorCode.INVALID_REQUEST] * 4
-        first = answers[1][3]
-        assert first is not None and "Cannot update these configs dynamically" in first
+        static = answers[1][3]
+        assert static is not None and "Cannot update these configs dynamically" in static
         assert _codes(_incremental(conn, [(BROKER, "1", [])])) == [ErrorCode.NONE]
 
 

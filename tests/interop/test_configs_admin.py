@@ -140,7 +140,7 @@ def test_confluent_invalid_changes_fail_with_invalid_config(
     assert described(admin, topic)["retention.ms"].source == ConfigSource.DEFAULT_CONFIG.value
 
 
-def test_confluent_unknown_topic_and_broker_resource(kafka_broker: Any, topic: str) -> None:
+def test_confluent_unknown_topic_and_static_broker_key(kafka_broker: Any, topic: str) -> None:
     admin = confluent_admin(kafka_broker.bootstrap)
     missing = ConfigResource(
         ResourceType.TOPIC,
@@ -153,7 +153,7 @@ def test_confluent_unknown_topic_and_broker_resource(kafka_broker: Any, topic: s
         ResourceType.BROKER,
         "1",
         incremental_configs=[
-            ConfigEntry("log.retention.ms", "1", incremental_operation=AlterConfigOpType.SET)
+            ConfigEntry("num.partitions", "3", incremental_operation=AlterConfigOpType.SET)
         ],
     )
     futures = admin.incremental_alter_configs([missing, broker], request_timeout=TIMEOUT_S)
@@ -164,6 +164,45 @@ def test_confluent_unknown_topic_and_broker_resource(kafka_broker: Any, topic: s
         futures[broker].result(timeout=TIMEOUT_S)
     assert refused.value.args[0].code() == KafkaError.INVALID_REQUEST
     assert "dynamically" in refused.value.args[0].str()
+
+
+def _broker_change(name: str, key: str, value: str | None) -> ConfigResource:
+    operation = AlterConfigOpType.SET if value is not None else AlterConfigOpType.DELETE
+    entry = ConfigEntry(key, value, incremental_operation=operation)
+    return ConfigResource(ResourceType.BROKER, name, incremental_configs=[entry])
+
+
+def test_dynamic_broker_configs(kafka_broker: Any, topic: str) -> None:
+    """``kafka-configs --entity-type brokers --entity-name 1`` from confluent-kafka and
+    kafka-python: the broker's dynamic configs become the topic's effective values.  (Both
+    refuse the cluster default's empty name, ``--entity-default``: the wire tests in
+    tests/integration/test_dynamic_broker_configs.py cover it.)"""
+    admin = confluent_admin(kafka_broker.bootstrap)
+    create_topic(admin, topic)
+    changes = [_broker_change("1", "log.segment.bytes", "2097152")]
+    for future in admin.incremental_alter_configs(changes, request_timeout=TIMEOUT_S).values():
+        future.result(timeout=TIMEOUT_S)
+    with kafka_python_admin(kafka_broker.bootstrap) as old_admin:
+        change = KafkaPythonResource(
+            ConfigResourceType.BROKER, "1", configs={"log.retention.ms": "7200000"}
+        )
+        assert old_admin.alter_configs([change]) == {"broker": {"1": "OK"}}
+    configs = described(admin, topic)
+    assert configs["retention.ms"].value == "7200000"
+    assert configs["retention.ms"].source == ConfigSource.DYNAMIC_BROKER_CONFIG.value
+    assert configs["segment.bytes"].value == "2097152"
+    assert configs["segment.bytes"].source == ConfigSource.DYNAMIC_BROKER_CONFIG.value
+    resource = ConfigResource(ResourceType.BROKER, "1")
+    broker = admin.describe_configs([resource], request_timeout=TIMEOUT_S)[resource]
+    entries = broker.result(timeout=TIMEOUT_S)
+    assert entries["log.segment.bytes"].value == "2097152"
+    assert entries["log.retention.ms"].value == "7200000"
+    assert not entries["log.segment.bytes"].is_read_only
+    assert entries["node.id"].is_read_only
+    undo = [_broker_change("1", "log.segment.bytes", None)]
+    for future in admin.incremental_alter_configs(undo, request_timeout=TIMEOUT_S).values():
+        future.result(timeout=TIMEOUT_S)
+    assert described(admin, topic)["segment.bytes"].source == ConfigSource.DEFAULT_CONFIG.value
 
 
 def test_confluent_validate_only(kafka_broker: Any, topic: str) -> None:

@@ -21,6 +21,7 @@ from broker.core.cluster_control import (
 )
 from broker.core.controller import Controller, ControllerSettings, NewTopic
 from broker.core.metadata import (
+    BROKER_RESOURCE,
     NO_LEADER,
     RECOVERED,
     RECOVERING,
@@ -375,16 +376,29 @@ def test_last_replica_standing_then_it_returns_and_leads() -> None:
 
 
 @pytest.mark.parametrize(
-    ("setting", "topic_config", "unclean"),
-    [(False, None, False), (True, None, True), (False, "true", True), (True, "false", False)],
+    ("setting", "cluster_default", "topic_config", "unclean"),
+    [
+        (False, None, None, False),
+        (True, None, None, True),
+        (False, None, "true", True),
+        (True, None, "false", False),
+        # The cluster's dynamic default (KIP-226) beats the controller's own config, and the
+        # topic's beats both.
+        (False, "true", None, True),
+        (True, "false", None, False),
+        (False, "true", "false", False),
+    ],
 )
-def test_unclean_election(setting: bool, topic_config: str | None, unclean: bool) -> None:
+def test_unclean_election(
+    setting: bool, cluster_default: str | None, topic_config: str | None, unclean: bool
+) -> None:
     cluster = Cluster(brokers=2, settings=ClusterSettings(unclean_leader_election_enable=setting))
     topic_id = cluster.create_assigned("t", (1, 2))
+    key = "unclean.leader.election.enable"
+    if cluster_default is not None:
+        cluster.apply([ConfigRecord(BROKER_RESOURCE, "", key, cluster_default)])
     if topic_config is not None:
-        cluster.apply(
-            [ConfigRecord(TOPIC_RESOURCE, "t", "unclean.leader.election.enable", topic_config)]
-        )
+        cluster.apply([ConfigRecord(TOPIC_RESOURCE, "t", key, topic_config)])
     cluster.fence(2)
     cluster.fence(1)
     assert (cluster.part("t").leader, cluster.part("t").isr) == (NO_LEADER, (1,))

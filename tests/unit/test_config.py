@@ -10,6 +10,7 @@ import pytest
 
 from broker.config import (
     BROKER_CONFIGS,
+    DYNAMIC_BROKER_KEYS,
     LONG_MAX,
     MAX_CONFIG_FILE_BYTES,
     TOPIC_CONFIGS,
@@ -19,6 +20,7 @@ from broker.config import (
     ConfigSource,
     ConfigSynonym,
     ConfigType,
+    DynamicConfigError,
     Listener,
     QuorumVoter,
     build_config,
@@ -28,7 +30,9 @@ from broker.config import (
     load_config,
     log_config_values,
     parse_properties,
+    validate_dynamic_broker_configs,
     validate_topic_configs,
+    with_dynamic,
 )
 
 SHIPPED_PROPERTIES = Path(__file__).resolve().parents[2] / "configs" / "server.properties"
@@ -111,6 +115,9 @@ def test_every_supported_key_is_a_field_of_matching_type() -> None:
     assert names == [key.replace(".", "_") for key in BROKER_CONFIGS] + [
         "listener_settings",
         "explicit_keys",
+        "dynamic_broker",
+        "dynamic_default",
+        "static_values",
     ]
     python_types: dict[ConfigType, type | tuple[type, ...]] = {
         ConfigType.BOOLEAN: bool,
@@ -865,3 +872,85 @@ def test_effective_min_insync_replicas(
 ) -> None:
     broker = configured(f"min.insync.replicas={broker_min_isr}")
     assert effective_min_insync_replicas(broker, overrides, replication_factor) == expected
+
+
+# --- dynamic broker configs (KIP-226) ----------------------------------------------------------
+
+
+def test_dynamic_broker_keys_are_the_broker_synonyms_of_topic_keys() -> None:
+    synonyms = {synonym.name for key in TOPIC_CONFIGS.values() for synonym in key.synonyms}
+    assert synonyms - {"log.flush.scheduler.interval.ms"} == DYNAMIC_BROKER_KEYS
+    assert {"log.retention.ms", "message.max.bytes", "min.insync.replicas"} <= DYNAMIC_BROKER_KEYS
+    assert not DYNAMIC_BROKER_KEYS & {"node.id", "listeners", "log.dirs", "process.roles"}
+
+
+def test_validate_dynamic_broker_configs() -> None:
+    assert validate_dynamic_broker_configs(
+        {"log.retention.ms": " 5 ", "compression.type": None}
+    ) == {"log.retention.ms": "5"}
+    with pytest.raises(DynamicConfigError, match=re.escape("dynamically: listeners, node.id")):
+        validate_dynamic_broker_configs({"node.id": "2", "listeners": "PLAINTEXT://:1"})
+    with pytest.raises(ConfigError, match=re.escape("did you mean 'log.segment.bytes'")):
+        validate_dynamic_broker_configs({"segment.bytes": "1"})
+    with pytest.raises(ConfigError, match=re.escape("'message.max.bytes'")):
+        validate_dynamic_broker_configs({"message.max.bytes": "big"})
+
+
+def test_with_dynamic_layers_over_the_static_config() -> None:
+    static = configured("log.retention.minutes=30", "message.max.bytes=5000")
+    merged, warnings = with_dynamic(
+        static,
+        {"log.retention.ms": "60000", "message.max.bytes": "2000", "node.id": "9"},
+        {"message.max.bytes": "8000", "min.insync.replicas": "zero"},
+    )
+    assert len(warnings) == 2 and "node.id" in warnings[0] and "min.insync.replicas" in warnings[1]
+    assert (merged.log_retention_ms, merged.message_max_bytes, merged.node_id) == (60000, 8000, 1)
+    assert merged.min_insync_replicas == static.min_insync_replicas
+    assert merged.config_source("message.max.bytes") == ConfigSource.DYNAMIC_BROKER_CONFIG
+    assert merged.config_source("log.retention.ms") == ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG
+    assert merged.config_source("log.retention.minutes") == ConfigSource.STATIC_BROKER_CONFIG
+    assert merged == dataclasses.replace(static, log_retention_ms=60000, message_max_bytes=8000)
+    # The topic sees the dynamic values, with every synonym, highest precedence first.
+    entries = describe_topic_config(merged, {})
+    size = entry(entries, "max.message.bytes")
+    assert (size.value, size.source) == ("8000", ConfigSource.DYNAMIC_BROKER_CONFIG)
+    assert size.synonyms == (
+        ConfigSynonym("message.max.bytes", "8000", ConfigSource.DYNAMIC_BROKER_CONFIG),
+        ConfigSynonym("message.max.bytes", "2000", ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG),
+        ConfigSynonym("message.max.bytes", "5000", ConfigSource.STATIC_BROKER_CONFIG),
+        ConfigSynonym("message.max.bytes", "1048588", ConfigSource.DEFAULT_CONFIG),
+    )
+    retention = entry(entries, "retention.ms")
+    assert (retention.value, retention.source) == (
+        "60000",
+        ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG,
+    )
+    assert log_config_values(merged, {})["max_message_bytes"] == 8000
+    assert log_config_values(merged, {"max.message.bytes": "100"})["max_message_bytes"] == 100
+    # Back to the static config once the dynamic layers are gone.
+    bare, _ = with_dynamic(static, {}, {})
+    assert bare == static and bare.config_source("message.max.bytes") == (
+        ConfigSource.STATIC_BROKER_CONFIG
+    )
+
+
+def test_describe_broker_config_with_dynamic_layers() -> None:
+    merged, _ = with_dynamic(
+        configured(), {"log.retention.ms": "60000"}, {"log.segment.bytes": "2048"}
+    )
+    entries = describe_broker_config(merged)
+    segment = entry(entries, "log.segment.bytes")
+    assert (segment.value, segment.source, segment.read_only) == (
+        "2048",
+        ConfigSource.DYNAMIC_BROKER_CONFIG,
+        False,
+    )
+    assert segment.synonyms[0] == ConfigSynonym(
+        "log.segment.bytes", "2048", ConfigSource.DYNAMIC_BROKER_CONFIG
+    )
+    assert entry(entries, "node.id").read_only
+    assert not entry(entries, "min.insync.replicas").read_only
+    default_only = describe_broker_config(merged, default_only=True)
+    assert [(e.name, e.value, e.source) for e in default_only] == [
+        ("log.retention.ms", "60000", ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG)
+    ]

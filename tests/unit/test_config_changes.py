@@ -269,29 +269,92 @@ def test_unknown_resource_types() -> None:
         assert result.results[0].resource_type == kind
 
 
-def test_broker_resources_refuse_every_key() -> None:
+def _broker(name: str, *changes: ConfigChange) -> ResourceChange:
+    return ResourceChange(BROKER_RESOURCE, name, changes)
+
+
+def _replayed(image: MetadataImage, result: config_changes.ConfigChangeResult) -> None:
+    for record in result.records:
+        image.replay(record)
+
+
+def test_broker_resources_take_dynamic_keys() -> None:
+    """KIP-226: a broker's own dynamic configs, and the cluster default's ('')."""
     image = _image()
     for name in ("", "1"):
-        changed = _run(
-            image,
-            ResourceChange(BROKER_RESOURCE, name, (_set("log.retention.ms", "1"),)),
-            incremental=False,
-        ).results[0]
-        assert changed.error_code is ErrorCode.INVALID_REQUEST
-        assert changed.error_message is not None
-        assert "Cannot update these configs dynamically: log.retention.ms" in (
-            changed.error_message
-        )
-        unchanged = _run(image, ResourceChange(BROKER_RESOURCE, name, ()), incremental=True)
-        assert unchanged.results[0].error_code is ErrorCode.NONE
-    other = _run(image, ResourceChange(BROKER_RESOURCE, "2", ()), incremental=True).results[0]
+        result = _run(image, _broker(name, _set("log.retention.ms", " 60000 ")), incremental=True)
+        assert result.results[0].error_code is ErrorCode.NONE
+        assert result.records == [ConfigRecord(BROKER_RESOURCE, name, "log.retention.ms", "60000")]
+        _replayed(image, result)
+    assert image.broker_configs == {
+        "": {"log.retention.ms": "60000"},
+        "1": {"log.retention.ms": "60000"},
+    }
+    # APPEND to a list key starts from Kafka's default ("delete").
+    appended = _run(
+        image,
+        _broker("", ConfigChange("log.cleanup.policy", "compact", APPEND)),
+        incremental=True,
+    )
+    assert appended.records == [
+        ConfigRecord(BROKER_RESOURCE, "", "log.cleanup.policy", "delete,compact")
+    ]
+    _replayed(image, appended)
+    deleted = _run(
+        image, _broker("", ConfigChange("log.retention.ms", None, DELETE)), incremental=True
+    )
+    assert deleted.records == [ConfigRecord(BROKER_RESOURCE, "", "log.retention.ms", None)]
+    # AlterConfigs replaces the whole set: what is not given goes.
+    replaced = _run(image, _broker("1", _set("min.insync.replicas", "2")), incremental=False)
+    assert replaced.records == [
+        ConfigRecord(BROKER_RESOURCE, "1", "log.retention.ms", None),
+        ConfigRecord(BROKER_RESOURCE, "1", "min.insync.replicas", "2"),
+    ]
+    checked = _run(
+        image,
+        _broker("", _set("log.segment.bytes", "1048576")),
+        incremental=True,
+        validate_only=True,
+    )
+    assert (checked.results[0].error_code, checked.records) == (ErrorCode.NONE, [])
+
+
+def test_broker_resources_refuse_static_unknown_and_bad_keys() -> None:
+    image = _image()
+    cases = [
+        (_set("listeners", "PLAINTEXT://:1"), ErrorCode.INVALID_REQUEST, "dynamically: listeners"),
+        (_set("node.id", "3"), ErrorCode.INVALID_REQUEST, "dynamically: node.id"),
+        (_set("no.such.key", "1"), ErrorCode.INVALID_CONFIG, "'no.such.key'"),
+        (_set("retention.ms", "1"), ErrorCode.INVALID_CONFIG, "did you mean 'log.retention.ms'"),
+        (_set("log.retention.ms", "soon"), ErrorCode.INVALID_CONFIG, "'log.retention.ms'"),
+        (_set("min.insync.replicas", "0"), ErrorCode.INVALID_CONFIG, "'min.insync.replicas'"),
+        (
+            ConfigChange("log.retention.ms", "1", APPEND),
+            ErrorCode.INVALID_CONFIG,
+            "its type is not LIST",
+        ),
+    ]
+    for change, error, text in cases:
+        for name in ("", "1"):
+            result = _run(image, _broker(name, change), incremental=True)
+            answer = result.results[0]
+            assert answer.error_code is error, (change, answer)
+            assert answer.error_message is not None and text in answer.error_message, answer
+            assert result.records == []
+
+
+def test_broker_resources_name_this_broker_except_at_a_controller() -> None:
+    image = _image()
+    other = _run(image, _broker("2", _set("log.retention.ms", "1")), incremental=True).results[0]
     assert other.error_code is ErrorCode.INVALID_REQUEST
     assert other.error_message == "Unexpected broker id, expected 1, but received 2"
-    word = _run(image, ResourceChange(BROKER_RESOURCE, "one", ()), incremental=True).results[0]
+    word = _run(image, _broker("one"), incremental=True).results[0]
     assert word.error_code is ErrorCode.INVALID_REQUEST
+    # A controller-only node takes any broker's resource (that broker forwarded it).
+    assert preprocess([_broker("2"), _broker("one")], None, incremental=True).keys() == {1}
 
 
-def test_preprocess_leaves_only_topic_resources() -> None:
+def test_preprocess_leaves_topic_and_own_broker_resources() -> None:
     resources = [
         _topic(_set("retention.ms", "1")),
         ResourceChange(BROKER_RESOURCE, "1", ()),
@@ -299,7 +362,7 @@ def test_preprocess_leaves_only_topic_resources() -> None:
         _topic(_set("retention.ms", "1"), name="u"),
     ]
     decided = preprocess(resources, NODE_ID, incremental=False)
-    assert sorted(decided) == [1, 2]
+    assert sorted(decided) == [2]
 
 
 def test_results_keep_request_order_and_fail_independently() -> None:
@@ -375,5 +438,5 @@ def test_any_sequence_of_changes_replays_to_what_was_validated(
             assert result.records == []
             assert after == before
             continue
-        assert SCHEMA.validate(after) == after
+        assert SCHEMA.validate(TOPIC_RESOURCE, after) == after
         assert change_visible(after, resource, incremental=incremental)

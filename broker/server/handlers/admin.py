@@ -378,7 +378,7 @@ def _describe_resource(
                 error_message=f"Unexpected broker id, expected {server.node_id}.",
             )
             return result
-        entries = broker_config.describe_broker_config(server.config)
+        entries = broker_config.describe_broker_config(server.config, default_only=not name)
     else:
         result.update(
             error_code=ErrorCode.INVALID_REQUEST, error_message=f"Unsupported resource type {kind}."

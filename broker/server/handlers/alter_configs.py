@@ -1,11 +1,13 @@
 """AlterConfigs (33) and IncrementalAlterConfigs (44): ``kafka-configs --alter``.
 
 The receiving broker answers what it can decide itself (duplicates, null values, unknown
-operations and resource types, BROKER resources: see :mod:`broker.core.config_changes`) and
-hands the TOPIC resources to the controller: forwarded (KIP-590) from a broker-only node, a
-call in a combined node.  The controller commits the change as ``ConfigRecord``\\ s; every
-broker applies the new effective config to its partitions as it replays them
-(``BrokerServer._apply``).  The same handlers serve the controller's own listener.
+operations and resource types, another broker's BROKER resource: see
+:mod:`broker.core.config_changes`) and hands the rest to the controller: forwarded (KIP-590)
+from a broker-only node, a call in a combined node.  The controller commits the change as
+``ConfigRecord``\\ s; every broker applies the new effective config as it replays them
+(``BrokerServer._apply``): a topic's to its partitions, a dynamic broker config (this
+broker's or the cluster default's, KIP-226) to its whole configuration.  The same handlers
+serve the controller's own listener.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from construct import Container
 from broker import config as broker_config
 from broker.core import config_changes
 from broker.core.config_changes import ResourceChange, ResourceResult
-from broker.core.controller import ControllerResult
+from broker.core.controller import ConfigValidationError, ControllerResult
+from broker.core.metadata import TOPIC_RESOURCE
 from broker.server.controller_server import validate_topic_configs
 from client.errors import KafkaError
 from client.protocol.errors import ErrorCode
@@ -28,22 +31,34 @@ if TYPE_CHECKING:
     from broker.server.broker import BrokerServer
 
 
-class TopicConfigSchema:
-    """``broker.config``'s topic keys, for :mod:`broker.core.config_changes`."""
+class ConfigSchema:
+    """``broker.config``'s topic keys and dynamic broker keys, for
+    :mod:`broker.core.config_changes`."""
 
-    def validate(self, configs: Mapping[str, str | None]) -> dict[str, str]:
-        return validate_topic_configs(dict(configs))
+    def validate(self, resource_type: int, configs: Mapping[str, str | None]) -> dict[str, str]:
+        if resource_type == TOPIC_RESOURCE:
+            return validate_topic_configs(dict(configs))
+        try:
+            return broker_config.validate_dynamic_broker_configs(configs)
+        except broker_config.DynamicConfigError as error:
+            raise config_changes.StaticConfigError(str(error)) from error
+        except broker_config.ConfigError as error:
+            raise ConfigValidationError(str(error)) from error
 
-    def is_list(self, name: str) -> bool:
-        key = broker_config.TOPIC_CONFIGS.get(name)
+    def _key(self, resource_type: int, name: str) -> broker_config.ConfigKey | None:
+        keys = broker_config.TOPIC_CONFIGS if resource_type == TOPIC_RESOURCE else None
+        return (keys or broker_config.BROKER_CONFIGS).get(name)
+
+    def is_list(self, resource_type: int, name: str) -> bool:
+        key = self._key(resource_type, name)
         return key is not None and key.config_type == broker_config.ConfigType.LIST
 
-    def default(self, name: str) -> str | None:
-        key = broker_config.TOPIC_CONFIGS.get(name)
+    def default(self, resource_type: int, name: str) -> str | None:
+        key = self._key(resource_type, name)
         return key.default if key is not None else None
 
 
-SCHEMA = TopicConfigSchema()
+SCHEMA = ConfigSchema()
 
 
 def _resource(item: Container, incremental: bool) -> ResourceChange:
@@ -129,8 +144,12 @@ async def _await_visible(
 
     def visible() -> bool:
         for resource in done:
-            topic = server.image.topic(resource.resource_name)
-            configs = topic.configs if topic is not None else None
+            configs: Mapping[str, str] | None
+            if resource.resource_type == TOPIC_RESOURCE:
+                topic = server.image.topic(resource.resource_name)
+                configs = topic.configs if topic is not None else None
+            else:
+                configs = server.image.broker_configs.get(resource.resource_name, {})
             if not config_changes.change_visible(configs, resource, incremental=incremental):
                 return False
         return True
@@ -144,13 +163,16 @@ async def _handle(
 ) -> dict[str, Any]:
     resources = [_resource(item, incremental) for item in request.resources]
     validate_only = bool(request.validate_only)
-    answers = config_changes.preprocess(resources, server.node_id, incremental=incremental)
+    # A controller-only node takes any broker's resource (its broker forwarded it).
+    controller_only = "broker" not in server.config.process_roles
+    node_id = None if controller_only else server.node_id
+    answers = config_changes.preprocess(resources, node_id, incremental=incremental)
     pending = [index for index in range(len(resources)) if index not in answers]
     topics = [resources[index] for index in pending]
     if topics and server.forwards_to_controller:
         results = await _forward(server, header, topics, incremental, validate_only)
     elif topics:
-        outcome = config_changes.alter_topic_configs(
+        outcome = config_changes.alter_resource_configs(
             server.image, SCHEMA, topics, incremental=incremental, validate_only=validate_only
         )
         server.commit(ControllerResult(outcome.records, []))
