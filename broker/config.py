@@ -371,6 +371,7 @@ _BOOL, _STR, _INT, _SHORT, _LONG, _DOUBLE, _LIST = (
     ConfigType.LIST,
 )
 _CODECS = ("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer")
+_LEVEL_DOC = "The level batches are recompressed with when compression.type names this codec."
 _TIMESTAMP_TYPES = ("CreateTime", "LogAppendTime")
 _CLEANUP_POLICIES = ("compact", "delete")
 _PROTOCOL_MAP_DEFAULT = ",".join(f"{protocol}:{protocol}" for protocol in _SECURITY_PROTOCOLS)
@@ -562,6 +563,9 @@ _BROKER_KEYS = (
         choices=_TIMESTAMP_TYPES,
     ),
     _K("compression.type", _STR, "producer", "Codec of stored batches.", choices=_CODECS),
+    _K("compression.gzip.level", _INT, "-1", _LEVEL_DOC, parser=_parse_gzip_level),
+    _K("compression.lz4.level", _INT, "9", _LEVEL_DOC, minimum=1, maximum=17),
+    _K("compression.zstd.level", _INT, "3", _LEVEL_DOC, minimum=-131072, maximum=22),
     _K("unclean.leader.election.enable", _BOOL, "false", "Elect outside the ISR, losing data."),
     _K("auto.create.topics.enable", _BOOL, "true", "Create unknown topics on metadata requests."),
     _K("delete.topic.enable", _BOOL, "true", "Allow deleting topics."),
@@ -920,6 +924,9 @@ class BrokerConfig:
     log_index_size_max_bytes: int
     log_message_timestamp_type: str
     compression_type: str
+    compression_gzip_level: int
+    compression_lz4_level: int
+    compression_zstd_level: int
     unclean_leader_election_enable: bool
     auto_create_topics_enable: bool
     delete_topic_enable: bool
@@ -1567,9 +1574,10 @@ _TOPIC_KEYS = (
         "segment.ms", _S("log.roll.ms"), _S("log.roll.hours", _HOUR_MS), default="604800000"
     ),
     _topic_key("unclean.leader.election.enable", _S("unclean.leader.election.enable")),
-    _inert_key("compression.gzip.level", _INT, "-1", parser=_parse_gzip_level),
-    _inert_key("compression.lz4.level", _INT, "9", minimum=1, maximum=17),
-    _inert_key("compression.zstd.level", _INT, "3", minimum=-131072, maximum=22),
+    # KIP-390: the levels the leader recompresses with (compression.type gzip, lz4, zstd).
+    _topic_key("compression.gzip.level", _S("compression.gzip.level")),
+    _topic_key("compression.lz4.level", _S("compression.lz4.level")),
+    _topic_key("compression.zstd.level", _S("compression.zstd.level")),
     _inert_key("file.delete.delay.ms", _LONG, "60000", minimum=0),
     _inert_key("follower.replication.throttled.replicas", _LIST, "", parser=_parse_throttled),
     _inert_key("leader.replication.throttled.replicas", _LIST, "", parser=_parse_throttled),
@@ -1724,6 +1732,10 @@ _LOG_CONFIG_FIELDS = {
     "min_compaction_lag_ms": "min.compaction.lag.ms",
     "max_compaction_lag_ms": "max.compaction.lag.ms",
     "min_cleanable_dirty_ratio": "min.cleanable.dirty.ratio",
+    "compression_type": "compression.type",
+    "compression_gzip_level": "compression.gzip.level",
+    "compression_lz4_level": "compression.lz4.level",
+    "compression_zstd_level": "compression.zstd.level",
 }
 
 

@@ -31,9 +31,34 @@ class LogConfig:
     min_compaction_lag_ms: int = 0
     max_compaction_lag_ms: int = LONG_MAX
     min_cleanable_dirty_ratio: float = 0.5
+    compression_type: str = "producer"
+    """The codec produced batches are stored with: "producer" keeps the producer's, else
+    "uncompressed", "gzip", "snappy", "lz4" or "zstd" (the leader recompresses)."""
+    compression_gzip_level: int = -1
+    compression_lz4_level: int = 9
+    compression_zstd_level: int = 3
+
+    @property
+    def compression_level(self) -> int | None:
+        """The level of ``compression_type``'s codec (None: it has none, or gzip's -1)."""
+        levels = {
+            "gzip": self.compression_gzip_level,
+            "lz4": self.compression_lz4_level,
+            "zstd": self.compression_zstd_level,
+        }
+        level = levels.get(self.compression_type)
+        return None if level is None or (self.compression_type == "gzip" and level < 0) else level
 
     def __post_init__(self) -> None:
         assert self.segment_bytes >= 14, "Kafka's minimum segment.bytes"
         assert self.index_interval_bytes >= 0
         assert self.max_index_bytes >= 12, "room for at least one time index entry"
         assert self.message_timestamp_type in ("CreateTime", "LogAppendTime")
+        assert self.compression_type in (
+            "producer",
+            "uncompressed",
+            "gzip",
+            "snappy",
+            "lz4",
+            "zstd",
+        ), self.compression_type

@@ -49,9 +49,12 @@ from broker.log.partition_log import NonContiguousAppendError, PartitionLog
 from broker.log.segment import records_end
 from client.protocol.errors import ErrorCode
 from client.protocol.records import (
+    CODEC_BY_NAME,
     BatchHeader,
     InvalidRecordError,
+    ValidatedBatches,
     batch_payload,
+    rebuild_batch,
     record_spans,
     validate_batches,
 )
@@ -450,6 +453,12 @@ class ReplicaManager(ABC):
                 return LeaderAppend(
                     verdict.error_code, verdict.message, log_start_offset=log_.log_start_offset
                 )
+        codec = CODEC_BY_NAME[log_.config.compression_type]
+        if codec is not None and codec != header.compression and not header.is_control:
+            try:
+                records, batches = _recompressed(records, header, codec, log_.config)
+            except InvalidRecordError as problem:
+                return LeaderAppend(problem.error_code, str(problem))
         buffer = bytearray(records)
         result = log_.append(
             buffer, batches.batches, leader_epoch=partition.leader_epoch, wall_ms=self.wall_now_ms()
@@ -698,6 +707,19 @@ class ReplicaManager(ABC):
                 self.complete_delayed(key)
             if proposal is not None:
                 self.propose_isr_change(proposal)
+
+
+def _recompressed(
+    records: bytes, header: BatchHeader, codec: int, config: LogConfig
+) -> tuple[bytes, ValidatedBatches]:
+    """Kafka's LogValidator for a topic whose ``compression.type`` names another codec than
+    the batch's: its records compressed anew (``uncompressed``: not at all), producer fields,
+    timestamps and offsets deltas kept.  The new batch must still fit ``max.message.bytes``."""
+    payload = batch_payload(records, header)
+    level = config.compression_level
+    rebuilt = rebuild_batch(header, payload, header.record_count, codec=codec, level=level)
+    checked = validate_batches(rebuilt, max_batch_bytes=config.max_message_bytes, single_batch=True)
+    return rebuilt, checked
 
 
 def _keyless(records: bytes | bytearray | memoryview, header: BatchHeader) -> int | None:

@@ -60,6 +60,15 @@ COMPRESSION_SNAPPY = 2
 COMPRESSION_LZ4 = 3
 COMPRESSION_ZSTD = 4
 MAX_COMPRESSION_CODEC = COMPRESSION_ZSTD
+# A topic's ``compression.type``: the codec its batches are stored with (None: as sent).
+CODEC_BY_NAME: dict[str, int | None] = {
+    "producer": None,
+    "uncompressed": COMPRESSION_NONE,
+    "gzip": COMPRESSION_GZIP,
+    "snappy": COMPRESSION_SNAPPY,
+    "lz4": COMPRESSION_LZ4,
+    "zstd": COMPRESSION_ZSTD,
+}
 
 TIMESTAMP_CREATE_TIME = 0
 TIMESTAMP_LOG_APPEND_TIME = 1
@@ -395,21 +404,28 @@ def _xerial_decompress(data: bytes) -> bytes:
     return bytes(out)
 
 
-def compress(codec: int, data: bytes) -> bytes:
-    """Compress a batch's record bytes; lz4 as an LZ4 frame with independent blocks (Kafka's
-    LZ4 reader rejects linked blocks)."""
+# Kafka's default levels (KIP-390): zlib's 6 for gzip, 9 for lz4, 3 for zstd.
+_DEFAULT_LEVELS = {COMPRESSION_GZIP: 6, COMPRESSION_LZ4: 9, COMPRESSION_ZSTD: 3}
+
+
+def compress(codec: int, data: bytes, level: int | None = None) -> bytes:
+    """Compress a batch's record bytes at ``level`` (None: Kafka's default for the codec;
+    snappy has none); lz4 as an LZ4 frame with independent blocks (Kafka's LZ4 reader
+    rejects linked blocks)."""
     if codec == COMPRESSION_NONE:
         return data
-    if codec == COMPRESSION_GZIP:
-        return bytes(cramjam.gzip.compress(data))
     if codec == COMPRESSION_SNAPPY:
         return _xerial_compress(data)
+    if level is None:
+        level = _DEFAULT_LEVELS.get(codec)
+    if codec == COMPRESSION_GZIP:
+        return bytes(cramjam.gzip.compress(data, level=level))
     if codec == COMPRESSION_LZ4:
-        compressor = cramjam.lz4.Compressor(content_checksum=False, block_linked=False)
+        compressor = cramjam.lz4.Compressor(level=level, content_checksum=False, block_linked=False)
         compressor.compress(data)
         return bytes(compressor.finish())
     if codec == COMPRESSION_ZSTD:
-        return bytes(cramjam.zstd.compress(data))
+        return bytes(cramjam.zstd.compress(data, level=level))
     raise ValueError(f"unknown compression codec {codec}")
 
 
@@ -582,18 +598,28 @@ def record_spans(payload: bytes, header: BatchHeader) -> list[RecordSpan]:
     return spans
 
 
-def rebuild_batch(header: BatchHeader, records: bytes, record_count: int) -> bytes:
+def rebuild_batch(
+    header: BatchHeader,
+    records: bytes,
+    record_count: int,
+    *,
+    codec: int | None = None,
+    level: int | None = None,
+) -> bytes:
     """The batch ``header`` heads, holding only ``records`` (whole encoded records of it, in
     order): base offset, last offset delta, timestamps, producer fields and epoch stay, so
     every kept record keeps its offset and the batch still ends where it ended (Kafka's
-    cleaner keeps a batch's last offset for the producer's sequence).  An empty batch is
-    written uncompressed, as Kafka writes one."""
-    attributes = header.attributes
+    cleaner keeps a batch's last offset for the producer's sequence).  ``codec`` (None: the
+    batch's own) compresses the records anew (a topic's ``compression.type``, at ``level``:
+    :func:`compress`).  An empty
+    batch is written uncompressed, as Kafka writes one."""
+    codec = header.compression if codec is None else codec
+    attributes = (header.attributes & ~_COMPRESSION_MASK) | codec
     if record_count == 0:
         attributes &= ~_COMPRESSION_MASK
         payload = b""
     else:
-        payload = compress(header.compression, records)
+        payload = compress(codec, records, level)
     batch_length = BATCH_HEADER_BYTES - LOG_OVERHEAD_BYTES + len(payload)
     out = bytearray(
         _HEADER.pack(

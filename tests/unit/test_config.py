@@ -831,6 +831,10 @@ def test_log_config_values_defaults() -> None:
         "min_compaction_lag_ms": 0,
         "max_compaction_lag_ms": LONG_MAX,
         "min_cleanable_dirty_ratio": 0.5,
+        "compression_type": "producer",
+        "compression_gzip_level": -1,
+        "compression_lz4_level": 9,
+        "compression_zstd_level": 3,
     }
 
 

@@ -67,6 +67,30 @@ def test_round_trip_every_codec(codec: int) -> None:
         )
 
 
+@pytest.mark.parametrize("target", CODECS)
+@pytest.mark.parametrize("codec", CODECS)
+def test_rebuild_batch_with_another_codec(codec: int, target: int) -> None:
+    """A topic's compression.type: the records compressed anew, everything else kept."""
+    records = sample_records()
+    batch = r.build_batch(
+        records,
+        compression=codec,
+        producer_id=7,
+        producer_epoch=2,
+        base_sequence=40,
+        transactional=True,
+    )
+    header = r.parse_header(batch)
+    rebuilt = r.rebuild_batch(header, r.batch_payload(batch, header), 5, codec=target)
+    ((position, again),) = r.validate_batches(rebuilt, max_batch_bytes=LIMIT).batches
+    assert position == 0 and again.compression == target
+    same = ("base_offset", "last_offset_delta", "base_timestamp", "max_timestamp",
+            "producer_id", "producer_epoch", "base_sequence", "record_count")  # fmt: skip
+    assert [getattr(again, name) for name in same] == [getattr(header, name) for name in same]
+    assert again.is_transactional
+    assert r.decode_records(rebuilt) == r.decode_records(batch)
+
+
 def test_header_properties() -> None:
     batch = r.build_batch(
         [b"x"],
