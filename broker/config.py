@@ -372,6 +372,7 @@ _BOOL, _STR, _INT, _SHORT, _LONG, _DOUBLE, _LIST = (
 )
 _CODECS = ("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer")
 _LEVEL_DOC = "The level batches are recompressed with when compression.type names this codec."
+_TS_DOC = "How far (ms) a CreateTime record's timestamp may be from the broker's clock."
 _TIMESTAMP_TYPES = ("CreateTime", "LogAppendTime")
 _CLEANUP_POLICIES = ("compact", "delete")
 _PROTOCOL_MAP_DEFAULT = ",".join(f"{protocol}:{protocol}" for protocol in _SECURITY_PROTOCOLS)
@@ -562,6 +563,11 @@ _BROKER_KEYS = (
         "Timestamp type.",
         choices=_TIMESTAMP_TYPES,
     ),
+    # KIP-937: how far a CreateTime record's timestamp may lie behind / ahead of the
+    # broker's clock (INVALID_TIMESTAMP beyond); difference.max.ms is the older bound of both.
+    _K("log.message.timestamp.before.max.ms", _LONG, str(LONG_MAX), _TS_DOC, minimum=0),
+    _K("log.message.timestamp.after.max.ms", _LONG, str(LONG_MAX), _TS_DOC, minimum=0),
+    _K("log.message.timestamp.difference.max.ms", _LONG, str(LONG_MAX), _TS_DOC, minimum=0),
     _K("compression.type", _STR, "producer", "Codec of stored batches.", choices=_CODECS),
     _K("compression.gzip.level", _INT, "-1", _LEVEL_DOC, parser=_parse_gzip_level),
     _K("compression.lz4.level", _INT, "9", _LEVEL_DOC, minimum=1, maximum=17),
@@ -923,6 +929,9 @@ class BrokerConfig:
     log_index_interval_bytes: int
     log_index_size_max_bytes: int
     log_message_timestamp_type: str
+    log_message_timestamp_before_max_ms: int
+    log_message_timestamp_after_max_ms: int
+    log_message_timestamp_difference_max_ms: int
     compression_type: str
     compression_gzip_level: int
     compression_lz4_level: int
@@ -1559,6 +1568,11 @@ _TOPIC_KEYS = (
     _topic_key("index.interval.bytes", _S("log.index.interval.bytes")),
     _topic_key("max.message.bytes", _S("message.max.bytes")),
     _topic_key("message.timestamp.type", _S("log.message.timestamp.type")),
+    _topic_key("message.timestamp.after.max.ms", _S("log.message.timestamp.after.max.ms")),
+    _topic_key("message.timestamp.before.max.ms", _S("log.message.timestamp.before.max.ms")),
+    _topic_key(
+        "message.timestamp.difference.max.ms", _S("log.message.timestamp.difference.max.ms")
+    ),
     _topic_key("min.insync.replicas", _S("min.insync.replicas")),
     _topic_key("retention.bytes", _S("log.retention.bytes")),
     _topic_key(
@@ -1585,9 +1599,6 @@ _TOPIC_KEYS = (
     _inert_key("local.retention.ms", _LONG, "-2", minimum=-2),
     _inert_key("message.downconversion.enable", _BOOL, "true"),
     _inert_key("message.format.version", _STR, "3.0-IV1"),
-    _inert_key("message.timestamp.after.max.ms", _LONG, str(LONG_MAX), minimum=0),
-    _inert_key("message.timestamp.before.max.ms", _LONG, str(LONG_MAX), minimum=0),
-    _inert_key("message.timestamp.difference.max.ms", _LONG, str(LONG_MAX), minimum=0),
     _inert_key("preallocate", _BOOL, "false"),
     _inert_key("remote.log.copy.disable", _BOOL, "false"),
     _inert_key("remote.log.delete.on.disable", _BOOL, "false"),
@@ -1736,6 +1747,9 @@ _LOG_CONFIG_FIELDS = {
     "compression_gzip_level": "compression.gzip.level",
     "compression_lz4_level": "compression.lz4.level",
     "compression_zstd_level": "compression.zstd.level",
+    "message_timestamp_before_max_ms": "message.timestamp.before.max.ms",
+    "message_timestamp_after_max_ms": "message.timestamp.after.max.ms",
+    "message_timestamp_difference_max_ms": "message.timestamp.difference.max.ms",
 }
 
 

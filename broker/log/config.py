@@ -34,9 +34,24 @@ class LogConfig:
     compression_type: str = "producer"
     """The codec produced batches are stored with: "producer" keeps the producer's, else
     "uncompressed", "gzip", "snappy", "lz4" or "zstd" (the leader recompresses)."""
+    message_timestamp_before_max_ms: int = LONG_MAX
+    message_timestamp_after_max_ms: int = LONG_MAX
+    message_timestamp_difference_max_ms: int = LONG_MAX
     compression_gzip_level: int = -1
     compression_lz4_level: int = 9
     compression_zstd_level: int = 3
+
+    def timestamp_bounds(self, now_ms: int) -> tuple[int, int] | None:
+        """[earliest, latest] a produced CreateTime record's timestamp may be at ``now_ms``
+        (KIP-937; the deprecated difference bound applies both ways); None: no bound, or
+        LogAppendTime (the broker sets the timestamps)."""
+        if self.message_timestamp_type != "CreateTime":
+            return None
+        before = min(self.message_timestamp_before_max_ms, self.message_timestamp_difference_max_ms)
+        after = min(self.message_timestamp_after_max_ms, self.message_timestamp_difference_max_ms)
+        if before == LONG_MAX and after == LONG_MAX:
+            return None
+        return now_ms - before, now_ms + after
 
     @property
     def compression_level(self) -> int | None:

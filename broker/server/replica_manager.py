@@ -50,6 +50,7 @@ from broker.log.segment import records_end
 from client.protocol.errors import ErrorCode
 from client.protocol.records import (
     CODEC_BY_NAME,
+    NO_TIMESTAMP,
     BatchHeader,
     InvalidRecordError,
     ValidatedBatches,
@@ -427,6 +428,11 @@ class ReplicaManager(ABC):
                     f"Compacted topic cannot accept message without key in topic partition "
                     f"{topic}-{index}.",
                 )
+        bounds = log_.config.timestamp_bounds(self.wall_now_ms())
+        if bounds is not None and not header.is_control:
+            out_of_range = _timestamp_out_of_range(records, header, *bounds)
+            if out_of_range is not None:
+                return LeaderAppend(ErrorCode.INVALID_TIMESTAMP, out_of_range)
         if header.producer_id >= 0:
             verdict = log_.producer_state.check(
                 BatchInfo.of(
@@ -720,6 +726,29 @@ def _recompressed(
     rebuilt = rebuild_batch(header, payload, header.record_count, codec=codec, level=level)
     checked = validate_batches(rebuilt, max_batch_bytes=config.max_message_bytes, single_batch=True)
     return rebuilt, checked
+
+
+def _timestamp_out_of_range(
+    records: bytes, header: BatchHeader, earliest: int, latest: int
+) -> str | None:
+    """Kafka's LogValidator.validateTimestamp for each record of a CreateTime batch: the
+    message for the first one outside [earliest, latest] (a record without a timestamp,
+    -1, passes)."""
+    single = header.record_count == 1 and header.base_timestamp == header.max_timestamp
+    if single and earliest <= header.base_timestamp <= latest:
+        return None  # its one timestamp is the base and the max
+    try:
+        spans = record_spans(batch_payload(records, header), header)
+    except InvalidRecordError as error:
+        return str(error)
+    for span in spans:
+        if span.timestamp != NO_TIMESTAMP and not earliest <= span.timestamp <= latest:
+            return (
+                f"Timestamp {span.timestamp} of message with offset "
+                f"{span.offset - header.base_offset} is out of range. The timestamp should be "
+                f"within [{earliest}, {latest}]"
+            )
+    return None
 
 
 def _keyless(records: bytes | bytearray | memoryview, header: BatchHeader) -> int | None:

@@ -568,6 +568,7 @@ class RecordSpan(NamedTuple):
     tombstone: bool
     start: int
     end: int
+    timestamp: int = NO_TIMESTAMP
 
 
 def batch_payload(batch: bytes | bytearray | memoryview, header: BatchHeader) -> bytes:
@@ -587,12 +588,13 @@ def record_spans(payload: bytes, header: BatchHeader) -> list[RecordSpan]:
         if length < 0 or end > len(payload):
             raise InvalidRecordError(ErrorCode.CORRUPT_MESSAGE, "record past the batch")
         reader.take(1)  # attributes
-        reader.varint(_MAX_VARLONG_BYTES)  # timestamp delta
+        timestamp = header.base_timestamp + reader.varint(_MAX_VARLONG_BYTES)
         offset_delta = reader.varint()
         key = reader.nullable_bytes()
         tombstone = reader.varint() == -1
         reader.position = end
-        spans.append(RecordSpan(header.base_offset + offset_delta, key, tombstone, start, end))
+        offset = header.base_offset + offset_delta
+        spans.append(RecordSpan(offset, key, tombstone, start, end, timestamp))
     if reader.position != len(payload):
         raise InvalidRecordError(ErrorCode.CORRUPT_MESSAGE, "bytes after the last record")
     return spans

@@ -1,11 +1,17 @@
-"""A topic's ``compression.type`` (Kafka's LogValidator): the leader stores every produced
+"""What the leader does to a produced batch by its topic's configs (Kafka's LogValidator).
+
+``compression.type``: the leader stores every produced
 batch with the topic's codec, recompressing (or decompressing, ``uncompressed``) what a
 producer sent with another; ``producer`` keeps the producer's.  Offsets, producer fields and
 records are kept, so an idempotent retry is still recognised and consumers read the same
-records.  Followers copy the leader's bytes."""
+records.  Followers copy the leader's bytes.
+
+``message.timestamp.before.max.ms`` / ``after.max.ms`` (KIP-937): a CreateTime record whose
+timestamp lies too far from the broker's clock makes the batch INVALID_TIMESTAMP."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -196,3 +202,42 @@ def test_the_topics_compression_level_is_used(broker: Any) -> None:
             assert stored == [(COMPRESSION_ZSTD, values)]
             sizes[level] = _stored_bytes(conn, name)
     assert sizes["19"] < sizes["1"], sizes
+
+
+# -- message.timestamp.before.max.ms / after.max.ms (KIP-937) -----------------------------
+
+
+def test_timestamps_outside_the_topics_bounds_are_refused(broker: Any) -> None:
+    now = int(time.time() * 1000)
+    hour = 3_600_000
+    with RawConnection(broker.bootstrap) as conn:
+        _create(
+            conn,
+            "ts",
+            message_timestamp_before_max_ms=str(hour),
+            message_timestamp_after_max_ms=str(hour),
+        )
+        fine = [Record(0, now - hour // 2, None, b"a"), Record(0, now + hour // 2, None, b"b")]
+        assert _produce(conn, "ts", build_batch(fine)).error_code == ErrorCode.NONE
+        for stale in (now - 2 * hour, now + 2 * hour):
+            # The bad record second, past a good base timestamp: checked one by one.
+            batch = build_batch([Record(0, now, None, b"ok"), Record(0, stale, None, b"x")])
+            answer = _produce(conn, "ts", batch)
+            assert answer.error_code == ErrorCode.INVALID_TIMESTAMP
+            assert f"Timestamp {stale} of message with offset 1 is out of range" in (
+                answer.error_message or ""
+            )
+        old = build_batch([b"old"], timestamp_ms=now - 2 * hour, compression=COMPRESSION_GZIP)
+        assert _produce(conn, "ts", old).error_code == ErrorCode.INVALID_TIMESTAMP
+        # The deprecated bound of both sides.
+        _create(conn, "diff", message_timestamp_difference_max_ms=str(hour))
+        assert _produce(conn, "diff", old).error_code == ErrorCode.INVALID_TIMESTAMP
+        # LogAppendTime: the broker sets the timestamps, so any is taken.
+        _create(
+            conn,
+            "append",
+            message_timestamp_type="LogAppendTime",
+            message_timestamp_before_max_ms="1",
+        )
+        assert _produce(conn, "append", old).error_code == ErrorCode.NONE
+        assert [values for _, values in _stored(conn, "ts")] == [[b"a", b"b"]]
