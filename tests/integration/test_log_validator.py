@@ -39,6 +39,7 @@ from tests.integration.test_alter_configs import (
     _partition,
 )
 from tests.integration.wire import RawConnection
+from tests.support.history import fetch_request
 
 VALUES = [b"value-%d" % i * 20 for i in range(20)]
 
@@ -55,7 +56,10 @@ def _produce(conn: RawConnection, topic: str, batch: bytes, acks: int = 1) -> An
 
 def _stored(conn: RawConnection, topic: str) -> list[tuple[int, list[bytes | None]]]:
     """(codec, values) of each stored batch, from offset 0."""
-    data = _fetched(conn, topic)
+    return _batches_of(_fetched(conn, topic))
+
+
+def _batches_of(data: bytes) -> list[tuple[int, list[bytes | None]]]:
     return [
         (header.compression, [r.value for r in decode_records(data[pos : pos + header.size_bytes])])
         for pos, header in iterate_batches(data)
@@ -67,31 +71,9 @@ def _stored_bytes(conn: RawConnection, topic: str) -> int:
 
 
 def _fetched(conn: RawConnection, topic: str) -> bytes:
-    body = {
-        "replica_id": -1,
-        "max_wait_ms": 0,
-        "min_bytes": 0,
-        "max_bytes": 1 << 24,
-        "isolation_level": 0,
-        "session_id": 0,
-        "session_epoch": -1,
-        "topics": [
-            {
-                "topic": topic,
-                "partitions": [
-                    {
-                        "partition": 0,
-                        "fetch_offset": 0,
-                        "log_start_offset": -1,
-                        "partition_max_bytes": 1 << 24,
-                    }
-                ],
-            }
-        ],
-        "forgotten_topics_data": [],
-        "rack_id": "",
-    }
-    (partition,) = conn.request(1, 11, body).responses[0].partitions
+    body = fetch_request(topic, 0, 0)
+    body.update(max_wait_ms=0, min_bytes=0)
+    (partition,) = conn.request(1, 12, body).responses[0].partitions
     assert partition.error_code == ErrorCode.NONE, partition
     return bytes(partition.records or b"")
 
@@ -178,12 +160,7 @@ def test_followers_store_the_leaders_codec(kafka_cluster_factory: ClusterFactory
     segment = cluster.nodes[follower].data_dir / "c-0" / f"{0:020d}.log"
 
     def copied() -> list[tuple[int, list[bytes | None]]] | None:
-        data = segment.read_bytes() if segment.exists() else b""
-        batches = [
-            (header.compression, [r.value for r in decode_records(data[p : p + header.size_bytes])])
-            for p, header in iterate_batches(data)
-        ]
-        return batches or None
+        return _batches_of(segment.read_bytes() if segment.exists() else b"") or None
 
     assert _eventually(copied, "the follower's copy") == [(CODEC_BY_NAME["lz4"], VALUES)]
 
