@@ -59,9 +59,9 @@ def read_all(bootstrap: str, topic: str) -> list[tuple[int, bytes | None, bytes 
         out: list[tuple[int, bytes | None, bytes | None]] = []
 
         def caught_up() -> bool:
-            message = consumer.poll(0.2)
-            if message is not None and message.error() is None:
-                out.append((message.offset(), message.key(), message.value()))
+            for message in consumer.consume(1000, timeout=0.2):
+                if message.error() is None:
+                    out.append((message.offset(), message.key(), message.value()))
             position = consumer.position([TopicPartition(topic, 0)])[0].offset
             return position >= high
 
