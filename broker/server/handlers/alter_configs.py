@@ -100,7 +100,8 @@ async def _forward(
     incremental: bool,
     validate_only: bool,
 ) -> list[ResourceResult]:
-    """The topic resources, sent on to the controller; its answers in the same order."""
+    """The resources that passed preprocessing, sent on to the controller; its answers in
+    the same order."""
     body = _body(resources, incremental, validate_only)
     try:
         assert server.link is not None
@@ -168,12 +169,12 @@ async def _handle(
     node_id = None if controller_only else server.node_id
     answers = config_changes.preprocess(resources, node_id, incremental=incremental)
     pending = [index for index in range(len(resources)) if index not in answers]
-    topics = [resources[index] for index in pending]
-    if topics and server.forwards_to_controller:
-        results = await _forward(server, header, topics, incremental, validate_only)
-    elif topics:
+    passed = [resources[index] for index in pending]
+    if passed and server.forwards_to_controller:
+        results = await _forward(server, header, passed, incremental, validate_only)
+    elif passed:
         outcome = config_changes.alter_resource_configs(
-            server.image, SCHEMA, topics, incremental=incremental, validate_only=validate_only
+            server.image, SCHEMA, passed, incremental=incremental, validate_only=validate_only
         )
         server.commit(ControllerResult(outcome.records, []))
         results = outcome.results
