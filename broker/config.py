@@ -513,6 +513,8 @@ _BROKER_KEYS = (
     _K("log.segment.bytes", _INT, "1073741824", "Largest segment file.", minimum=14),
     _K("log.roll.ms", _LONG, None, "Roll segments this old; wins over hours.", minimum=1),
     _K("log.roll.hours", _INT, "168", "Roll segments this old, in hours.", minimum=1),
+    _K("log.roll.jitter.ms", _LONG, None, "Roll up to this much early (ms).", minimum=0),
+    _K("log.roll.jitter.hours", _INT, "0", "As log.roll.jitter.ms, in hours.", minimum=0),
     # Kafka maps any negative retention to -1; we accept only -1 so that a typo shows.
     _K("log.retention.ms", _LONG, None, "Delete segments this old; -1: never.", minimum=-1),
     _K("log.retention.minutes", _INT, None, "As log.retention.ms, in minutes.", minimum=-1),
@@ -911,6 +913,8 @@ class BrokerConfig:
     log_segment_bytes: int
     log_roll_ms: int | None
     log_roll_hours: int
+    log_roll_jitter_ms: int | None
+    log_roll_jitter_hours: int
     log_retention_ms: int | None
     log_retention_minutes: int | None
     log_retention_hours: int
@@ -1587,6 +1591,12 @@ _TOPIC_KEYS = (
     _topic_key(
         "segment.ms", _S("log.roll.ms"), _S("log.roll.hours", _HOUR_MS), default="604800000"
     ),
+    _topic_key(
+        "segment.jitter.ms",
+        _S("log.roll.jitter.ms"),
+        _S("log.roll.jitter.hours", _HOUR_MS),
+        default="0",
+    ),
     _topic_key("unclean.leader.election.enable", _S("unclean.leader.election.enable")),
     # KIP-390: the levels the leader recompresses with (compression.type gzip, lz4, zstd).
     _topic_key("compression.gzip.level", _S("compression.gzip.level")),
@@ -1603,7 +1613,6 @@ _TOPIC_KEYS = (
     _inert_key("remote.log.copy.disable", _BOOL, "false"),
     _inert_key("remote.log.delete.on.disable", _BOOL, "false"),
     _inert_key("remote.storage.enable", _BOOL, "false"),
-    _inert_key("segment.jitter.ms", _LONG, "0", minimum=0),
 )
 TOPIC_CONFIGS: Mapping[str, ConfigKey] = {key.name: key for key in _TOPIC_KEYS}
 """Topic keys accepted by CreateTopics and AlterConfigs, with their broker synonyms."""
@@ -1744,6 +1753,7 @@ _LOG_CONFIG_FIELDS = {
     "max_compaction_lag_ms": "max.compaction.lag.ms",
     "min_cleanable_dirty_ratio": "min.cleanable.dirty.ratio",
     "compression_type": "compression.type",
+    "segment_jitter_ms": "segment.jitter.ms",
     "compression_gzip_level": "compression.gzip.level",
     "compression_lz4_level": "compression.lz4.level",
     "compression_zstd_level": "compression.zstd.level",

@@ -14,6 +14,8 @@ class LogConfig:
 
     segment_bytes: int = 1073741824
     segment_ms: int = 604800000
+    segment_jitter_ms: int = 0
+    """A segment rolls by time up to this much before ``segment_ms``."""
     retention_ms: int = 604800000
     """-1: keep forever."""
     retention_bytes: int = -1

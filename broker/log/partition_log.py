@@ -14,6 +14,7 @@ import bisect
 import logging
 import struct
 import uuid
+import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -568,12 +569,23 @@ class PartitionLog:
             last_offset,
             wall_ms,
             segment_bytes=self.config.segment_bytes,
-            segment_ms=self.config.segment_ms,
+            segment_ms=self.config.segment_ms - self._roll_jitter_ms(self.active_segment),
         )
         if due and self.active_segment.size_bytes > 0:
             self.roll(wall_ms)
             return True
         return False
+
+    def _roll_jitter_ms(self, segment: LogSegment) -> int:
+        """Kafka's ``segment.jitter.ms``: each segment rolls by time up to this much early, so
+        that partitions created together do not all roll at once.  Kafka draws it at random
+        per segment; here it is a hash of the partition and the segment's base offset (the
+        same after a restart, and in tests)."""
+        jitter = min(self.config.segment_jitter_ms, self.config.segment_ms)
+        if jitter <= 0:
+            return 0
+        seed = f"{self.topic}-{self.partition}-{segment.base_offset}".encode()
+        return zlib.crc32(seed) % jitter
 
     def roll(self, wall_ms: int) -> LogSegment:
         """Start a new active segment at the log end offset (an empty active one stays)."""

@@ -832,6 +832,7 @@ def test_log_config_values_defaults() -> None:
         "max_compaction_lag_ms": LONG_MAX,
         "min_cleanable_dirty_ratio": 0.5,
         "compression_type": "producer",
+        "segment_jitter_ms": 0,
         "message_timestamp_before_max_ms": LONG_MAX,
         "message_timestamp_after_max_ms": LONG_MAX,
         "message_timestamp_difference_max_ms": LONG_MAX,

@@ -113,6 +113,22 @@ def test_roll_by_time_uses_first_batch_timestamp(tmp_path: Path) -> None:
     assert [s.base_offset for s in log.segments] == [0, 6]
 
 
+def test_roll_by_time_comes_up_to_segment_jitter_early(tmp_path: Path) -> None:
+    """segment.jitter.ms: each segment rolls a fixed amount (per partition and base offset,
+    below the jitter) before segment.ms; the amount is the same when the log is reopened."""
+    config = replace(SMALL, segment_ms=1000, segment_jitter_ms=400, segment_bytes=1 << 20)
+    early = []
+    for partition in range(8):
+        log = open_log(tmp_path / f"t-{partition}", config)
+        append(log, timestamp=T0)
+        waited = next(w for w in range(600, 1002) if append(log, timestamp=T0 + w).rolled)
+        early.append(1001 - waited)  # rolls once more than segment.ms - jitter has passed
+        assert 0 <= early[-1] < 400
+    assert len(set(early)) > 1, early  # not every partition rolls at once
+    reopened = open_log(tmp_path / "t-0", config)
+    assert reopened._roll_jitter_ms(reopened.segments[0]) == early[0]
+
+
 def test_offset_for_timestamp_and_max_timestamp(tmp_path: Path) -> None:
     log = open_log(tmp_path / "t-0")
     for batch in range(30):
