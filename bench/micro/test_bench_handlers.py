@@ -25,6 +25,8 @@ from bench.micro._shell import (
     request_frame,
 )
 from broker.core.acl import AclBinding, Authorizer
+from broker.core.controller import ControllerResult
+from broker.core.metadata import TOPIC_RESOURCE, ConfigRecord
 from broker.server.broker import BrokerServer
 from broker.server.handlers.fetch import PARTITION_READ_SOFT_CAP_BYTES
 from client.protocol import records as r
@@ -75,6 +77,25 @@ def test_produce_request_16kib_per_partition(
         assert entry.error_code == 0, entry
         assert entry.base_offset == log_.log_end_offset - count  # the round's own append
         assert shell.partitions[("produce", entry.index)].high_watermark == log_.log_end_offset
+
+
+@pytest.mark.parametrize("codec", ["lz4", "zstd"])
+def test_produce_request_recompressed_by_the_topic(
+    benchmark: BenchmarkFixture, shell: BrokerServer, codec: str
+) -> None:
+    """The 1-partition plain case into a topic whose compression.type makes the leader
+    recompress the (uncompressed) 16 KiB batch: what recompression costs per request."""
+    create_topic(shell, "produce", 1, (1,))
+    config = ConfigRecord(TOPIC_RESOURCE, "produce", "compression.type", codec)
+    shell.commit(ControllerResult([config], []))
+    batch = batch_of_about(BATCH_BYTES)
+    frame = request_frame(PRODUCE, PRODUCE_VERSION, produce_body("produce", {0: batch}, acks=1))
+    parts = benchmark.pedantic(handle, args=(shell, frame), rounds=300, warmup_rounds=5)
+    (entry,) = decode_parts(PRODUCE, PRODUCE_VERSION, parts).responses[0].partition_responses
+    assert entry.error_code == 0, entry
+    log_ = shell.partition_log("produce", 0)
+    stored = log_.read(0, 1 << 20, log_.log_end_offset, min_one_batch=True)
+    assert r.parse_header(stored).compression == r.CODEC_BY_NAME[codec]
 
 
 @pytest.mark.parametrize("partitions", [1, 6])
