@@ -1,4 +1,6 @@
-"""``odradek cluster up``: a controller and N brokers on this machine, until Ctrl-C/SIGTERM.
+"""``odradek cluster up``: a controller and N brokers on this machine, until Ctrl-C/SIGTERM;
+``odradek cluster unregister --id N``: drop a decommissioned broker's registration
+(``kafka-cluster unregister``), on any cluster.
 
 Ports: brokers listen on ``--base-port`` + 0, 1, ... and the controller on ``--base-port`` + 100
 (defaults 9092, 9093, 9094 and 9192).  Each node logs to stderr with a ``[broker-N]`` prefix;
@@ -17,14 +19,22 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from broker.cli_topic import bounded_int
+from broker.cli_topic import (
+    CommandError,
+    bounded_int,
+    command_handler,
+    connection_options_parser,
+)
 from broker.cluster_launcher import LocalCluster, NodeProcess
+from client.admin import AdminClient
+from client.errors import KafkaError
 
 CLUSTER_EXAMPLES = """\
 examples:
   odradek cluster up
   odradek cluster up --brokers 3 --base-port 9092 --data-dir ./cluster-data
   odradek cluster up --set min.insync.replicas=2
+  odradek cluster unregister --id 3 --bootstrap-server 127.0.0.1:9092
 """
 MAX_BROKERS = 32
 
@@ -64,6 +74,25 @@ def add_cluster_commands(commands: Any) -> None:
         help="a config key for every node; repeatable",
     )
     up.set_defaults(handler=_cluster_up)
+    unregister = cluster_commands.add_parser(
+        "unregister",
+        help="remove a broker's registration (after it was decommissioned)",
+        epilog=CLUSTER_EXAMPLES,
+        parents=[connection_options_parser()],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    unregister.add_argument(
+        "--id", type=bounded_int(0, 2**31 - 1), required=True, dest="broker_id", metavar="ID"
+    )
+    unregister.set_defaults(handler=command_handler(_unregister))
+
+
+async def _unregister(admin: AdminClient, arguments: argparse.Namespace) -> None:
+    try:
+        await admin.unregister_broker(arguments.broker_id)
+    except KafkaError as error:
+        raise CommandError([f"broker {arguments.broker_id}: {error}"]) from None
+    print(f"Unregistered broker {arguments.broker_id}.")
 
 
 def _printer(node: NodeProcess, line: bytes) -> None:

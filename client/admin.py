@@ -71,6 +71,7 @@ DESCRIBE_CONFIGS = 32
 INCREMENTAL_ALTER_CONFIGS = 44
 ALTER_PARTITION_REASSIGNMENTS = 45
 LIST_PARTITION_REASSIGNMENTS = 46
+UNREGISTER_BROKER = 64
 # IncrementalAlterConfigs' config_operation (KIP-339).
 CONFIG_SET, CONFIG_DELETE = 0, 1
 LIST_OFFSETS = 2
@@ -361,6 +362,29 @@ class AdminClient:
             if result.error_code in _CONTROLLER_RETRIABLE:
                 raise error
             return error  # the answer: not retried
+
+        refused = await self.cluster.retrying(
+            attempt, timeout_ms=self.config.default_api_timeout_ms
+        )
+        if refused is not None:
+            raise refused
+
+    async def unregister_broker(self, broker_id: int) -> None:
+        """UnregisterBroker (``kafka-cluster unregister``): the broker's registration leaves
+        the cluster metadata (after it was decommissioned).  Raises the error, e.g.
+        BROKER_ID_NOT_REGISTERED."""
+
+        async def attempt() -> KafkaError | None:
+            connection = await self.cluster.controller_connection()
+            version = connection.pick_version(UNREGISTER_BROKER)
+            body = {"broker_id": broker_id}
+            response = await connection.send(UNREGISTER_BROKER, body, version=version)
+            if response.error_code == ErrorCode.NONE:
+                return None
+            error = error_for(response.error_code, response.error_message or f"broker {broker_id}")
+            if response.error_code in _CONTROLLER_RETRIABLE:
+                raise error
+            return error
 
         refused = await self.cluster.retrying(
             attempt, timeout_ms=self.config.default_api_timeout_ms

@@ -46,6 +46,7 @@ from broker.core.metadata import (
     RegisterBrokerRecord,
     TopicImage,
     UnfenceBrokerRecord,
+    UnregisterBrokerRecord,
 )
 from client.protocol.errors import ErrorCode
 
@@ -550,6 +551,21 @@ class ClusterControl:
         draft = self._draft()
         draft.fence(registration)
         return draft.result(True)
+
+    def unregister_broker(self, broker_id: int) -> ClusterResult[ErrorCode]:
+        """UnregisterBroker (``kafka-cluster unregister``, Kafka's
+        ``ClusterControlManager.unregisterBroker``): the registration goes, and with it the
+        broker's ISR memberships and leaderships, as a fence would take them.  Its replicas
+        stay in the replica sets (offline) until reassigned.  A broker still running sees
+        STALE_BROKER_EPOCH at its next heartbeat and registers again."""
+        registration = self.image.brokers.get(broker_id)
+        if registration is None:
+            return ClusterResult([], ErrorCode.BROKER_ID_NOT_REGISTERED)
+        draft = self._draft()
+        draft.remove_broker(broker_id)
+        draft.records.append(UnregisterBrokerRecord(broker_id, registration.broker_epoch))
+        self._sessions.pop(broker_id, None)
+        return draft.result(ErrorCode.NONE)
 
     def tick(self, now_ms: int) -> ClusterResult[list[int]]:
         """Fence every unfenced broker without a heartbeat for the session timeout."""

@@ -65,6 +65,14 @@ class BrokerRegistrationChangeRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class UnregisterBrokerRecord:
+    """UnregisterBroker: the registration of this epoch is gone (a later one stays)."""
+
+    broker_id: int
+    broker_epoch: int
+
+
+@dataclass(frozen=True, slots=True)
 class TopicRecord:
     name: str
     topic_id: str
@@ -177,6 +185,7 @@ MetadataRecord = (
     | FenceBrokerRecord
     | UnfenceBrokerRecord
     | BrokerRegistrationChangeRecord
+    | UnregisterBrokerRecord
     | TopicRecord
     | PartitionRecord
     | ConfigRecord
@@ -196,6 +205,7 @@ _RECORD_TYPES: dict[str, type[Any]] = {
         FenceBrokerRecord,
         UnfenceBrokerRecord,
         BrokerRegistrationChangeRecord,
+        UnregisterBrokerRecord,
         TopicRecord,
         PartitionRecord,
         ConfigRecord,
@@ -382,7 +392,8 @@ class MetadataImage:
         record: RegisterBrokerRecord
         | FenceBrokerRecord
         | UnfenceBrokerRecord
-        | BrokerRegistrationChangeRecord,
+        | BrokerRegistrationChangeRecord
+        | UnregisterBrokerRecord,
         offset: int,
     ) -> None:
         current = self.brokers.get(record.broker_id)
@@ -406,7 +417,9 @@ class MetadataImage:
             return
         if current is None or current.broker_epoch != record.broker_epoch:
             return  # a change for an older registration: ignored (KIP-631)
-        if isinstance(record, FenceBrokerRecord):
+        if isinstance(record, UnregisterBrokerRecord):
+            del self.brokers[record.broker_id]
+        elif isinstance(record, FenceBrokerRecord):
             current.fenced = True
         elif isinstance(record, UnfenceBrokerRecord):
             current.fenced = False

@@ -1123,6 +1123,7 @@ GUARDS: dict[int, Guard] = {
     55: _cluster(Op.DESCRIBE, lambda body: {**_DENIED, "topics": [], "nodes": []}),
     60: _describe_cluster,
     61: _describe_producers,
+    64: _cluster(Op.ALTER, _top(**_DENIED)),
     65: _describe_transactions,
     66: _list_transactions,
     68: _group_read,

@@ -36,6 +36,7 @@ from broker.core.metadata import (
     ProducerIdsRecord,
     RegisterBrokerRecord,
     UnfenceBrokerRecord,
+    UnregisterBrokerRecord,
     record_from_dict,
     record_to_dict,
 )
@@ -415,6 +416,35 @@ def test_unclean_election(
     assert (state.isr, state.leader_recovery_state) == ((2, 1), RECOVERED)
 
 
+def test_unregister_broker() -> None:
+    """kafka-cluster unregister: the broker leaves ISRs and leaderships as if fenced, its
+    registration goes; a heartbeat of that epoch is stale; a new registration is taken."""
+    cluster = Cluster(brokers=3)
+    cluster.create_assigned("t", (1, 2, 3))
+    assert cluster.part("t").leader == 1
+    assert cluster.commit(cluster.cluster.unregister_broker(7)) == (
+        ErrorCode.BROKER_ID_NOT_REGISTERED
+    )
+    assert cluster.commit(cluster.cluster.unregister_broker(1)) == ErrorCode.NONE
+    assert isinstance(cluster.log[-1], UnregisterBrokerRecord)
+    assert 1 not in cluster.image.brokers
+    part = cluster.part("t")
+    assert (part.leader, part.isr, part.replicas) == (2, (2, 3), (1, 2, 3))
+    assert 1 not in cluster.cluster.live_brokers()
+    assert cluster.heartbeat(1)[0] == ErrorCode.STALE_BROKER_EPOCH
+    old_epoch = cluster.epochs[1]
+    cluster.start(1)
+    assert cluster.epochs[1] > old_epoch and not cluster.image.brokers[1].fenced
+    assert cluster.commit(cluster.cluster.unregister_broker(1)) == ErrorCode.NONE
+    # A fenced broker (the usual case: it is gone) leaves the last ISR it is in alone.
+    cluster.fence(3)
+    cluster.fence(2)
+    assert cluster.part("t").isr == (2,)
+    assert cluster.commit(cluster.cluster.unregister_broker(2)) == ErrorCode.NONE
+    assert cluster.part("t").isr == (2,) and cluster.part("t").leader == NO_LEADER
+    assert set(cluster.image.brokers) == {3}
+
+
 # -- AlterPartition --------------------------------------------------------------------------
 
 
@@ -695,6 +725,13 @@ class ClusterMachine(RuleBasedStateMachine):
         if broker in self.cluster.epochs:
             epoch = self.cluster.epochs[broker] - (1 if stale else 0)
             self.cluster.commit(self.cluster.cluster.broker_disconnected(broker, epoch, 0))
+
+    @rule(broker=BROKER_IDS)
+    def unregister(self, broker: int) -> None:
+        error = self.cluster.commit(self.cluster.cluster.unregister_broker(broker))
+        registered = broker in self.cluster.image.brokers
+        assert not registered and (error == ErrorCode.NONE) == (broker in self.cluster.epochs)
+        self.cluster.epochs.pop(broker, None)
 
     @rule(elapsed=st.integers(0, 2 * TIMEOUT_MS))
     def tick(self, elapsed: int) -> None:

@@ -26,6 +26,7 @@ from broker.server.handlers import (
     reassignments,
     security,
     transactions,
+    unregister_broker,
 )
 
 if TYPE_CHECKING:
@@ -83,6 +84,7 @@ HANDLERS: dict[int, Handler] = {
     55: describe_quorum.handle,
     60: metadata.describe_cluster,
     61: describe_producers.describe_producers,
+    64: unregister_broker.handle,
     65: transactions.describe_transactions,
     66: transactions.list_transactions,
     68: consumer_groups.consumer_group_heartbeat,

@@ -2,7 +2,7 @@
 
 BrokerRegistration (62), BrokerHeartbeat (63), AlterPartition (56), AllocateProducerIds (67),
 the forwarded commands (19, 20, 37, 33, 44: the broker handlers, run against the controller;
-43: ElectLeaders),
+43: ElectLeaders, 64: UnregisterBroker),
 ApiVersions (18), and Fetch (1) of ``__cluster_metadata``: how brokers follow the metadata log.
 """
 
@@ -26,6 +26,7 @@ from broker.server.handlers import (
     elect_leaders,
     reassignments,
     security,
+    unregister_broker,
 )
 from client.protocol.errors import ErrorCode
 from client.protocol.headers import RequestHeader
@@ -259,6 +260,7 @@ CONTROLLER_HANDLERS: dict[int, Handler] = {
     56: alter_partition,
     62: broker_registration,
     63: broker_heartbeat,
+    64: unregister_broker.handle_on_controller,
     60: describe_cluster,
     67: allocate_producer_ids,
 }

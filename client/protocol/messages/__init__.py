@@ -65,6 +65,7 @@ from client.protocol.messages import (
     sasl_handshake,
     sync_group,
     txn_offset_commit,
+    unregister_broker,
     write_txn_markers,
 )
 from client.protocol.schema import Message
@@ -119,6 +120,7 @@ _MODULES: tuple[ModuleType, ...] = (
     describe_quorum,
     broker_registration,
     broker_heartbeat,
+    unregister_broker,
     describe_transactions,
     list_transactions,
     allocate_producer_ids,
