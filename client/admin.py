@@ -24,7 +24,7 @@ from __future__ import annotations
 import enum
 import functools
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, NamedTuple, Self, TypeVar
@@ -348,43 +348,52 @@ class AdminClient:
             "validate_only": validate_only,
         }
 
-        async def attempt() -> KafkaError | None:
-            if broker is None:
-                connection = await self.cluster.controller_connection()
-            else:
-                connection = await self.cluster.connection_to(broker)
-            version = connection.pick_version(INCREMENTAL_ALTER_CONFIGS)
-            response = await connection.send(INCREMENTAL_ALTER_CONFIGS, body, version=version)
-            (result,) = response.responses
-            if result.error_code == ErrorCode.NONE:
-                return None
-            error = error_for(result.error_code, result.error_message or "broker configs")
-            if result.error_code in _CONTROLLER_RETRIABLE:
-                raise error
-            return error  # the answer: not retried
+        if broker is None:
+            connect = self.cluster.controller_connection
+        else:
+            connect = functools.partial(self.cluster.connection_to, broker)
 
-        refused = await self.cluster.retrying(
-            attempt, timeout_ms=self.config.default_api_timeout_ms
-        )
-        if refused is not None:
-            raise refused
+        def result(response: Container) -> Container:
+            (only,) = response.responses
+            return only
+
+        await self._one_answer(connect, INCREMENTAL_ALTER_CONFIGS, body, result, "broker configs")
 
     async def unregister_broker(self, broker_id: int) -> None:
         """UnregisterBroker (``kafka-cluster unregister``): the broker's registration leaves
         the cluster metadata (after it was decommissioned).  Raises the error, e.g.
         BROKER_ID_NOT_REGISTERED."""
 
+        await self._one_answer(
+            self.cluster.controller_connection,
+            UNREGISTER_BROKER,
+            {"broker_id": broker_id},
+            lambda response: response,
+            f"broker {broker_id}",
+        )
+
+    async def _one_answer(
+        self,
+        connect: Callable[[], Awaitable[Any]],
+        api_key: int,
+        body: dict[str, Any],
+        result: Callable[[Container], Container],
+        what: str,
+    ) -> None:
+        """Send a one-result request where ``connect`` says; retry what the controller
+        calls retriable, raise any other error of the result (its ``error_code`` and
+        ``error_message``)."""
+
         async def attempt() -> KafkaError | None:
-            connection = await self.cluster.controller_connection()
-            version = connection.pick_version(UNREGISTER_BROKER)
-            body = {"broker_id": broker_id}
-            response = await connection.send(UNREGISTER_BROKER, body, version=version)
-            if response.error_code == ErrorCode.NONE:
+            connection = await connect()
+            version = connection.pick_version(api_key)
+            answer = result(await connection.send(api_key, body, version=version))
+            if answer.error_code == ErrorCode.NONE:
                 return None
-            error = error_for(response.error_code, response.error_message or f"broker {broker_id}")
-            if response.error_code in _CONTROLLER_RETRIABLE:
+            error = error_for(answer.error_code, answer.error_message or what)
+            if answer.error_code in _CONTROLLER_RETRIABLE:
                 raise error
-            return error
+            return error  # the answer: not retried
 
         refused = await self.cluster.retrying(
             attempt, timeout_ms=self.config.default_api_timeout_ms
