@@ -3,7 +3,9 @@ with Kafka's defaults."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from client.protocol.records import CODEC_BY_NAME
 
 LONG_MAX = 9223372036854775807
 
@@ -42,18 +44,23 @@ class LogConfig:
     compression_gzip_level: int = -1
     compression_lz4_level: int = 9
     compression_zstd_level: int = 3
+    # Derived once here, read on every produce (not passed in: see __post_init__).
+    stored_codec: int | None = field(init=False)
+    """The codec of ``compression_type`` (None: "producer", batches are stored as sent)."""
+    timestamp_window: tuple[int, int] | None = field(init=False)
+    """(before, after): how far a produced CreateTime record's timestamp may lie behind and
+    ahead of the broker's clock (KIP-937; the deprecated difference bound applies both
+    ways); None: no bound, or LogAppendTime (the broker sets the timestamps)."""
 
-    def timestamp_bounds(self, now_ms: int) -> tuple[int, int] | None:
-        """[earliest, latest] a produced CreateTime record's timestamp may be at ``now_ms``
-        (KIP-937; the deprecated difference bound applies both ways); None: no bound, or
-        LogAppendTime (the broker sets the timestamps)."""
+    def _timestamp_window(self) -> tuple[int, int] | None:
         if self.message_timestamp_type != "CreateTime":
             return None
-        before = min(self.message_timestamp_before_max_ms, self.message_timestamp_difference_max_ms)
-        after = min(self.message_timestamp_after_max_ms, self.message_timestamp_difference_max_ms)
+        difference = self.message_timestamp_difference_max_ms
+        before = min(self.message_timestamp_before_max_ms, difference)
+        after = min(self.message_timestamp_after_max_ms, difference)
         if before == LONG_MAX and after == LONG_MAX:
             return None
-        return now_ms - before, now_ms + after
+        return before, after
 
     @property
     def compression_level(self) -> int | None:
@@ -67,6 +74,8 @@ class LogConfig:
         return None if level is None or (self.compression_type == "gzip" and level < 0) else level
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "stored_codec", CODEC_BY_NAME.get(self.compression_type))
+        object.__setattr__(self, "timestamp_window", self._timestamp_window())
         assert self.segment_bytes >= 14, "Kafka's minimum segment.bytes"
         assert self.index_interval_bytes >= 0
         assert self.max_index_bytes >= 12, "room for at least one time index entry"

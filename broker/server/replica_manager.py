@@ -49,7 +49,6 @@ from broker.log.partition_log import NonContiguousAppendError, PartitionLog
 from broker.log.segment import records_end
 from client.protocol.errors import ErrorCode
 from client.protocol.records import (
-    CODEC_BY_NAME,
     NO_TIMESTAMP,
     BatchHeader,
     InvalidRecordError,
@@ -428,9 +427,11 @@ class ReplicaManager(ABC):
                     f"Compacted topic cannot accept message without key in topic partition "
                     f"{topic}-{index}.",
                 )
-        bounds = log_.config.timestamp_bounds(self.wall_now_ms())
-        if bounds is not None and not header.is_control:
-            out_of_range = _timestamp_out_of_range(records, header, *bounds)
+        window = log_.config.timestamp_window
+        if window is not None and not header.is_control:
+            now = self.wall_now_ms()
+            before, after = window
+            out_of_range = _timestamp_out_of_range(records, header, now - before, now + after)
             if out_of_range is not None:
                 return LeaderAppend(ErrorCode.INVALID_TIMESTAMP, out_of_range)
         if header.producer_id >= 0:
@@ -459,7 +460,7 @@ class ReplicaManager(ABC):
                 return LeaderAppend(
                     verdict.error_code, verdict.message, log_start_offset=log_.log_start_offset
                 )
-        codec = CODEC_BY_NAME[log_.config.compression_type]
+        codec = log_.config.stored_codec
         if codec is not None and codec != header.compression and not header.is_control:
             try:
                 records, batches = _recompressed(records, header, codec, log_.config)
