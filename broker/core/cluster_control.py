@@ -51,7 +51,6 @@ from broker.core.metadata import (
 from client.protocol.errors import ErrorCode
 
 UNCLEAN_LEADER_ELECTION_ENABLE = "unclean.leader.election.enable"
-MIN_INSYNC_REPLICAS = "min.insync.replicas"
 UNKNOWN_BROKER_EPOCH = -1
 PRODUCER_ID_BLOCK_SIZE = 1000  # Kafka's ProducerIdsBlock.PRODUCER_ID_BLOCK_SIZE
 MAX_PRODUCER_ID = 2**63 - 1
@@ -65,7 +64,6 @@ class ClusterSettings:
 
     broker_session_timeout_ms: int = 9000
     unclean_leader_election_enable: bool = False
-    default_min_insync_replicas: int = 1
     leader_imbalance_per_broker_percentage: int = 10
 
 
@@ -368,27 +366,16 @@ class ClusterControl:
         """Unfenced brokers not in controlled shutdown, sorted: where replicas may go."""
         return self.image.active_brokers()
 
-    def _topic_setting(self, topic: TopicImage, key: str) -> str | None:
-        """The topic's value of ``key``, else the cluster's dynamic default (KIP-226: a
-        ``ConfigRecord`` of the BROKER resource ''); None: neither sets it."""
-        value = topic.configs.get(key)
-        if value is None:
-            value = self.image.broker_configs.get("", {}).get(key)
-        return value
-
     def unclean_leader_election(self, topic: TopicImage) -> bool:
-        """The topic's ``unclean.leader.election.enable`` if set, else the cluster's (dynamic
-        default, then the controller's own config)."""
-        value = self._topic_setting(topic, UNCLEAN_LEADER_ELECTION_ENABLE)
+        """The topic's ``unclean.leader.election.enable`` if set, else the cluster's: its
+        dynamic default (KIP-226: a ``ConfigRecord`` of the BROKER resource ''), then the
+        controller's own config."""
+        value = topic.configs.get(UNCLEAN_LEADER_ELECTION_ENABLE)
+        if value is None:
+            value = self.image.broker_configs.get("", {}).get(UNCLEAN_LEADER_ELECTION_ENABLE)
         if value is None:
             return self.settings.unclean_leader_election_enable
         return value.strip().lower() == "true"
-
-    def min_insync_replicas(self, topic: TopicImage) -> int:
-        """The topic's ``min.insync.replicas`` if set, else the cluster default (dynamic,
-        then the controller's own config)."""
-        value = self._topic_setting(topic, MIN_INSYNC_REPLICAS)
-        return int(value) if value is not None else self.settings.default_min_insync_replicas
 
     def leader_imbalance(self) -> dict[int, float]:
         """Per live broker: the share of partitions it is preferred for that it does not lead

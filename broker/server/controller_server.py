@@ -88,7 +88,6 @@ class ControllerServer:
             ClusterSettings(
                 broker_session_timeout_ms=config.broker_session_timeout_ms,
                 unclean_leader_election_enable=config.unclean_leader_election_enable,
-                default_min_insync_replicas=config.min_insync_replicas,
                 leader_imbalance_per_broker_percentage=config.leader_imbalance_per_broker_percentage,
             ),
             monotonic_ms(),
