@@ -579,6 +579,13 @@ _BROKER_KEYS = (
     _K("delete.topic.enable", _BOOL, "true", "Allow deleting topics."),
     _K("message.max.bytes", _INT, "1048588", "Largest record batch.", minimum=0),
     _K("socket.request.max.bytes", _INT, "104857600", "Largest request.", minimum=1),
+    _K(
+        "max.request.partition.size.limit",
+        _INT,
+        "2000",
+        "Most partitions a DescribeTopicPartitions answer holds.",
+        minimum=1,
+    ),
     _K("min.insync.replicas", _INT, "1", "Replicas an acks=all write needs.", minimum=1),
     _K("connections.max.idle.ms", _LONG, "600000", "Close idle connections.", minimum=-1),
     _K(
@@ -776,7 +783,6 @@ _IGNORED_BROKER_KEYS: tuple[str, ...] = tuple(
     log.roll.jitter.hours log.roll.jitter.ms log.segment.delete.delay.ms
     max.connection.creation.rate max.connections max.connections.per.ip
     max.connections.per.ip.overrides max.incremental.fetch.session.cache.slots
-    max.request.partition.size.limit
     metadata.log.dir metadata.log.max.record.bytes.between.snapshots
     metadata.log.max.snapshot.interval.ms metadata.log.segment.bytes metadata.log.segment.min.bytes
     metadata.log.segment.ms metadata.max.idle.interval.ms metadata.max.retention.bytes
@@ -945,6 +951,7 @@ class BrokerConfig:
     delete_topic_enable: bool
     message_max_bytes: int
     socket_request_max_bytes: int
+    max_request_partition_size_limit: int
     min_insync_replicas: int
     connections_max_idle_ms: int
     connection_failed_authentication_delay_ms: int

@@ -452,6 +452,40 @@ def _metadata_error(name: str | None, topic_id: uuid.UUID) -> dict[str, Any]:
     }
 
 
+def _describe_topic_partitions(
+    check: Check, server: BrokerServer, header: RequestHeader, body: Container
+) -> Outcome:
+    """Named topics the principal may not DESCRIBE are TOPIC_AUTHORIZATION_FAILED (after the
+    others, as in Kafka); a listing of every topic pages only the describable ones (the check
+    goes in with the request, ``body.describable``, as what fits a page depends on it).  Each
+    topic described gets its authorized operations."""
+
+    def then(response: dict[str, Any]) -> None:
+        for entry in response.get("topics") or ():
+            if entry.get("error_code") == ErrorCode.NONE:
+                entry["topic_authorized_operations"] = check.operations(TOPIC, entry["name"])
+
+    named = [item.name for item in body.get("topics") or ()]
+    if not named:
+        body["describable"] = lambda name: check.quietly(Op.DESCRIBE, TOPIC, name)
+        return Merge("topics", [], then=then)
+    cursor = body.get("cursor")
+    start = cursor.topic_name if cursor is not None else ""
+    if cursor is not None and start not in named:
+        return None  # the handler refuses the whole request
+    asked = sorted({name for name in named if name >= start})
+    kept, refused = _split(asked, lambda name: check.topic(Op.DESCRIBE, name))
+    if not refused:
+        return Merge("topics", [], then=then)
+    if start in refused:
+        # Kafka then describes the other topics from their first partition.
+        body["cursor"] = None
+    body["topics"] = [Container(name=name) for name in kept]
+    entries = [_metadata_error(name, ZERO_UUID) for name in refused]
+    base = {"throttle_time_ms": 0, "topics": [], "next_cursor": None}
+    return Merge("topics", entries, base if not kept else None, then=then)
+
+
 def _describe_cluster(
     check: Check, server: BrokerServer, header: RequestHeader, body: Container
 ) -> Outcome:
@@ -1128,6 +1162,7 @@ GUARDS: dict[int, Guard] = {
     66: _list_transactions,
     68: _group_read,
     69: _consumer_group_describe,
+    75: _describe_topic_partitions,
 }
 # Asked before authentication or about it: no ACL applies.
 UNGUARDED = frozenset({17, 18, 36})

@@ -244,3 +244,39 @@ def test_a_consumer_group_heartbeat_needs_describe_on_its_topics(
         "Principal = User:alice is Denied operation = DESCRIBE from host = 10.0.0.1 on "
         "resource = TOPIC:LITERAL:theirs" in caplog.text
     )
+
+
+def test_describe_topic_partitions_pages_only_describable_topics() -> None:
+    authorizer = Authorizer()
+    authorizer.set_acls(
+        [_allow(ResourceType.TOPIC, name, AclOperation.DESCRIBE) for name in ("a", "c")]
+    )
+    check = Check(authorizer, "User:alice", "h")
+    header = RequestHeader(75, 0, 1, "c", 0)
+    # Every topic: the check rides with the request, so the handler pages what it admits.
+    every = Container(topics=[], response_partition_limit=10, cursor=None)
+    outcome = authorization.guard(check, _server(), header, every)
+    assert isinstance(outcome, Merge) and not outcome.entries
+    assert [name for name in "abc" if every.describable(name)] == ["a", "c"]
+    # Named topics: the refused ones are answered after the others; a refused cursor topic
+    # drops the cursor (the rest start at their first partition) and what sorts before it.
+    cursor = Container(topic_name="b", partition_index=3)
+    names = [Container(name=name) for name in ("z", "c", "b", "a")]
+    named = Container(topics=names, response_partition_limit=10, cursor=cursor)
+    outcome = authorization.guard(check, _server(), header, named)
+    assert isinstance(outcome, Merge) and outcome.base is None
+    assert [item.name for item in named.topics] == ["c"] and named.cursor is None
+    response = outcome.apply({"topics": [{"name": "c", "error_code": 0}]})
+    assert [(t["name"], t["error_code"]) for t in response["topics"]] == [
+        ("c", 0),
+        ("b", ErrorCode.TOPIC_AUTHORIZATION_FAILED),
+        ("z", ErrorCode.TOPIC_AUTHORIZATION_FAILED),
+    ]
+    assert response["topics"][0]["topic_authorized_operations"] == 1 << AclOperation.DESCRIBE
+    # Nothing left to describe: answered without the handler (an empty list is "every topic").
+    alone = Container(topics=[Container(name="b")], response_partition_limit=10, cursor=None)
+    outcome = authorization.guard(check, _server(), header, alone)
+    assert isinstance(outcome, Merge) and outcome.base is not None
+    assert [t["error_code"] for t in outcome.alone()["topics"]] == [
+        ErrorCode.TOPIC_AUTHORIZATION_FAILED
+    ]

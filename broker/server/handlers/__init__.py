@@ -89,4 +89,5 @@ HANDLERS: dict[int, Handler] = {
     66: transactions.list_transactions,
     68: consumer_groups.consumer_group_heartbeat,
     69: consumer_groups.consumer_group_describe,
+    75: metadata.describe_topic_partitions,
 }

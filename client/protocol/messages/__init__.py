@@ -40,6 +40,7 @@ from client.protocol.messages import (
     describe_log_dirs,
     describe_producers,
     describe_quorum,
+    describe_topic_partitions,
     describe_transactions,
     describe_user_scram_credentials,
     elect_leaders,
@@ -126,6 +127,7 @@ _MODULES: tuple[ModuleType, ...] = (
     allocate_producer_ids,
     consumer_group_heartbeat,
     consumer_group_describe,
+    describe_topic_partitions,
 )
 
 APIS: dict[int, tuple[Message, Message]] = {
