@@ -180,6 +180,14 @@ class RemoveAccessControlEntryRecord:
     id: str
 
 
+@dataclass(frozen=True, slots=True)
+class FeatureLevelRecord:
+    """A finalized feature level (Kafka's record 12; KIP-584, KIP-778): 0 takes it away."""
+
+    name: str
+    feature_level: int
+
+
 MetadataRecord = (
     RegisterBrokerRecord
     | FenceBrokerRecord
@@ -196,6 +204,7 @@ MetadataRecord = (
     | ClientQuotaRecord
     | AccessControlEntryRecord
     | RemoveAccessControlEntryRecord
+    | FeatureLevelRecord
 )
 
 _RECORD_TYPES: dict[str, type[Any]] = {
@@ -216,6 +225,7 @@ _RECORD_TYPES: dict[str, type[Any]] = {
         ClientQuotaRecord,
         AccessControlEntryRecord,
         RemoveAccessControlEntryRecord,
+        FeatureLevelRecord,
     )
 }
 
@@ -330,6 +340,10 @@ class MetadataImage:
         self.client_quotas: dict[tuple[tuple[str, str | None], ...], dict[str, float]] = {}
         # ACL id -> binding
         self.acls: dict[str, AclBinding] = {}
+        # Feature levels set by FeatureLevelRecords (broker.core.features has the defaults
+        # of a feature never set), and the offset of the last such record (-1: none yet).
+        self.features: dict[str, int] = {}
+        self.features_offset = -1
         # The metadata offset: the offset of the next record (records are numbered from 0).
         self.records_replayed = 0
 
@@ -374,6 +388,11 @@ class MetadataImage:
         elif isinstance(record, RemoveAccessControlEntryRecord):
             if self.acls.pop(record.id, None) is None:
                 raise ValueError(f"no ACL {record.id} to remove")
+        elif isinstance(record, FeatureLevelRecord):
+            if record.feature_level < 0:
+                raise ValueError(f"feature {record.name!r} level {record.feature_level} < 0")
+            self.features[record.name] = record.feature_level
+            self.features_offset = offset
         else:
             self._replay_broker(record, offset)
 

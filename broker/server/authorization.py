@@ -1155,6 +1155,7 @@ GUARDS: dict[int, Guard] = {
         },
     ),
     55: _cluster(Op.DESCRIBE, lambda body: {**_DENIED, "topics": [], "nodes": []}),
+    57: _cluster(Op.ALTER, _top(**_DENIED, results=[])),
     60: _describe_cluster,
     61: _describe_producers,
     64: _cluster(Op.ALTER, _top(**_DENIED)),

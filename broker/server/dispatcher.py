@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from construct import Container
 
+from broker.core import features
 from broker.core.acl import Authorizer
 from broker.server import authorization
 from broker.server import quotas as client_quotas
@@ -188,6 +189,9 @@ class Dispatcher:
         return response
 
     def api_versions_body(self, error_code: ErrorCode) -> dict[str, Any]:
+        """ApiVersions: the APIs advertised and (v3+, KIP-584) the features supported and
+        finalized in this node's metadata image."""
+        image = self.server.image
         return {
             "error_code": error_code,
             "api_keys": [
@@ -195,6 +199,15 @@ class Dispatcher:
                 for key, (low, high) in sorted(self.advertised.items())
             ],
             "throttle_time_ms": 0,
+            "supported_features": [
+                {"name": name, "min_version": low, "max_version": high}
+                for name, (low, high) in sorted(features.SUPPORTED.items())
+            ],
+            "finalized_features_epoch": features.finalized_epoch(image),
+            "finalized_features": [
+                {"name": name, "max_version_level": level, "min_version_level": level}
+                for name, level in features.finalized(image).items()
+            ],
         }
 
     def unsupported(self, header: RequestHeader) -> list[bytes | bytearray | memoryview]:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from construct import Container
 
+from broker.core import features
 from broker.core.consumer_group import Assignment, HeartbeatRequest, TopicsView
 from broker.core.consumer_membership import ConsumerHeartbeatResponse
 from broker.server.clock import monotonic_ms
@@ -48,8 +49,13 @@ def _assignment_body(assignment: Assignment) -> dict[str, Any]:
 async def consumer_group_heartbeat(
     server: BrokerServer, header: RequestHeader, request: Container
 ) -> Any:
-    error = await server.groups.owner_error(request.group_id) if request.group_id else None
-    if error is not None and error is not ErrorCode.NONE:
+    if features.level(server.image, features.GROUP_VERSION) < 1:
+        # As Kafka: the consumer protocol needs group.version 1 (kafka-features upgrade).
+        response = ConsumerHeartbeatResponse(
+            ErrorCode.UNSUPPORTED_VERSION,
+            "The new group coordinator is not enabled: group.version is 0.",
+        )
+    elif error := (await server.groups.owner_error(request.group_id) if request.group_id else None):
         response = ConsumerHeartbeatResponse(error)
     else:
         names = request.subscribed_topic_names

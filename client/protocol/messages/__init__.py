@@ -67,6 +67,7 @@ from client.protocol.messages import (
     sync_group,
     txn_offset_commit,
     unregister_broker,
+    update_features,
     write_txn_markers,
 )
 from client.protocol.schema import Message
@@ -128,6 +129,7 @@ _MODULES: tuple[ModuleType, ...] = (
     consumer_group_heartbeat,
     consumer_group_describe,
     describe_topic_partitions,
+    update_features,
 )
 
 APIS: dict[int, tuple[Message, Message]] = {
