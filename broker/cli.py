@@ -3,7 +3,8 @@
 No logic of its own: configuration lives in `broker.config`, the broker in
 `broker.server.broker`, the commands built on the client in `broker.cli_topic` (topics),
 `broker.cli_group` (consumer groups), `broker.cli_user` (SCRAM users), `broker.cli_quota`
-(client quotas), `broker.cli_config` (dynamic broker configs), `broker.cli_acl` (ACLs),
+(client quotas), `broker.cli_config` (dynamic broker configs), `broker.cli_features` (feature
+levels), `broker.cli_acl` (ACLs),
 `broker.cli_data` (produce, consume) and
 `broker.cli_perf` (perf).
 Usage and configuration errors print one line to stderr and exit 2; a command that fails
@@ -24,6 +25,7 @@ from broker.cli_acl import add_acl_commands
 from broker.cli_cluster import add_cluster_commands
 from broker.cli_config import add_config_commands
 from broker.cli_data import add_data_commands
+from broker.cli_features import add_features_commands
 from broker.cli_group import add_group_commands
 from broker.cli_perf import add_perf_commands
 from broker.cli_quota import add_quota_commands
@@ -110,6 +112,7 @@ def _parser() -> argparse.ArgumentParser:
     add_user_commands(commands)
     add_quota_commands(commands)
     add_config_commands(commands)
+    add_features_commands(commands)
     add_acl_commands(commands)
     add_data_commands(commands)
     add_perf_commands(commands)

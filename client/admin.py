@@ -32,7 +32,7 @@ from typing import Any, NamedTuple, Self, TypeVar
 import anyio
 from construct import Container
 
-from client import acl_admin, quota_admin, scram_admin
+from client import acl_admin, feature_admin, quota_admin, scram_admin
 from client.acl_admin import AclBinding, AclBindingFilter, AclRequest
 from client.admin_groups import (
     FIND_COORDINATOR,
@@ -58,6 +58,7 @@ from client.admin_groups import (
 from client.cluster import Cluster
 from client.config import AdminConfig
 from client.errors import KafkaError, NotControllerError, error_for
+from client.feature_admin import FeatureMetadata, UpgradeType
 from client.group import OffsetAndMetadata
 from client.metadata import ZERO_UUID, ClusterMetadata, TopicPartition
 from client.protocol.errors import ErrorCode
@@ -388,6 +389,42 @@ class AdminClient:
             return only
 
         await self._one_answer(connect, INCREMENTAL_ALTER_CONFIGS, body, result, "broker configs")
+
+    async def describe_features(self) -> FeatureMetadata:
+        """The supported and finalized feature levels (ApiVersions v3 at any broker, as
+        ``kafka-features describe``); UnsupportedVersionError before ApiVersions v3."""
+
+        async def attempt() -> FeatureMetadata:
+            connection = await self.cluster.any_connection()
+            version = connection.pick_version(
+                feature_admin.API_VERSIONS, feature_admin.FEATURES_MIN_VERSION
+            )
+            body = {"client_software_name": "odradek", "client_software_version": "0"}
+            response = await connection.send(feature_admin.API_VERSIONS, body, version=version)
+            return feature_admin.read_features(response)
+
+        return await self.cluster.retrying(attempt, timeout_ms=self.config.default_api_timeout_ms)
+
+    async def update_features(
+        self,
+        levels: Mapping[str, int],
+        *,
+        upgrade_type: UpgradeType = UpgradeType.UPGRADE,
+        validate_only: bool = False,
+    ) -> None:
+        """UpdateFeatures (``kafka-features upgrade|downgrade|disable``): set each feature's
+        finalized level (0 disables it).  The cluster applies all or none; raises the
+        error (e.g. InvalidUpdateVersionError)."""
+        body = feature_admin.update_body(
+            levels, upgrade_type, validate_only, self.config.request_timeout_ms
+        )
+        await self._one_answer(
+            self.cluster.controller_connection,
+            feature_admin.UPDATE_FEATURES,
+            body,
+            feature_admin.first_error,
+            ", ".join(levels),
+        )
 
     async def unregister_broker(self, broker_id: int) -> None:
         """UnregisterBroker (``kafka-cluster unregister``): the broker's registration leaves
