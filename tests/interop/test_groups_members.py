@@ -364,7 +364,11 @@ def first_offsets(records: Iterable[Record]) -> dict[int, int]:
 # --------------------------------------------------------------------------- the tests
 
 
-@pytest.mark.parametrize("client", PYTHON_CLIENTS)
+# CI runs the lifecycle with two clients; the third (10 s) is in the slow tier.
+@pytest.mark.parametrize(
+    "client",
+    [pytest.param(c, marks=pytest.mark.slow) if c == "aiokafka" else c for c in PYTHON_CLIENTS],
+)
 def test_group_lifecycle(
     client: str, kafka_broker_factory: Any, members: MemberPool, topic: str
 ) -> None:
@@ -485,7 +489,16 @@ def test_mixed_kafka_python_and_confluent_group(
     two.close()
 
 
-@pytest.mark.parametrize("client", ["kafka-python", "confluent-kafka", "aiokafka"])
+# It waits out a session timeout twice (16 s): CI runs it with librdkafka, the slow tier with
+# the two Python clients too.
+@pytest.mark.parametrize(
+    "client",
+    [
+        pytest.param("kafka-python", marks=pytest.mark.slow),
+        "confluent-kafka",
+        pytest.param("aiokafka", marks=pytest.mark.slow),
+    ],
+)
 def test_static_member_restart_keeps_assignment_without_rebalance(
     client: str, kafka_broker_factory: Any, members: MemberPool, topic: str
 ) -> None:
