@@ -55,6 +55,8 @@ class LogManager:
         self._logs: dict[TopicPartition, PartitionLog] = {}
         self._dir_of: dict[TopicPartition, Path] = {}
         self._high_watermarks: dict[TopicPartition, int] = {}
+        # AlterReplicaLogDirs for a replica without a log yet: where to create it.
+        self._preferred_dirs: dict[TopicPartition, Path] = {}
 
     @classmethod
     def open(
@@ -157,7 +159,9 @@ class LogManager:
         existing = self.get(topic, partition)
         if existing is not None:
             return existing
-        log_dir = min(self.log_dirs, key=lambda d: sum(1 for v in self._dir_of.values() if v == d))
+        log_dir = self._preferred_dirs.pop((topic, partition), None) or min(
+            self.log_dirs, key=lambda d: sum(1 for v in self._dir_of.values() if v == d)
+        )
         directory = log_dir / f"{topic}-{partition}"
         assert parse_log_dir_name(directory.name) == (topic, partition), "invalid topic name"
         log = PartitionLog.open(
@@ -176,6 +180,27 @@ class LogManager:
         self._logs[(topic, partition)] = log
         self._dir_of[(topic, partition)] = log_dir
         return log
+
+    def dir_of(self, topic: str, partition: int) -> Path | None:
+        """The log dir holding the partition's log (None: no log here)."""
+        return self._dir_of.get((topic, partition))
+
+    def move(self, topic: str, partition: int, log_dir: Path) -> None:
+        """AlterReplicaLogDirs: put the partition's log in ``log_dir`` (one of ``log.dirs``);
+        a partition without a log yet is created there.  The checkpoints of every dir are
+        written again, so the moved log keeps its recovery point and high watermark.  Raises
+        OSError if the directory cannot be moved (the log stays where it was)."""
+        assert log_dir in self.log_dirs, log_dir
+        key = (topic, partition)
+        log = self._logs.get(key)
+        if log is None:
+            self._preferred_dirs[key] = log_dir
+            return
+        if self._dir_of[key] == log_dir:
+            return
+        log.relocate(log_dir / log.directory.name)
+        self._dir_of[key] = log_dir
+        self.checkpoint(self._high_watermarks)
 
     def delete_topic(self, topic: str) -> list[int]:
         """Delete every partition of ``topic``; returns the partitions deleted."""

@@ -990,6 +990,21 @@ class PartitionLog:
         for segment in self._segments:
             segment.close()
 
+    def relocate(self, directory: Path) -> None:
+        """Move the whole log to ``directory`` (another log dir's "<topic>-<partition>") by
+        renaming its directory: open files stay open, new ones are made there.  The log is
+        flushed first; OSError (e.g. another file system) leaves it where it was."""
+        assert directory.name == self.directory.name, (directory, self.directory)
+        self.flush()
+        self.write_producer_snapshot()
+        self.files.rename(self.directory, directory)
+        self.files.fsync_dir(directory.parent)
+        self.files.fsync_dir(self.directory.parent)
+        self.directory = directory
+        self.txn_index.directory = directory
+        for segment in self._segments:
+            segment.directory = directory
+
     def delete(self) -> None:
         """Close and remove the whole directory."""
         for segment in self._segments:

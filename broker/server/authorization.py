@@ -1125,6 +1125,17 @@ GUARDS: dict[int, Guard] = {
     ),
     32: _configs(Op.DESCRIBE_CONFIGS, "results"),
     33: _configs(Op.ALTER_CONFIGS, "responses"),
+    34: _cluster(
+        Op.ALTER,
+        lambda body: {
+            "throttle_time_ms": 0,
+            "results": [
+                {"topic_name": t.name, "partitions": _partitions(t.partitions, CLUSTER_DENIED)}
+                for d in body.dirs
+                for t in d.topics
+            ],
+        },
+    ),
     # Versions before 3 have no error code: the refused answer is just empty, as in Kafka.
     35: _cluster(Op.DESCRIBE, _top(error_code=CLUSTER_DENIED, results=[])),
     37: _create_partitions,

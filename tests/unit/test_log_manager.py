@@ -125,3 +125,37 @@ def test_topic_configs_and_duplicate_dirs(tmp_path: Path) -> None:
     (tmp_path / "b" / "big-0").mkdir(parents=True)
     with pytest.raises(LogDirError):
         LogManager.open([tmp_path / "a", tmp_path / "b"], CONFIG)
+
+
+def test_move_keeps_the_log_its_checkpoints_and_open_files(tmp_path: Path) -> None:
+    first, second = tmp_path / "d1", tmp_path / "d2"
+    manager = LogManager.open([first, second], CONFIG)
+    log = manager.create("orders", 0)
+    for _ in range(30):  # several segments
+        append(log)
+    log.advance_log_start_offset(4)
+    manager.checkpoint({("orders", 0): 50})
+    source = manager.dir_of("orders", 0)
+    target = second if source == first else first
+    manager.move("orders", 0, target)
+    assert manager.dir_of("orders", 0) == target and log.directory == target / "orders-0"
+    assert not (source / "orders-0").exists()
+    append(log)  # the open segment goes on; a new one is made in the new place
+    log.roll(wall_ms=T0)
+    append(log)
+    assert log.log_end_offset == 64
+    assert read_checkpoint(OS_FILES, target / "replication-offset-checkpoint") == {
+        ("orders", 0): 50
+    }
+    assert ("orders", 0) not in read_checkpoint(
+        OS_FILES, source / "recovery-point-offset-checkpoint"
+    )
+    # Not created yet: it will be, where asked.
+    manager.move("orders", 1, source)
+    assert manager.create("orders", 1).directory == source / "orders-1"
+    manager.close()
+    again = LogManager.open([first, second], CONFIG)
+    moved = again.get("orders", 0)
+    assert moved is not None and moved.directory.parent == target
+    assert (moved.log_start_offset, moved.log_end_offset, moved.recovery_point) == (4, 64, 64)
+    assert again.high_watermarks()[("orders", 0)] == 50

@@ -77,6 +77,7 @@ HANDLERS: dict[int, Handler] = {
     28: transactions.txn_offset_commit,
     32: admin.describe_configs,
     33: alter_configs.alter_configs,
+    34: log_dirs.alter_replica_log_dirs,
     35: log_dirs.describe_log_dirs,
     37: admin.create_partitions,
     44: alter_configs.incremental_alter_configs,

@@ -19,6 +19,7 @@ from client.protocol.messages import (
     alter_configs,
     alter_partition,
     alter_partition_reassignments,
+    alter_replica_log_dirs,
     alter_user_scram_credentials,
     api_versions,
     broker_heartbeat,
@@ -130,6 +131,7 @@ _MODULES: tuple[ModuleType, ...] = (
     consumer_group_describe,
     describe_topic_partitions,
     update_features,
+    alter_replica_log_dirs,
 )
 
 APIS: dict[int, tuple[Message, Message]] = {
