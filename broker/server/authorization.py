@@ -1174,6 +1174,10 @@ GUARDS: dict[int, Guard] = {
     66: _list_transactions,
     68: _group_read,
     69: _consumer_group_describe,
+    74: _cluster(
+        Op.DESCRIBE_CONFIGS,
+        _top(error_code=CLUSTER_DENIED, config_resources=[]),
+    ),
     75: _describe_topic_partitions,
 }
 # Asked before authentication or about it: no ACL applies.

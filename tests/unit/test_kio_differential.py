@@ -71,8 +71,8 @@ REQUIRED_APIS |= {24, 25, 26, 27, 28, 65, 66}
 REQUIRED_APIS |= {68, 69}
 # Security (session 20): SaslHandshake, SaslAuthenticate, the ACL APIs, SCRAM credentials.
 REQUIRED_APIS |= {17, 36, 29, 30, 31, 50, 51}
-# DescribeTopicPartitions, UpdateFeatures, AlterReplicaLogDirs (session 24).
-REQUIRED_APIS |= {75, 57, 34}
+# DescribeTopicPartitions, UpdateFeatures, AlterReplicaLogDirs, ListConfigResources (session 24).
+REQUIRED_APIS |= {75, 57, 34, 74}
 
 
 def _kio_class(message: Message, version: int) -> type[Any] | None:

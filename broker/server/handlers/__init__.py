@@ -92,5 +92,6 @@ HANDLERS: dict[int, Handler] = {
     66: transactions.list_transactions,
     68: consumer_groups.consumer_group_heartbeat,
     69: consumer_groups.consumer_group_describe,
+    74: admin.list_config_resources,
     75: metadata.describe_topic_partitions,
 }

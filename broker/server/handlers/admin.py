@@ -1,4 +1,5 @@
-"""CreateTopics (19), DeleteTopics (20), CreatePartitions (37), DescribeConfigs (32).
+"""CreateTopics (19), DeleteTopics (20), CreatePartitions (37), DescribeConfigs (32),
+ListConfigResources (74).
 
 The first three are controller commands: validated against the metadata image, persisted as
 records, replayed, and only then answered, so an acknowledged topic survives a crash.
@@ -17,6 +18,7 @@ from broker.core.metadata import BROKER_RESOURCE, TOPIC_RESOURCE
 from broker.server.quotas import charge_mutations, mutation_throttle_ms, refund_mutation
 from client.protocol.errors import ErrorCode
 from client.protocol.headers import RequestHeader
+from client.protocol.messages.list_config_resources import CLIENT_METRICS as CLIENT_METRICS_RESOURCE
 
 if TYPE_CHECKING:
     from broker.server.broker import BrokerServer
@@ -400,3 +402,34 @@ async def describe_configs(
         for resource in request.resources
     ]
     return {"throttle_time_ms": 0, "results": results}
+
+
+# ListConfigResources (KIP-1142): the resource types DescribeConfigs answers here, and client
+# metrics (KIP-714), of which this broker has none.  Kafka also lists BROKER_LOGGER and GROUP
+# resources; asking for a type not listed here is UNSUPPORTED_VERSION, as Kafka answers a
+# type it does not support.
+_LISTED_CONFIG_TYPES = (TOPIC_RESOURCE, BROKER_RESOURCE, CLIENT_METRICS_RESOURCE)
+
+
+async def list_config_resources(
+    server: BrokerServer, header: RequestHeader, request: Container
+) -> dict[str, Any]:
+    wanted = list(request.get("resource_types") or ()) if header.api_version >= 1 else []
+    if header.api_version == 0:
+        wanted = [CLIENT_METRICS_RESOURCE]
+    if any(kind not in _LISTED_CONFIG_TYPES for kind in wanted):
+        return {"throttle_time_ms": 0, "error_code": ErrorCode.UNSUPPORTED_VERSION,
+                "config_resources": []}  # fmt: skip
+    kinds = set(wanted or _LISTED_CONFIG_TYPES)
+    listed: list[dict[str, Any]] = []
+    if TOPIC_RESOURCE in kinds:
+        listed += [
+            {"resource_name": name, "resource_type": TOPIC_RESOURCE}
+            for name in sorted(server.image.topics_by_name)
+        ]
+    if BROKER_RESOURCE in kinds:
+        listed += [
+            {"resource_name": str(broker_id), "resource_type": BROKER_RESOURCE}
+            for broker_id in sorted(server.image.brokers)
+        ]
+    return {"throttle_time_ms": 0, "error_code": ErrorCode.NONE, "config_resources": listed}

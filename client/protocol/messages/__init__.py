@@ -53,6 +53,7 @@ from client.protocol.messages import (
     init_producer_id,
     join_group,
     leave_group,
+    list_config_resources,
     list_groups,
     list_offsets,
     list_partition_reassignments,
@@ -132,6 +133,7 @@ _MODULES: tuple[ModuleType, ...] = (
     describe_topic_partitions,
     update_features,
     alter_replica_log_dirs,
+    list_config_resources,
 )
 
 APIS: dict[int, tuple[Message, Message]] = {
