@@ -1,5 +1,5 @@
 """ListConfigResources (74, KIP-1000 / KIP-1142): the config resources DescribeConfigs can
-be asked about, by type: every topic and every broker; v0 (ListClientMetricsResources) and
+be asked about, by type: every topic, every broker and its loggers; v0 (ListClientMetricsResources) and
 the client-metrics type list none here; a type this broker has no configs for is refused."""
 
 from __future__ import annotations
@@ -31,15 +31,19 @@ def test_topics_and_brokers_by_type(kafka_broker_factory: BrokerFactory) -> None
     assert _list(broker.bootstrap, 1, [TOPIC]) == (0, [(TOPIC, "lcr-a"), (TOPIC, "lcr-b")])
     assert _list(broker.bootstrap, 1, [BROKER, CLIENT_METRICS]) == (0, [(BROKER, "1")])
     error, every = _list(broker.bootstrap, 1, [])
-    assert error == 0 and every == [(TOPIC, "lcr-a"), (TOPIC, "lcr-b"), (BROKER, "1")]
+    assert error == 0
+    assert every == [(TOPIC, "lcr-a"), (TOPIC, "lcr-b"), (BROKER_LOGGER, "1"), (BROKER, "1")]
     # v0 is ListClientMetricsResources: client metrics only, of which there are none.
     assert _list(broker.bootstrap, 0, []) == (0, [])
     assert _list(broker.bootstrap, 1, [TOPIC, GROUP]) == (ErrorCode.UNSUPPORTED_VERSION, [])
-    assert _list(broker.bootstrap, 1, [BROKER_LOGGER])[0] == ErrorCode.UNSUPPORTED_VERSION
 
     admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap, request_timeout_ms=10_000)
     try:
         assert admin.list_config_resources(["TOPIC"]) == {"topic": ["lcr-a", "lcr-b"]}
-        assert admin.list_config_resources() == {"topic": ["lcr-a", "lcr-b"], "broker": ["1"]}
+        assert admin.list_config_resources() == {
+            "topic": ["lcr-a", "lcr-b"],
+            "broker_logger": ["1"],
+            "broker": ["1"],
+        }
     finally:
         admin.close()

@@ -15,6 +15,7 @@ from construct import Container
 from broker import config as broker_config
 from broker.core.controller import NewTopic, TopicResult
 from broker.core.metadata import BROKER_RESOURCE, TOPIC_RESOURCE
+from broker.server import broker_loggers
 from broker.server.quotas import charge_mutations, mutation_throttle_ms, refund_mutation
 from client.protocol.errors import ErrorCode
 from client.protocol.headers import RequestHeader
@@ -352,6 +353,20 @@ def _config_entries(
     return out
 
 
+def _logger_entry(logger: str, level: str) -> broker_config.ConfigEntry:
+    return broker_config.ConfigEntry(
+        name=logger,
+        value=level,
+        read_only=False,
+        is_default=False,
+        source=broker_config.ConfigSource.DYNAMIC_BROKER_LOGGER_CONFIG,
+        sensitive=False,
+        synonyms=(),
+        config_type=broker_config.ConfigType.STRING,
+        documentation=None,
+    )
+
+
 def _describe_resource(
     server: BrokerServer, resource: Container, synonyms: bool, documentation: bool
 ) -> dict[str, Any]:
@@ -381,6 +396,16 @@ def _describe_resource(
             )
             return result
         entries = broker_config.describe_broker_config(server.config, default_only=not name)
+    elif kind == broker_loggers.BROKER_LOGGER_RESOURCE:
+        if name != str(server.node_id):
+            message = (
+                "Broker id must not be empty"
+                if not name
+                else (f"Unexpected broker id, expected {server.node_id} but received {name}")
+            )
+            result.update(error_code=ErrorCode.INVALID_REQUEST, error_message=message)
+            return result
+        entries = [_logger_entry(logger, level) for logger, level in broker_loggers.loggers()]
     else:
         result.update(
             error_code=ErrorCode.INVALID_REQUEST, error_message=f"Unsupported resource type {kind}."
@@ -405,10 +430,15 @@ async def describe_configs(
 
 
 # ListConfigResources (KIP-1142): the resource types DescribeConfigs answers here, and client
-# metrics (KIP-714), of which this broker has none.  Kafka also lists BROKER_LOGGER and GROUP
-# resources; asking for a type not listed here is UNSUPPORTED_VERSION, as Kafka answers a
-# type it does not support.
-_LISTED_CONFIG_TYPES = (TOPIC_RESOURCE, BROKER_RESOURCE, CLIENT_METRICS_RESOURCE)
+# metrics (KIP-714), of which this broker has none.  Kafka also lists GROUP resources; asking
+# for a type not listed here is UNSUPPORTED_VERSION, as Kafka answers a type it does not
+# support.
+_LISTED_CONFIG_TYPES = (
+    TOPIC_RESOURCE,
+    BROKER_RESOURCE,
+    broker_loggers.BROKER_LOGGER_RESOURCE,
+    CLIENT_METRICS_RESOURCE,
+)
 
 
 async def list_config_resources(
@@ -427,9 +457,11 @@ async def list_config_resources(
             {"resource_name": name, "resource_type": TOPIC_RESOURCE}
             for name in sorted(server.image.topics_by_name)
         ]
-    if BROKER_RESOURCE in kinds:
-        listed += [
-            {"resource_name": str(broker_id), "resource_type": BROKER_RESOURCE}
-            for broker_id in sorted(server.image.brokers)
-        ]
+    # Kafka lists every broker as a broker logger first, then as a broker.
+    for kind in (broker_loggers.BROKER_LOGGER_RESOURCE, BROKER_RESOURCE):
+        if kind in kinds:
+            listed += [
+                {"resource_name": str(broker_id), "resource_type": kind}
+                for broker_id in sorted(server.image.brokers)
+            ]
     return {"throttle_time_ms": 0, "error_code": ErrorCode.NONE, "config_resources": listed}

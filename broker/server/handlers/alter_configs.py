@@ -7,7 +7,8 @@ from a broker-only node, a call in a combined node.  The controller commits the 
 ``ConfigRecord``\\ s; every broker applies the new effective config as it replays them
 (``BrokerServer._apply``): a topic's to its partitions, a dynamic broker config (this
 broker's or the cluster default's, KIP-226) to its whole configuration.  The same handlers
-serve the controller's own listener.
+serve the controller's own listener.  BROKER_LOGGER resources (KIP-412: this node's log
+levels, :mod:`broker.server.broker_loggers`) are changed here and never forwarded.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from broker.core import config_changes
 from broker.core.config_changes import ResourceChange, ResourceResult
 from broker.core.controller import ConfigValidationError, ControllerResult
 from broker.core.metadata import TOPIC_RESOURCE
+from broker.server import broker_loggers
+from broker.server.broker_loggers import BROKER_LOGGER_RESOURCE
 from broker.server.controller_server import validate_topic_configs
 from client.errors import KafkaError
 from client.protocol.errors import ErrorCode
@@ -159,6 +162,42 @@ async def _await_visible(
         await server.await_metadata(visible)
 
 
+def _alter_loggers(
+    server: BrokerServer,
+    resources: list[ResourceChange],
+    indexes: list[int],
+    incremental: bool,
+    validate_only: bool,
+) -> dict[int, ResourceResult]:
+    """BROKER_LOGGER resources (KIP-412): this node's log levels, set at once."""
+    names = [resources[index].resource_name for index in indexes]
+    answers = {}
+    message: str | None
+    for index, name in zip(indexes, names, strict=True):
+        resource = resources[index]
+        keys = [change.name for change in resource.changes]
+        if names.count(name) > 1:
+            error, message = ErrorCode.INVALID_REQUEST, "Each resource must appear at most once."
+        elif not name:
+            error, message = ErrorCode.INVALID_REQUEST, "Broker id must not be empty"
+        elif name != str(server.node_id):
+            error = ErrorCode.INVALID_REQUEST
+            message = f"Unexpected broker id, expected {server.node_id}, but received {name}"
+        elif not incremental:
+            error = ErrorCode.INVALID_REQUEST
+            message = "Broker loggers are changed with IncrementalAlterConfigs only."
+        elif len(set(keys)) != len(keys):
+            error, message = ErrorCode.INVALID_REQUEST, "Error due to duplicate config keys"
+        else:
+            changes = [
+                broker_loggers.LoggerChange(change.name, change.value, change.operation)
+                for change in resource.changes
+            ]
+            error, message = broker_loggers.alter(changes, validate_only)
+        answers[index] = ResourceResult(resource.resource_type, name, error, message)
+    return answers
+
+
 async def _handle(
     server: BrokerServer, header: RequestHeader, request: Container, incremental: bool
 ) -> dict[str, Any]:
@@ -167,7 +206,14 @@ async def _handle(
     # A controller-only node takes any broker's resource (its broker forwarded it).
     controller_only = "broker" not in server.config.process_roles
     node_id = None if controller_only else server.node_id
-    answers = config_changes.preprocess(resources, node_id, incremental=incremental)
+    # This node's loggers are changed here; the other resources go through the controller.
+    loggers = [i for i, r in enumerate(resources) if r.resource_type == BROKER_LOGGER_RESOURCE]
+    others = [index for index in range(len(resources)) if index not in loggers]
+    decided = config_changes.preprocess(
+        [resources[index] for index in others], node_id, incremental=incremental
+    )
+    answers = {others[position]: result for position, result in decided.items()}
+    answers.update(_alter_loggers(server, resources, loggers, incremental, validate_only))
     pending = [index for index in range(len(resources)) if index not in answers]
     passed = [resources[index] for index in pending]
     if passed and server.forwards_to_controller:
