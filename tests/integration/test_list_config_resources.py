@@ -1,6 +1,7 @@
 """ListConfigResources (74, KIP-1000 / KIP-1142): the config resources DescribeConfigs can
-be asked about, by type: every topic, every broker and its loggers; v0 (ListClientMetricsResources) and
-the client-metrics type list none here; a type this broker has no configs for is refused."""
+be asked about, by type: every topic, every broker and its loggers; v0
+(ListClientMetricsResources) and the client-metrics type list none here; a type this broker
+has no configs for is refused."""
 
 from __future__ import annotations
 
