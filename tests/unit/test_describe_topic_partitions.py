@@ -20,7 +20,7 @@ from broker.core.metadata import (
     TopicRecord,
     UnfenceBrokerRecord,
 )
-from broker.server.handlers.metadata import describe_topic_partitions
+from broker.server.handlers.metadata import describe_cluster, describe_topic_partitions
 from client.protocol import codec
 from client.protocol.headers import RequestHeader
 from client.protocol.messages import APIS
@@ -33,6 +33,8 @@ async def _settled(topics: object) -> None:
 
 
 def _server() -> Any:
+    """Brokers 1 and 2 live, 3 fenced; topic t: partition 0 on 1-3, partition 1 led by an
+    unregistered broker 4."""
     image = MetadataImage()
     for broker in (1, 2, 3):
         image.replay(RegisterBrokerRecord(broker, "x", broker, "h", 9000 + broker))
@@ -42,7 +44,13 @@ def _server() -> Any:
     image.replay(PartitionRecord(str(TOPIC_ID), 0, (1, 2, 3), (1, 2), 1, 4, 6))
     image.replay(PartitionRecord(str(TOPIC_ID), 1, (4, 2), (4,), 4, 2, 3))
     config = SimpleNamespace(max_request_partition_size_limit=2000)
-    return SimpleNamespace(image=image, config=config, leaders_settled=_settled)
+    return SimpleNamespace(
+        image=image,
+        config=config,
+        leaders_settled=_settled,
+        cluster_id="c1",
+        reported_controller_id=lambda: 1,
+    )
 
 
 def test_replicas_leaders_and_offline_replicas() -> None:
@@ -64,3 +72,18 @@ def test_replicas_leaders_and_offline_replicas() -> None:
     assert (second.leader_id, second.offline_replicas, second.isr_nodes) == (-1, [4], [4])
     assert first.eligible_leader_replicas == [] and first.last_known_elr == []
     assert answered.next_cursor is None
+
+
+def test_describe_cluster_lists_fenced_brokers_when_asked() -> None:
+    """DescribeCluster v2 (KIP-1073): ``include_fenced_brokers`` adds them, flagged."""
+    message = APIS[60][1]
+
+    def brokers(include: bool) -> list[tuple[int, bool]]:
+        request = Container(include_cluster_authorized_operations=False, endpoint_type=1,
+                            include_fenced_brokers=include)  # fmt: skip
+        response = anyio.run(describe_cluster, _server(), RequestHeader(60, 2, 1, "c", 0), request)
+        answered = codec.decode(message, 2, codec.encode(message, 2, response))
+        return [(b.broker_id, b.is_fenced) for b in answered.brokers]
+
+    assert brokers(False) == [(1, False), (2, False)]
+    assert brokers(True) == [(1, False), (2, False), (3, True)]

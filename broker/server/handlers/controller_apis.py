@@ -235,6 +235,7 @@ async def describe_cluster(
                 "host": registration.host,
                 "port": registration.port,
                 "rack": registration.rack,
+                "is_fenced": registration.fenced,
             }
             for registration in sorted(server.image.brokers.values(), key=lambda r: r.broker_id)
         ],

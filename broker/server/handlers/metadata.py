@@ -165,6 +165,24 @@ async def handle(server: BrokerServer, header: RequestHeader, request: Container
     }
 
 
+def _described_brokers(server: BrokerServer, with_fenced: bool) -> list[dict[str, Any]]:
+    """DescribeCluster's brokers: the live ones, or (v2 ``include_fenced_brokers``, KIP-1073)
+    every registered one with its ``is_fenced`` flag."""
+    listener = current_listener.get()
+    return [
+        {
+            "broker_id": registration.broker_id,
+            "host": entry["host"],
+            "port": entry["port"],
+            "rack": registration.rack,
+            "is_fenced": registration.fenced,
+        }
+        for registration in sorted(server.image.brokers.values(), key=lambda r: r.broker_id)
+        if with_fenced or not registration.fenced
+        for entry in (broker_entry(registration, listener),)
+    ]
+
+
 async def describe_cluster(
     server: BrokerServer, header: RequestHeader, request: Container
 ) -> dict[str, Any]:
@@ -175,15 +193,7 @@ async def describe_cluster(
         "endpoint_type": 1,
         "cluster_id": server.cluster_id,
         "controller_id": server.reported_controller_id(),
-        "brokers": [
-            {
-                "broker_id": entry["node_id"],
-                "host": entry["host"],
-                "port": entry["port"],
-                "rack": entry["rack"],
-            }
-            for entry in brokers(server)
-        ],
+        "brokers": _described_brokers(server, bool(request.get("include_fenced_brokers"))),
         "cluster_authorized_operations": CLUSTER_OPERATIONS
         if request.get("include_cluster_authorized_operations")
         else AUTHORIZED_OPERATIONS_OMITTED,
