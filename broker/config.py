@@ -82,6 +82,8 @@ class ConfigSource(enum.IntEnum):
     STATIC_BROKER_CONFIG = 4
     DEFAULT_CONFIG = 5
     DYNAMIC_BROKER_LOGGER_CONFIG = 6
+    CLIENT_METRICS_CONFIG = 7
+    GROUP_CONFIG = 8
 
 
 def _bracket(host: str) -> str:
@@ -654,6 +656,34 @@ _BROKER_KEYS = (
         minimum=1,
     ),
     _K(
+        "group.consumer.min.session.timeout.ms",
+        _INT,
+        "45000",
+        "KIP-848: the lowest consumer.session.timeout.ms a group config may set.",
+        minimum=1,
+    ),
+    _K(
+        "group.consumer.max.session.timeout.ms",
+        _INT,
+        "60000",
+        "KIP-848: the highest consumer.session.timeout.ms a group config may set.",
+        minimum=1,
+    ),
+    _K(
+        "group.consumer.min.heartbeat.interval.ms",
+        _INT,
+        "5000",
+        "KIP-848: the lowest consumer.heartbeat.interval.ms a group config may set.",
+        minimum=1,
+    ),
+    _K(
+        "group.consumer.max.heartbeat.interval.ms",
+        _INT,
+        "15000",
+        "KIP-848: the highest consumer.heartbeat.interval.ms a group config may set.",
+        minimum=1,
+    ),
+    _K(
         "group.consumer.assignors",
         _LIST,
         "uniform,range",
@@ -755,9 +785,7 @@ _IGNORED_BROKER_KEYS: tuple[str, ...] = tuple(
     fetch.max.bytes fetch.purgatory.purge.interval.requests
     follower.replication.throttled.rate
     group.consumer.assignors group.consumer.heartbeat.interval.ms
-    group.consumer.max.heartbeat.interval.ms group.consumer.max.session.timeout.ms
     group.consumer.max.size group.consumer.migration.policy
-    group.consumer.min.heartbeat.interval.ms group.consumer.min.session.timeout.ms
     group.consumer.session.timeout.ms group.coordinator.append.linger.ms
     group.coordinator.new.enable group.coordinator.rebalance.protocols group.coordinator.threads
     group.max.size group.share.delivery.count.limit group.share.enable
@@ -975,6 +1003,10 @@ class BrokerConfig:
     group_max_session_timeout_ms: int
     group_consumer_session_timeout_ms: int
     group_consumer_heartbeat_interval_ms: int
+    group_consumer_min_session_timeout_ms: int
+    group_consumer_max_session_timeout_ms: int
+    group_consumer_min_heartbeat_interval_ms: int
+    group_consumer_max_heartbeat_interval_ms: int
     group_consumer_assignors: tuple[str, ...]
     offsets_retention_minutes: int
     offsets_commit_timeout_ms: int
@@ -1909,4 +1941,94 @@ def describe_broker_config(
             documentation=key.documentation,
         )
         entries.append(entry)
+    return entries
+
+
+# -- group configs (KIP-848: ``kafka-configs --entity-type groups``) --------------------------
+
+# Group config key -> (the broker key that is its default, the broker keys bounding it).
+GROUP_CONFIG_KEYS: Mapping[str, tuple[str, str, str]] = {
+    "consumer.session.timeout.ms": (
+        "group.consumer.session.timeout.ms",
+        "group.consumer.min.session.timeout.ms",
+        "group.consumer.max.session.timeout.ms",
+    ),
+    "consumer.heartbeat.interval.ms": (
+        "group.consumer.heartbeat.interval.ms",
+        "group.consumer.min.heartbeat.interval.ms",
+        "group.consumer.max.heartbeat.interval.ms",
+    ),
+}
+_SESSION_TIMEOUT, _HEARTBEAT_INTERVAL = GROUP_CONFIG_KEYS
+
+
+def group_value(broker: BrokerConfig, overrides: Mapping[str, str], name: str) -> int:
+    """A group's effective ``consumer.*`` setting: its own config, else the broker's."""
+    if name in overrides:
+        return int(overrides[name])
+    value = broker.value_of(GROUP_CONFIG_KEYS[name][0])
+    assert isinstance(value, int)
+    return value
+
+
+def validate_group_configs(
+    broker: BrokerConfig, configs: Mapping[str, str | None]
+) -> dict[str, str]:
+    """Check a group's configs (None: not set) as Kafka's GroupConfig does: known keys,
+    integers within the broker's bounds, the heartbeat interval below the session timeout.
+    Raises ConfigError (INVALID_CONFIG)."""
+    validated: dict[str, str] = {}
+    for name, text in configs.items():
+        if name not in GROUP_CONFIG_KEYS:
+            raise ConfigError(_unknown_key_message(name, GROUP_CONFIG_KEYS, "group config"), name)
+        if text is None:
+            continue
+        try:
+            value = int(text.strip())
+        except ValueError:
+            raise ConfigError(f"{name}: {text!r} is not an integer", name) from None
+        _, low_key, high_key = GROUP_CONFIG_KEYS[name]
+        low, high = broker.value_of(low_key), broker.value_of(high_key)
+        assert isinstance(low, int) and isinstance(high, int)
+        if not low <= value <= high:
+            raise ConfigError(
+                f"{name} must be between {low_key} ({low}) and {high_key} ({high}), not {value}",
+                name,
+            )
+        validated[name] = str(value)
+    session = group_value(broker, validated, _SESSION_TIMEOUT)
+    heartbeat = group_value(broker, validated, _HEARTBEAT_INTERVAL)
+    if heartbeat >= session:
+        raise ConfigError(
+            f"{_HEARTBEAT_INTERVAL} ({heartbeat}) must be less than {_SESSION_TIMEOUT} ({session})",
+            _HEARTBEAT_INTERVAL,
+        )
+    return validated
+
+
+def describe_group_config(broker: BrokerConfig, overrides: Mapping[str, str]) -> list[ConfigEntry]:
+    """Every group config key: the group's own value (GROUP_CONFIG), else the broker's
+    (DEFAULT_CONFIG, its broker key as the synonym)."""
+    entries = []
+    for name, (broker_key, _, _) in sorted(GROUP_CONFIG_KEYS.items()):
+        fallback = str(broker.value_of(broker_key))
+        synonyms = [ConfigSynonym(broker_key, fallback, broker.config_source(broker_key))]
+        if name in overrides:
+            source = ConfigSource.GROUP_CONFIG
+            synonyms.insert(0, ConfigSynonym(name, overrides[name], source))
+        else:
+            source = ConfigSource.DEFAULT_CONFIG
+        entries.append(
+            ConfigEntry(
+                name=name,
+                value=overrides.get(name, fallback),
+                read_only=False,
+                is_default=name not in overrides,
+                source=source,
+                sensitive=False,
+                synonyms=tuple(synonyms),
+                config_type=ConfigType.INT,
+                documentation=BROKER_CONFIGS[broker_key].documentation,
+            )
+        )
     return entries

@@ -28,6 +28,7 @@ from typing import Protocol
 from broker.core.controller import ConfigValidationError, topic_name_error
 from broker.core.metadata import (
     BROKER_RESOURCE,
+    GROUP_RESOURCE,
     TOPIC_RESOURCE,
     ConfigRecord,
     MetadataImage,
@@ -166,6 +167,10 @@ def _precheck(
         return None
     if resource.resource_type == BROKER_RESOURCE:
         return _broker_change(resource, node_id)
+    if resource.resource_type == GROUP_RESOURCE:
+        if not resource.resource_name:
+            return _refusal(resource, ErrorCode.INVALID_REQUEST, "Group name must not be empty.")
+        return None
     message = f"Unknown resource type {resource.resource_type}"
     return _refusal(resource, ErrorCode.INVALID_REQUEST, message)
 
@@ -291,6 +296,21 @@ def _broker_records(
     return _changed(resource, current, _validated(schema, resource, current, incremental))
 
 
+def _group_records(
+    image: MetadataImage, schema: ConfigSchema, resource: ResourceChange, incremental: bool
+) -> list[MetadataRecord]:
+    """A group's configs (KIP-848): taken for any group id, existing or not (KIP-1142)."""
+    current = dict(image.group_configs.get(resource.resource_name, {}))
+    return _changed(resource, current, _validated(schema, resource, current, incremental))
+
+
+_RECORD_BUILDERS = {
+    TOPIC_RESOURCE: _topic_records,
+    BROKER_RESOURCE: _broker_records,
+    GROUP_RESOURCE: _group_records,
+}
+
+
 def alter_resource_configs(
     image: MetadataImage,
     schema: ConfigSchema,
@@ -299,7 +319,7 @@ def alter_resource_configs(
     incremental: bool,
     validate_only: bool,
 ) -> ConfigChangeResult:
-    """TOPIC and BROKER resources (already through :func:`preprocess`): a result for each,
+    """TOPIC, BROKER and GROUP resources (already through :func:`preprocess`): a result for each,
     and the records of those that succeed (none with ``validate_only``).
 
     As Kafka, a resource is validated in full before its existence is checked, and it
@@ -310,8 +330,7 @@ def alter_resource_configs(
     results: list[ResourceResult] = []
     for resource in resources:
         kind = resource.resource_type
-        assert kind in (TOPIC_RESOURCE, BROKER_RESOURCE), resource
-        build = _topic_records if kind == TOPIC_RESOURCE else _broker_records
+        build = _RECORD_BUILDERS[kind]
         try:
             resource_records = build(image, schema, resource, incremental)
         except _Refused as refused:

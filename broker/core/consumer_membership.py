@@ -161,7 +161,11 @@ class ConsumerMembership(GroupMembership):
             ErrorCode.NONE,
             member_id=member.member_id,
             member_epoch=member.member_epoch,
-            heartbeat_interval_ms=config.group_consumer_heartbeat_interval_ms,
+            heartbeat_interval_ms=self._consumer_setting(
+                group.group_id,
+                "consumer.heartbeat.interval.ms",
+                config.group_consumer_heartbeat_interval_ms,
+            ),
             assignment=dict(member.assigned)
             if full or member.assigned != previous_assigned
             else None,
@@ -346,10 +350,20 @@ class ConsumerMembership(GroupMembership):
                 self._cancel(timer)
         member.session_timer = member.rebalance_timer = None
 
+    def _consumer_setting(self, group_id: str, name: str, default: int) -> int:
+        """The group's own config ``name`` if it has one (validated when set), else the
+        broker's ``default``."""
+        value = self.group_configs(group_id).get(name)
+        return default if value is None else int(value)
+
     def _arm_consumer_timers(self, group: Group, member: ConsumerMember, now_ms: int) -> None:
         if member.session_timer is not None:
             self._cancel(member.session_timer)
-        deadline = now_ms + self.config.group_consumer_session_timeout_ms
+        deadline = now_ms + self._consumer_setting(
+            group.group_id,
+            "consumer.session.timeout.ms",
+            self.config.group_consumer_session_timeout_ms,
+        )
         member.session_timer = ConsumerSessionTimer(deadline, group, member_id=member.member_id)
         self._watch(member.session_timer)
         timer = member.rebalance_timer

@@ -69,6 +69,10 @@ class GroupMembership:
         member_id_suffix: Callable[[], str] | None = None,
     ) -> None:
         self.config = config or GroupCoordinatorConfig()
+        # A group's own configs (KIP-848 group configs: ``consumer.session.timeout.ms``,
+        # ``consumer.heartbeat.interval.ms``), by group id; the shell points it at the
+        # metadata image's.
+        self.group_configs: Callable[[str], Mapping[str, str]] = lambda group_id: {}
         self._member_id_suffix = member_id_suffix or counter_suffixes()
         self._groups: dict[str, Group] = {}
         self._timers = Purgatory()

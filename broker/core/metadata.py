@@ -23,6 +23,7 @@ from broker.core.acl import AclBinding
 
 TOPIC_RESOURCE = 2
 BROKER_RESOURCE = 4
+GROUP_RESOURCE = 32
 NO_LEADER = -1
 # LeaderRecoveryState (KIP-704): RECOVERING after an unclean election until the ISR grows.
 RECOVERED = 0
@@ -333,6 +334,8 @@ class MetadataImage:
         self.topics_by_id: dict[uuid.UUID, TopicImage] = {}
         self.brokers: dict[int, BrokerRegistration] = {}
         self.broker_configs: dict[str, dict[str, str]] = {}
+        # group id -> its configs (KIP-848 group configs, ConfigRecords of resource type 32)
+        self.group_configs: dict[str, dict[str, str]] = {}
         self.next_producer_id = 0
         # (user name, SCRAM mechanism id) -> credential
         self.scram_credentials: dict[tuple[str, int], UserScramCredentialRecord] = {}
@@ -472,10 +475,14 @@ class MetadataImage:
             if topic is None:
                 return
             target = topic.configs
+        elif record.resource_type == GROUP_RESOURCE:
+            target = self.group_configs.setdefault(record.resource_name, {})
         else:
             target = self.broker_configs.setdefault(record.resource_name, {})
         if record.value is None:
             target.pop(record.name, None)
+            if not target and record.resource_type == GROUP_RESOURCE:
+                del self.group_configs[record.resource_name]
         else:
             target[record.name] = record.value
 

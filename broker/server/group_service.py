@@ -60,6 +60,9 @@ class GroupService:
             ),
             member_id_suffix=lambda: str(uuid.uuid4()),
         )
+        self.coordinator.group_configs = lambda group_id: server.image.group_configs.get(
+            group_id, {}
+        )
         self.loaded = False
         self.owned: set[int] = set()
         self._waiters: dict[ParkedRequest, anyio.Event] = {}

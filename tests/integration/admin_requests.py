@@ -194,3 +194,12 @@ def wait_for_states(
         return states if states is not None and predicate(states) else None
 
     return wait_until(check, what)
+
+
+def consumer_group_heartbeat(bootstrap: str, group: str, topic: str) -> Any:
+    """A new member's first ConsumerGroupHeartbeat (v0, KIP-848) subscribing to ``topic``."""
+    body = {"group_id": group, "member_id": "", "member_epoch": 0, "instance_id": None,
+            "rack_id": None, "rebalance_timeout_ms": 30_000, "subscribed_topic_names": [topic],
+            "server_assignor": None, "topic_partitions": []}  # fmt: skip
+    with RawConnection(bootstrap) as conn:
+        return conn.request(68, 0, body)

@@ -13,16 +13,19 @@ from kafka.errors import InvalidUpdateVersionError
 
 from broker.testing import BrokerFactory, ClusterFactory
 from client.protocol.errors import ErrorCode
+from tests.integration.admin_requests import consumer_group_heartbeat
 from tests.integration.wire import RawConnection
 
-API_VERSIONS, UPDATE_FEATURES, CONSUMER_GROUP_HEARTBEAT = 18, 57, 68
+API_VERSIONS, UPDATE_FEATURES = 18, 57
 
 
-def _features(bootstrap: str) -> tuple[dict[str, tuple[int, int]], dict[str, int], int]:
-    """(supported ranges, finalized levels, finalized epoch) from ApiVersions v3."""
+def _features(
+    bootstrap: str, version: int = 4
+) -> tuple[dict[str, tuple[int, int]], dict[str, int], int]:
+    """(supported ranges, finalized levels, finalized epoch) from ApiVersions."""
     with RawConnection(bootstrap) as conn:
         body = {"client_software_name": "wire-test", "client_software_version": "1"}
-        response = conn.request(API_VERSIONS, 3, body)
+        response = conn.request(API_VERSIONS, version, body)
     supported = {f.name: (f.min_version, f.max_version) for f in response.supported_features}
     finalized = {f.name: f.max_version_level for f in response.finalized_features}
     return supported, finalized, response.finalized_features_epoch
@@ -37,11 +40,7 @@ def _update(bootstrap: str, version: int, feature: str, level: int, upgrade_type
 
 
 def _consumer_heartbeat_error(bootstrap: str) -> int:
-    body = {"group_id": "features-g", "member_id": "", "member_epoch": 0, "instance_id": None,
-            "rack_id": None, "rebalance_timeout_ms": 30_000, "subscribed_topic_names": ["t"],
-            "server_assignor": None, "topic_partitions": []}  # fmt: skip
-    with RawConnection(bootstrap) as conn:
-        return int(conn.request(CONSUMER_GROUP_HEARTBEAT, 0, body).error_code)
+    return int(consumer_group_heartbeat(bootstrap, "features-g", "t").error_code)
 
 
 def test_group_version_turns_the_consumer_protocol_off_and_on(
@@ -51,6 +50,8 @@ def test_group_version_turns_the_consumer_protocol_off_and_on(
     supported, finalized, epoch = _features(broker.bootstrap)
     assert supported["group.version"] == (0, 1) and supported["metadata.version"] == (7, 21)
     assert finalized == {"group.version": 1, "metadata.version": 21} and epoch == 0
+    # Before v4, ranges from level 0 are left out (KAFKA-17011: old Java clients refuse them).
+    assert list(_features(broker.bootstrap, version=3)[0]) == ["metadata.version"]
     assert _consumer_heartbeat_error(broker.bootstrap) == ErrorCode.NONE
 
     answer = _update(broker.bootstrap, 1, "group.version", 0, 2)

@@ -1,7 +1,7 @@
 """ListConfigResources (74, KIP-1000 / KIP-1142): the config resources DescribeConfigs can
 be asked about, by type: every topic, every broker and its loggers; v0
-(ListClientMetricsResources) and the client-metrics type list none here; a type this broker
-has no configs for is refused."""
+(ListClientMetricsResources) and the client-metrics type list none here (groups with
+configs: tests/integration/test_group_configs.py); an unknown type is refused."""
 
 from __future__ import annotations
 
@@ -36,7 +36,8 @@ def test_topics_and_brokers_by_type(kafka_broker_factory: BrokerFactory) -> None
     assert every == [(TOPIC, "lcr-a"), (TOPIC, "lcr-b"), (BROKER_LOGGER, "1"), (BROKER, "1")]
     # v0 is ListClientMetricsResources: client metrics only, of which there are none.
     assert _list(broker.bootstrap, 0, []) == (0, [])
-    assert _list(broker.bootstrap, 1, [TOPIC, GROUP]) == (ErrorCode.UNSUPPORTED_VERSION, [])
+    assert _list(broker.bootstrap, 1, [GROUP]) == (0, [])  # no group has configs
+    assert _list(broker.bootstrap, 1, [TOPIC, 64]) == (ErrorCode.UNSUPPORTED_VERSION, [])
 
     admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap, request_timeout_ms=10_000)
     try:

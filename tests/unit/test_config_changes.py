@@ -9,6 +9,7 @@ import uuid
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from broker.config import load_config
 from broker.core import config_changes
 from broker.core.config_changes import (
     ConfigChange,
@@ -28,10 +29,11 @@ from broker.core.metadata import (
     record_from_dict,
     record_to_dict,
 )
-from broker.server.handlers.alter_configs import SCHEMA
+from broker.server.handlers.alter_configs import ConfigSchema
 from client.protocol.errors import ErrorCode
 
 NODE_ID = 1
+SCHEMA = ConfigSchema(load_config(None, []).config)
 SET, DELETE, APPEND, SUBTRACT = (int(op) for op in ConfigOperation)
 
 
@@ -263,10 +265,31 @@ def test_unknown_operation_is_an_invalid_request() -> None:
 
 def test_unknown_resource_types() -> None:
     image = _image()
-    for kind in (0, 1, 3, 8, 16, 32, -1):
+    for kind in (0, 1, 3, 8, 16, -1):
         result = _run(image, ResourceChange(kind, "x", ()), incremental=True)
         assert result.results[0].error_code is ErrorCode.INVALID_REQUEST
         assert result.results[0].resource_type == kind
+
+
+def test_group_configs_within_the_brokers_bounds() -> None:
+    """KIP-848 group configs: any group id (existing or not), Kafka's GroupConfig checks."""
+    image = _image()
+    session, heartbeat = "consumer.session.timeout.ms", "consumer.heartbeat.interval.ms"
+
+    def group(*changes: ConfigChange, name: str = "g") -> ErrorCode:
+        result = _run(image, ResourceChange(32, name, changes), incremental=True)
+        _replayed(image, result)
+        return result.results[0].error_code
+
+    assert group(ConfigChange(session, "50000", SET), ConfigChange(heartbeat, "6000", SET)) == 0
+    assert image.group_configs == {"g": {session: "50000", heartbeat: "6000"}}
+    assert group(ConfigChange(session, "30000", SET)) == ErrorCode.INVALID_CONFIG  # < 45000
+    assert group(ConfigChange(heartbeat, "20000", SET)) == ErrorCode.INVALID_CONFIG  # > 15000
+    assert group(ConfigChange(session, "soon", SET)) == ErrorCode.INVALID_CONFIG
+    assert group(ConfigChange("share.session.timeout.ms", "1", SET)) == ErrorCode.INVALID_CONFIG
+    assert group(ConfigChange(session, "1", SET), name="") == ErrorCode.INVALID_REQUEST
+    assert group(ConfigChange(heartbeat, None, DELETE), ConfigChange(session, None, DELETE)) == 0
+    assert image.group_configs == {}
 
 
 def _broker(name: str, *changes: ConfigChange) -> ResourceChange:

@@ -14,7 +14,7 @@ from construct import Container
 
 from broker import config as broker_config
 from broker.core.controller import NewTopic, TopicResult
-from broker.core.metadata import BROKER_RESOURCE, TOPIC_RESOURCE
+from broker.core.metadata import BROKER_RESOURCE, GROUP_RESOURCE, TOPIC_RESOURCE
 from broker.server import broker_loggers
 from broker.server.quotas import charge_mutations, mutation_throttle_ms, refund_mutation
 from client.protocol.errors import ErrorCode
@@ -396,6 +396,14 @@ def _describe_resource(
             )
             return result
         entries = broker_config.describe_broker_config(server.config, default_only=not name)
+    elif kind == GROUP_RESOURCE:
+        if not name:
+            result.update(
+                error_code=ErrorCode.INVALID_REQUEST, error_message="Group name must not be empty."
+            )
+            return result
+        overrides = server.image.group_configs.get(name, {})
+        entries = broker_config.describe_group_config(server.config, overrides)
     elif kind == broker_loggers.BROKER_LOGGER_RESOURCE:
         if name != str(server.node_id):
             message = (
@@ -429,15 +437,15 @@ async def describe_configs(
     return {"throttle_time_ms": 0, "results": results}
 
 
-# ListConfigResources (KIP-1142): the resource types DescribeConfigs answers here, and client
-# metrics (KIP-714), of which this broker has none.  Kafka also lists GROUP resources; asking
-# for a type not listed here is UNSUPPORTED_VERSION, as Kafka answers a type it does not
-# support.
+# ListConfigResources (KIP-1142): the resource types DescribeConfigs answers, and client
+# metrics (KIP-714), of which this broker has none; asking for another type is
+# UNSUPPORTED_VERSION, as Kafka answers a type it does not support.
 _LISTED_CONFIG_TYPES = (
     TOPIC_RESOURCE,
     BROKER_RESOURCE,
     broker_loggers.BROKER_LOGGER_RESOURCE,
     CLIENT_METRICS_RESOURCE,
+    GROUP_RESOURCE,
 )
 
 
@@ -464,4 +472,10 @@ async def list_config_resources(
                 {"resource_name": str(broker_id), "resource_type": kind}
                 for broker_id in sorted(server.image.brokers)
             ]
+    if GROUP_RESOURCE in kinds:
+        # The groups with configs, existing or not (KIP-1142's point).
+        listed += [
+            {"resource_name": group, "resource_type": GROUP_RESOURCE}
+            for group in sorted(server.image.group_configs)
+        ]
     return {"throttle_time_ms": 0, "error_code": ErrorCode.NONE, "config_resources": listed}

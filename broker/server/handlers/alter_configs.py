@@ -22,7 +22,7 @@ from broker import config as broker_config
 from broker.core import config_changes
 from broker.core.config_changes import ResourceChange, ResourceResult
 from broker.core.controller import ConfigValidationError, ControllerResult
-from broker.core.metadata import TOPIC_RESOURCE
+from broker.core.metadata import GROUP_RESOURCE, TOPIC_RESOURCE
 from broker.server import broker_loggers
 from broker.server.broker_loggers import BROKER_LOGGER_RESOURCE
 from broker.server.controller_server import validate_topic_configs
@@ -35,12 +35,20 @@ if TYPE_CHECKING:
 
 
 class ConfigSchema:
-    """``broker.config``'s topic keys and dynamic broker keys, for
-    :mod:`broker.core.config_changes`."""
+    """``broker.config``'s topic keys, dynamic broker keys and group keys (bounded by
+    ``config``'s ``group.consumer.min|max.*``), for :mod:`broker.core.config_changes`."""
+
+    def __init__(self, config: broker_config.BrokerConfig) -> None:
+        self.config = config
 
     def validate(self, resource_type: int, configs: Mapping[str, str | None]) -> dict[str, str]:
         if resource_type == TOPIC_RESOURCE:
             return validate_topic_configs(dict(configs))
+        if resource_type == GROUP_RESOURCE:
+            try:
+                return broker_config.validate_group_configs(self.config, configs)
+            except broker_config.ConfigError as error:
+                raise ConfigValidationError(str(error)) from error
         try:
             return broker_config.validate_dynamic_broker_configs(configs)
         except broker_config.DynamicConfigError as error:
@@ -49,6 +57,10 @@ class ConfigSchema:
             raise ConfigValidationError(str(error)) from error
 
     def _key(self, resource_type: int, name: str) -> broker_config.ConfigKey | None:
+        if resource_type == GROUP_RESOURCE:
+            # A group key is an integer with its broker key's default (never a list).
+            spec = broker_config.GROUP_CONFIG_KEYS.get(name)
+            return None if spec is None else broker_config.BROKER_CONFIGS[spec[0]]
         keys = broker_config.TOPIC_CONFIGS if resource_type == TOPIC_RESOURCE else None
         return (keys or broker_config.BROKER_CONFIGS).get(name)
 
@@ -59,9 +71,6 @@ class ConfigSchema:
     def default(self, resource_type: int, name: str) -> str | None:
         key = self._key(resource_type, name)
         return key.default if key is not None else None
-
-
-SCHEMA = ConfigSchema()
 
 
 def _resource(item: Container, incremental: bool) -> ResourceChange:
@@ -152,6 +161,8 @@ async def _await_visible(
             if resource.resource_type == TOPIC_RESOURCE:
                 topic = server.image.topic(resource.resource_name)
                 configs = topic.configs if topic is not None else None
+            elif resource.resource_type == GROUP_RESOURCE:
+                configs = server.image.group_configs.get(resource.resource_name, {})
             else:
                 configs = server.image.broker_configs.get(resource.resource_name, {})
             if not config_changes.change_visible(configs, resource, incremental=incremental):
@@ -220,7 +231,11 @@ async def _handle(
         results = await _forward(server, header, passed, incremental, validate_only)
     elif passed:
         outcome = config_changes.alter_resource_configs(
-            server.image, SCHEMA, passed, incremental=incremental, validate_only=validate_only
+            server.image,
+            ConfigSchema(server.config),
+            passed,
+            incremental=incremental,
+            validate_only=validate_only,
         )
         server.commit(ControllerResult(outcome.records, []))
         results = outcome.results
