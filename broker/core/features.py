@@ -96,7 +96,7 @@ def update_features(image: MetadataImage, updates: Sequence[FeatureUpdate]) -> U
         problem = _problem(image, update)
         if problem is not None:
             return _refused(ErrorCode.INVALID_UPDATE_VERSION, problem)
-        records.append(FeatureLevelRecord(update.name, max(update.max_version_level, 0)))
+        records.append(FeatureLevelRecord(update.name, update.max_version_level))
     return UpdateOutcome(tuple(records))
 
 
@@ -109,6 +109,8 @@ def _problem(image: MetadataImage, update: FeatureUpdate) -> str | None:
     supported = SUPPORTED.get(name)
     if supported is None:
         return "The controller does not support the given feature."
+    if new < 0:
+        return "A feature version cannot be less than 0."
     if update.upgrade_type not in (UPGRADE, SAFE_DOWNGRADE, UNSAFE_DOWNGRADE):
         return f"Unknown upgrade type {update.upgrade_type}."
     current = level(image, name)

@@ -196,11 +196,19 @@ class LogManager:
         if log is None:
             self._preferred_dirs[key] = log_dir
             return
-        if self._dir_of[key] == log_dir:
+        source = self._dir_of[key]
+        if source == log_dir:
             return
-        log.relocate(log_dir / log.directory.name)
-        self._dir_of[key] = log_dir
-        self.checkpoint(self._high_watermarks)
+        # Both dirs' checkpoints name the partition before the rename (a dir's entries for a
+        # log it does not hold are ignored at load), so a crash on either side of it keeps
+        # the log start offset, recovery point and high watermark.
+        self.checkpoint(self._high_watermarks, also={key: log_dir})
+        try:
+            log.relocate(log_dir / log.directory.name)
+        finally:
+            if log.directory.parent == log_dir:
+                self._dir_of[key] = log_dir
+            self.checkpoint(self._high_watermarks)
 
     def delete_topic(self, topic: str) -> list[int]:
         """Delete every partition of ``topic``; returns the partitions deleted."""
@@ -215,6 +223,9 @@ class LogManager:
     def delete_partitions(self, keys: Iterable[TopicPartition]) -> list[TopicPartition]:
         """Delete the logs of ``keys`` that exist, then write the checkpoints once; returns the
         ones deleted."""
+        keys = list(keys)
+        for key in keys:
+            self._preferred_dirs.pop(key, None)
         deleted = [key for key in keys if key in self._logs]
         for key in deleted:
             self._delete(key)
@@ -234,17 +245,28 @@ class LogManager:
         self.files.fsync_dir(log_dir)
         self.files.remove_tree(doomed)
 
-    def checkpoint(self, high_watermarks: Mapping[TopicPartition, int] | None = None) -> None:
+    def checkpoint(
+        self,
+        high_watermarks: Mapping[TopicPartition, int] | None = None,
+        *,
+        also: Mapping[TopicPartition, Path] | None = None,
+    ) -> None:
         """Write the recovery-point, log-start-offset and (for compacted logs) cleaner-offset
         checkpoints in every log dir, and
         with ``high_watermarks`` the replication-offset-checkpoint too (entries for
-        partitions without a log here are left out)."""
+        partitions without a log here are left out).  ``also``: partitions to list in one
+        more dir as well (a log about to move there)."""
         if high_watermarks is not None:
             self._high_watermarks = {
                 key: offset for key, offset in high_watermarks.items() if key in self._logs
             }
+        extra = also or {}
         for log_dir in self.log_dirs:
-            here = [(key, log) for key, log in self._logs.items() if self._dir_of[key] == log_dir]
+            here = [
+                (key, log)
+                for key, log in self._logs.items()
+                if self._dir_of[key] == log_dir or extra.get(key) == log_dir
+            ]
             write_checkpoint(
                 self.files,
                 log_dir / RECOVERY_POINT_CHECKPOINT,

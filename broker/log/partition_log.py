@@ -993,17 +993,20 @@ class PartitionLog:
     def relocate(self, directory: Path) -> None:
         """Move the whole log to ``directory`` (another log dir's "<topic>-<partition>") by
         renaming its directory: open files stay open, new ones are made there.  The log is
-        flushed first; OSError (e.g. another file system) leaves it where it was."""
+        flushed first.  OSError from the rename (e.g. another file system) leaves it where it
+        was; from a directory fsync after it, the log has moved."""
         assert directory.name == self.directory.name, (directory, self.directory)
         self.flush()
         self.write_producer_snapshot()
-        self.files.rename(self.directory, directory)
-        self.files.fsync_dir(directory.parent)
-        self.files.fsync_dir(self.directory.parent)
+        source = self.directory
+        self.files.rename(source, directory)
+        # Moved: every path follows at once, even if an fsync below fails.
         self.directory = directory
         self.txn_index.directory = directory
         for segment in self._segments:
             segment.directory = directory
+        self.files.fsync_dir(directory.parent)
+        self.files.fsync_dir(source.parent)
 
     def delete(self) -> None:
         """Close and remove the whole directory."""

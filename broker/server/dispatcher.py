@@ -188,10 +188,13 @@ class Dispatcher:
             return Deferred(finish, deferred.ready, deferred.subscribe)
         return response
 
-    def api_versions_body(self, error_code: ErrorCode) -> dict[str, Any]:
+    def api_versions_body(self, error_code: ErrorCode, version: int = 0) -> dict[str, Any]:
         """ApiVersions: the APIs advertised and (v3+, KIP-584) the features supported and
-        finalized in this node's metadata image."""
+        finalized in this node's metadata image.  Below v4 a supported feature whose lowest
+        level is 0 is left out, as Kafka does (KAFKA-17011: older Java clients refuse a
+        range starting at 0)."""
         image = self.server.image
+        lowest = 0 if version >= _FEATURES_FROM_ZERO_VERSION else 1
         return {
             "error_code": error_code,
             "api_keys": [
@@ -202,6 +205,7 @@ class Dispatcher:
             "supported_features": [
                 {"name": name, "min_version": low, "max_version": high}
                 for name, (low, high) in sorted(features.SUPPORTED.items())
+                if low >= lowest
             ],
             "finalized_features_epoch": features.finalized_epoch(image),
             "finalized_features": [
@@ -219,6 +223,10 @@ class Dispatcher:
             return headers.encode_response_parts(API_VERSIONS, 0, header.correlation_id, body)
         payload = _UNSUPPORTED.pack(header.correlation_id, ErrorCode.UNSUPPORTED_VERSION)
         return [_SIZE.pack(len(payload)) + payload]
+
+
+# ApiVersions v4 may report supported feature ranges starting at level 0.
+_FEATURES_FROM_ZERO_VERSION = 4
 
 
 def _with_throttle(deferred: Deferred, throttle_ms: int) -> Deferred:

@@ -1,7 +1,7 @@
 """AlterReplicaLogDirs (34, KIP-113, ``kafka-reassign-partitions --replica-alter-log-dirs``):
 a broker with two log dirs moves a partition's log from one to the other while it is being
 written and read; the moved log keeps its records, takes new ones, and is found there after a
-restart.  Refusals: a path outside log.dirs, a partition with no log here, a bad topic name."""
+restart.  Refusals: a path outside log.dirs, an unknown partition."""
 
 from __future__ import annotations
 
@@ -91,11 +91,22 @@ def test_refusals(kafka_broker_factory: BrokerFactory) -> None:
         ("stays", 0): ErrorCode.LOG_DIR_NOT_FOUND
     }
     assert _alter(broker.bootstrap, str(second), "stays", [7]) == {
-        ("stays", 7): ErrorCode.REPLICA_NOT_AVAILABLE
+        ("stays", 7): ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
     }
     assert _alter(broker.bootstrap, str(second), "no/such", [0]) == {
-        ("no/such", 0): ErrorCode.INVALID_TOPIC_EXCEPTION
+        ("no/such", 0): ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
     }
+    # A partition named under two paths goes to the last one, answered once.
+    here = Path(_placement(broker.bootstrap)["stays", 0])
+    there = second if here == first else first
+    body = {"dirs": [{"path": str(path), "topics": [{"name": "stays", "partitions": [0]}]}
+                     for path in (here, there)]}  # fmt: skip
+    with RawConnection(broker.bootstrap) as conn:
+        response = conn.request(ALTER_REPLICA_LOG_DIRS, 2, body)
+    assert [(t.topic_name, [p.error_code for p in t.partitions]) for t in response.results] == [
+        ("stays", [ErrorCode.NONE])
+    ]
+    assert _placement(broker.bootstrap)["stays", 0] == str(there)
 
 
 def test_kafka_python_moves_a_replica(kafka_broker_factory: BrokerFactory) -> None:

@@ -103,6 +103,14 @@ def test_the_broker_caps_the_page_and_names_unknown_topics(bootstrap: str) -> No
         [("dtp-b", 0, []), ("dtp-c", 0, [0, 1, 2, 3])],
         None,
     )
+    # A limit below 1 still gives a partition a page, so a cursor always moves on.
+    assert _page(_describe(bootstrap, ["dtp-b"], limit=0)) == ([("dtp-b", 0, [0])], ("dtp-b", 1))
+    assert _page(_describe(bootstrap, [], limit=-5))[1] == ("dtp-a", 1)
+    # A negative cursor index, like a cursor topic not among those asked, refuses it all.
+    assert _page(_describe(bootstrap, ["dtp-a"], cursor=("dtp-a", -1))) == (
+        [("dtp-a", ErrorCode.INVALID_REQUEST, [])],
+        None,
+    )
     # The cursor's topic must be among those asked: the whole request is refused.
     refused = _describe(bootstrap, ["dtp-a", "dtp-c"], cursor=("dtp-b", 0))
     assert _page(refused) == (

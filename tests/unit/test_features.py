@@ -92,6 +92,8 @@ def test_one_refused_update_refuses_them_all() -> None:
     twice = _update(image, ("group.version", 1, UPGRADE), ("group.version", 1, UPGRADE))
     assert twice.error == ErrorCode.INVALID_REQUEST
     assert _update(image, ("group.version", 1, 7)).error == ErrorCode.INVALID_UPDATE_VERSION
+    negative = _update(image, ("group.version", -1, SAFE_DOWNGRADE))
+    assert negative.message == "A feature version cannot be less than 0."
     # transaction.version 2 (KIP-890) is not implemented, so not supported.
     assert (
         _update(image, ("transaction.version", 2, UPGRADE)).error

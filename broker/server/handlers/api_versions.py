@@ -14,4 +14,4 @@ if TYPE_CHECKING:
 
 
 async def handle(server: BrokerServer, header: RequestHeader, request: Container) -> dict[str, Any]:
-    return server.dispatcher.api_versions_body(ErrorCode.NONE)
+    return server.dispatcher.api_versions_body(ErrorCode.NONE, header.api_version)

@@ -68,7 +68,7 @@ async def update_features(
     )
     if response["error_code"] != ErrorCode.NONE or request.get("validate_only"):
         return response
-    wanted = {item.name: max(item.max_version_level, 0) for item in _updates(header, request)}
+    wanted = {item.name: item.max_version_level for item in _updates(header, request)}
     await server.await_metadata(
         lambda: all(features.level(server.image, name) == value for name, value in wanted.items())
     )

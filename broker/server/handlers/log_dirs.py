@@ -13,8 +13,9 @@ AlterReplicaLogDirs moves a log by renaming its directory into the other log dir
 requests, so readers and writers go on with the same open files.  Kafka copies the log into a
 "future" replica first; a rename needs both dirs on one file system (else the partition gets
 KAFKA_STORAGE_ERROR and stays).  A path that is not one of ``log.dirs`` is LOG_DIR_NOT_FOUND;
-a partition this broker has no log of is REPLICA_NOT_AVAILABLE (if it is one of its replicas,
-its log will be created in that dir, as Kafka's preferred log dir).
+an unknown partition UNKNOWN_TOPIC_OR_PARTITION; one this broker has no log of is
+REPLICA_NOT_AVAILABLE (if it is one of its replicas, its log will be created in that dir, as
+Kafka's preferred log dir).
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from typing import TYPE_CHECKING, Any
 
 from construct import Container
 
-from broker.core.controller import topic_name_error
 from client.protocol.errors import ErrorCode
 from client.protocol.headers import RequestHeader
 from client.protocol.messages.describe_log_dirs import UNKNOWN_VOLUME_BYTES
@@ -92,14 +92,14 @@ def _configured_dir(configured: dict[str, Path], path: str) -> Path | None:
 
 
 def _move(server: BrokerServer, log_dir: Path | None, topic: str, partition: int) -> ErrorCode:
-    if topic_name_error(topic) is not None:
-        return ErrorCode.INVALID_TOPIC_EXCEPTION
     if log_dir is None:
         return ErrorCode.LOG_DIR_NOT_FOUND
     if server.logs.get(topic, partition) is None:
         described = server.image.topic(topic)
         registration = None if described is None else described.partitions.get(partition)
-        if registration is not None and server.node_id in registration.replicas:
+        if registration is None:
+            return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+        if server.node_id in registration.replicas:
             server.logs.move(topic, partition, log_dir)  # where it will be created
         return ErrorCode.REPLICA_NOT_AVAILABLE
     try:
@@ -114,16 +114,21 @@ async def alter_replica_log_dirs(
     server: BrokerServer, header: RequestHeader, request: Container
 ) -> Any:
     configured = {str(directory): directory for directory in server.logs.log_dirs}
-    results: dict[str, list[dict[str, Any]]] = {}
+    # One destination per partition: a partition named under two paths goes to the last.
+    wanted: dict[tuple[str, int], Path | None] = {}
     for entry in request.dirs:
         log_dir = _configured_dir(configured, entry.path)
         for topic in entry.topics:
-            answers = results.setdefault(topic.name, [])
             for partition in topic.partitions:
-                error = _move(server, log_dir, topic.name, partition)
-                if error == ErrorCode.NONE:
-                    log.info("moved %s-%d to %s", topic.name, partition, log_dir)
-                answers.append({"partition_index": partition, "error_code": error})
+                wanted.pop((topic.name, partition), None)
+                wanted[topic.name, partition] = log_dir
+    results: dict[str, list[dict[str, Any]]] = {}
+    for (topic_name, partition), log_dir in wanted.items():
+        error = _move(server, log_dir, topic_name, partition)
+        if error == ErrorCode.NONE:
+            log.info("moved %s-%d to %s", topic_name, partition, log_dir)
+        answer = {"partition_index": partition, "error_code": error}
+        results.setdefault(topic_name, []).append(answer)
     return {
         "throttle_time_ms": 0,
         "results": [

@@ -253,8 +253,11 @@ async def describe_topic_partitions(
     start_name = cursor.topic_name if cursor is not None else ""
     candidates = server.image.topics_by_name if every_topic else named
     names = sorted({name for name in candidates if name >= start_name})
-    if cursor is not None and not every_topic and start_name not in names:
-        # Kafka refuses the whole request: every topic asked gets the error.
+    if cursor is not None and (
+        cursor.partition_index < 0 or (not every_topic and start_name not in names)
+    ):
+        # Kafka refuses the whole request (a cursor outside the topics asked, or a negative
+        # partition index): every topic asked gets the error.
         return {
             "throttle_time_ms": 0,
             "topics": [_unknown_topic(name, ErrorCode.INVALID_REQUEST) for name in named],
@@ -265,14 +268,13 @@ async def describe_topic_partitions(
     # The cursor's index applies to its topic only (and only when that one is described).
     first_index = cursor.partition_index if cursor is not None else 0
     await server.leaders_settled(None if every_topic else allowed)
-    remaining = min(
-        server.config.max_request_partition_size_limit, request.response_partition_limit
+    # At least one partition a page, or a client following the cursor would never finish.
+    remaining = max(
+        min(server.config.max_request_partition_size_limit, request.response_partition_limit), 1
     )
     topics: list[dict[str, Any]] = []
     next_cursor = None
     for name in allowed:
-        if remaining < 0:
-            break  # a negative limit: nothing (Kafka's loop skips every topic)
         if remaining == 0:
             # What fitted ended exactly at a topic's end: the next page starts at this one.
             next_cursor = {"topic_name": name, "partition_index": 0}
