@@ -6,6 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+# It runs a pytest of its own on two clusters (11 s): the slow tier's.
+pytestmark = pytest.mark.slow
+
 FAILING_TEST = """
 def test_fails(kafka_cluster_factory):
     kafka_cluster_factory.start(brokers=1)

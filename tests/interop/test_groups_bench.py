@@ -25,6 +25,8 @@ from tests.interop.test_groups_members import (
 )
 
 __all__ = ["members"]  # the fixture, re-exported for pytest
+# Measurements, not checks: the slow tier (``make test-slow -- -s`` prints them).
+pytestmark = pytest.mark.slow
 
 PARTITIONS = 10
 JOINS = 3

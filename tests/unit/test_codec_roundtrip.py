@@ -15,7 +15,7 @@ from client.protocol.messages import APIS
 from client.protocol.schema import Message
 from tests.support.message_cases import CASES, Values, quick
 
-FAST = quick(15)
+FAST = quick(10)  # x several hundred cases; tests/fuzz's slow tier runs long budgets
 
 
 def test_every_declared_version_is_a_case() -> None:
