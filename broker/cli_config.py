@@ -1,10 +1,12 @@
-"""`odradek config describe|set|delete`: dynamic broker configs (KIP-226).
+"""`odradek config describe|set|delete`: dynamic broker configs (KIP-226), group configs
+(KIP-848) and broker loggers (KIP-412).
 
 What Kafka's ``kafka-configs --entity-type brokers (--entity-name N | --entity-default)
---alter --add-config 'log.retention.ms=86400000'`` and ``--describe`` do, through
-:class:`client.admin.AdminClient` like the other commands.  ``--broker N`` names one broker
-(the request goes to it), ``--broker-default`` the cluster-wide default.  Topic configs are
-`odradek topic alter`'s.
+--alter --add-config 'log.retention.ms=86400000'`` and ``--describe`` do (and
+``--entity-type groups`` / ``broker-loggers``), through :class:`client.admin.AdminClient`
+like the other commands.  ``--broker N`` names one broker (the request goes to it),
+``--broker-default`` the cluster-wide default, ``--group G`` a consumer group's configs,
+``--broker-logger N`` broker N's log levels.  Topic configs are `odradek topic alter`'s.
 """
 
 from __future__ import annotations
@@ -31,21 +33,30 @@ examples:
   odradek config describe --broker-default
   odradek config describe --broker 1            # its dynamic configs; --all for every key
   odradek config delete --broker 1 log.segment.bytes
+  odradek config set --group orders consumer.session.timeout.ms=50000
+  odradek config set --broker-logger 1 odradek.broker=DEBUG
 
 Dynamic keys: the broker defaults of topic configs (log.retention.ms, log.retention.bytes,
 log.segment.bytes, log.roll.ms, log.cleanup.policy, log.cleaner.*, message.max.bytes,
 min.insync.replicas, compression.type, unclean.leader.election.enable, ...).  A topic's own
 config still wins; then the broker's, then the cluster default, then the properties file.
+Group keys: consumer.session.timeout.ms, consumer.heartbeat.interval.ms.  Broker loggers:
+logger=LEVEL (TRACE, DEBUG, INFO, WARN, ERROR, FATAL, OFF), deleted back to the parent's.
 """
-_DYNAMIC = (ConfigSource.DYNAMIC_BROKER_CONFIG, ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG)
+_DYNAMIC = (
+    ConfigSource.DYNAMIC_BROKER_CONFIG,
+    ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG,
+    ConfigSource.GROUP_CONFIG,
+    ConfigSource.DYNAMIC_BROKER_LOGGER_CONFIG,
+)
 
 
 def add_config_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``config`` and its commands to the ``odradek`` subcommands."""
     config = commands.add_parser(
         "config",
-        help="set, show and remove dynamic broker configs (one broker or the cluster default)",
-        description="Manage dynamic broker configs on any Kafka-protocol cluster (KIP-226).",
+        help="set, show and remove dynamic configs of brokers, groups and broker loggers",
+        description="Manage dynamic configs on any Kafka-protocol cluster.",
         epilog=CONFIG_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -57,6 +68,8 @@ def add_config_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     group.add_argument(
         "--broker-default", action="store_true", help="the cluster-wide default configs"
     )
+    group.add_argument("--group", metavar="GROUP", help="this consumer group's configs")
+    group.add_argument("--broker-logger", type=int, metavar="ID", help="this broker's loggers")
 
     def add(name: str, summary: str, *parents: argparse.ArgumentParser) -> Any:
         return config_commands.add_parser(
@@ -86,10 +99,18 @@ def add_config_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     delete.set_defaults(handler=command_handler(_delete))
 
 
-def _target(arguments: argparse.Namespace) -> tuple[int | None, str]:
+def _target(arguments: argparse.Namespace) -> tuple[ConfigResource, str]:
+    if arguments.group is not None:
+        return ConfigResource(ConfigResourceType.GROUP, arguments.group), (
+            f"group {arguments.group!r}"
+        )
+    if arguments.broker_logger is not None:
+        name = str(arguments.broker_logger)
+        return ConfigResource(ConfigResourceType.BROKER_LOGGER, name), f"broker {name}'s loggers"
     if arguments.broker_default:
-        return None, "the cluster default"
-    return arguments.broker, f"broker {arguments.broker}"
+        return ConfigResource(ConfigResourceType.BROKER, ""), "the cluster default"
+    name = str(arguments.broker)
+    return ConfigResource(ConfigResourceType.BROKER, name), f"broker {name}"
 
 
 def _parse_values(values: list[str]) -> dict[str, str | None]:
@@ -112,9 +133,9 @@ async def _alter(
     changes: dict[str, str | None],
     validate_only: bool = False,
 ) -> str:
-    broker, name = _target(arguments)
+    resource, name = _target(arguments)
     try:
-        await admin.alter_broker_configs(broker, changes, validate_only=validate_only)
+        await admin.alter_configs(resource, changes, validate_only=validate_only)
     except KafkaError as error:
         raise CommandError([f"{name}: {error}"]) from None
     return name
@@ -134,8 +155,7 @@ async def _delete(admin: AdminClient, arguments: argparse.Namespace) -> None:
 
 
 async def _describe(admin: AdminClient, arguments: argparse.Namespace) -> None:
-    broker, name = _target(arguments)
-    resource = ConfigResource(ConfigResourceType.BROKER, "" if broker is None else str(broker))
+    resource, name = _target(arguments)
     try:
         described = (await admin.describe_configs([resource]))[resource]
     except KafkaError as error:

@@ -57,6 +57,7 @@ from client.admin_groups import (
 )
 from client.cluster import Cluster
 from client.config import AdminConfig
+from client.connection import Connection
 from client.errors import KafkaError, NotControllerError, error_for
 from client.feature_admin import FeatureMetadata, UpgradeType
 from client.group import OffsetAndMetadata
@@ -104,6 +105,7 @@ class ConfigResourceType(enum.IntEnum):
     TOPIC = 2
     BROKER = 4
     BROKER_LOGGER = 8
+    GROUP = 32
 
 
 class ConfigSource(enum.IntEnum):
@@ -116,6 +118,8 @@ class ConfigSource(enum.IntEnum):
     STATIC_BROKER_CONFIG = 4
     DEFAULT_CONFIG = 5
     DYNAMIC_BROKER_LOGGER_CONFIG = 6
+    CLIENT_METRICS_CONFIG = 7
+    GROUP_CONFIG = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -368,27 +372,49 @@ class AdminClient:
         (sent to it), or with ``broker`` None the cluster default (sent to any broker).  Per
         key: the new value, or None to delete it; keys not named keep their values.  Raises
         the resource's error (INVALID_REQUEST for a key that is not dynamic)."""
+        resource = ConfigResource(ConfigResourceType.BROKER, "" if broker is None else str(broker))
+        await self.alter_configs(resource, changes, validate_only=validate_only)
+
+    async def alter_configs(
+        self,
+        resource: ConfigResource,
+        changes: Mapping[str, str | None],
+        *,
+        validate_only: bool = False,
+    ) -> None:
+        """IncrementalAlterConfigs of one resource: per key the new value, or None to delete
+        it.  A broker's configs or loggers go to that broker, others to the controller (as
+        Kafka's admin client routes them).  Raises the resource's error."""
         body = {
             "resources": [
                 {
-                    "resource_type": int(ConfigResourceType.BROKER),
-                    "resource_name": "" if broker is None else str(broker),
+                    "resource_type": int(resource.type),
+                    "resource_name": resource.name,
                     "configs": [_alterable(key, value) for key, value in changes.items()],
                 }
             ],
             "validate_only": validate_only,
         }
 
-        if broker is None:
-            connect = self.cluster.controller_connection
-        else:
-            connect = functools.partial(self.cluster.connection_to, broker)
-
         def result(response: Container) -> Container:
             (only,) = response.responses
             return only
 
-        await self._one_answer(connect, INCREMENTAL_ALTER_CONFIGS, body, result, "broker configs")
+        await self._one_answer(
+            functools.partial(self._config_connection, resource),
+            INCREMENTAL_ALTER_CONFIGS,
+            body,
+            result,
+            f"{resource.type.name.lower()} {resource.name!r} configs",
+        )
+
+    async def _config_connection(self, resource: ConfigResource) -> Connection:
+        """Where a config request for ``resource`` goes: a broker's (or its loggers') to that
+        broker, the others to the controller."""
+        per_broker = (ConfigResourceType.BROKER, ConfigResourceType.BROKER_LOGGER)
+        if resource.type in per_broker and resource.name.isdigit():
+            return await self.cluster.connection_to(int(resource.name))
+        return await self.cluster.controller_connection()
 
     async def describe_features(self) -> FeatureMetadata:
         """The supported and finalized feature levels (ApiVersions v3 at any broker, as
@@ -495,10 +521,7 @@ class AdminClient:
         A per-resource error is the answer (returned, not raised, so it is not retried), as in
         Kafka's admin client; only failures to get an answer are retried.
         """
-        if resource.type == ConfigResourceType.BROKER and resource.name.isdigit():
-            connection = await self.cluster.connection_to(int(resource.name))
-        else:
-            connection = await self.cluster.controller_connection()
+        connection = await self._config_connection(resource)
         version = connection.pick_version(DESCRIBE_CONFIGS)
         body = {
             "resources": [

@@ -4,6 +4,7 @@ real broker (client.admin.AdminClient.alter_broker_configs underneath)."""
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 
@@ -95,6 +96,47 @@ def test_refusals(kafka_broker: InProcessBroker, capsys: pytest.CaptureFixture[s
 def test_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "config", "set", "log.retention.ms=1")
     assert (code, out) == (2, "")
-    assert "one of the arguments --broker --broker-default is required" in err
+    assert (
+        "one of the arguments --broker --broker-default --group --broker-logger is required" in err
+    )
     code, _, err = run(capsys, "config", "set", "--broker", "x", "a=b")
     assert code == 2 and "invalid int value" in err
+
+
+def test_group_configs_and_broker_loggers(
+    kafka_broker: InProcessBroker, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--group G`` (KIP-848 group configs) and ``--broker-logger N`` (KIP-412)."""
+    setting = ["set", "--group", "orders", "consumer.session.timeout.ms=50000"]
+    assert config(capsys, kafka_broker, *setting) == (
+        0,
+        "Set: consumer.session.timeout.ms of group 'orders'.\n",
+        "",
+    )
+    code, out, _ = config(capsys, kafka_broker, "describe", "--group", "orders")
+    assert code == 0 and out.split("\n")[1].split() == [
+        "consumer.session.timeout.ms",
+        "50000",
+        "GROUP_CONFIG",
+    ]
+    code, _, err = config(capsys, kafka_broker, "set", "--group", "orders", "bogus=1")
+    assert code == 1 and "INVALID_CONFIG" in err
+    logger = "odradek.test-cli-loggers"
+    logging.getLogger(logger).setLevel(logging.WARNING)
+    try:
+        assert (
+            config(capsys, kafka_broker, "set", "--broker-logger", "1", f"{logger}=DEBUG")[0] == 0
+        )
+        assert logging.getLogger(logger).level == logging.DEBUG
+        code, out, _ = config(
+            capsys, kafka_broker, "describe", "--broker-logger", "1", "--output", "json"
+        )
+        assert {
+            "name": logger,
+            "value": "DEBUG",
+            "source": "DYNAMIC_BROKER_LOGGER_CONFIG",
+        } in json.loads(out)
+        assert config(capsys, kafka_broker, "delete", "--broker-logger", "1", logger)[0] == 0
+        assert logging.getLogger(logger).level == logging.NOTSET
+    finally:
+        logging.getLogger(logger).setLevel(logging.NOTSET)
