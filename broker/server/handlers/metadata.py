@@ -169,18 +169,21 @@ def _described_brokers(server: BrokerServer, with_fenced: bool) -> list[dict[str
     """DescribeCluster's brokers: the live ones, or (v2 ``include_fenced_brokers``, KIP-1073)
     every registered one with its ``is_fenced`` flag."""
     listener = current_listener.get()
-    return [
-        {
-            "broker_id": registration.broker_id,
-            "host": entry["host"],
-            "port": entry["port"],
-            "rack": registration.rack,
-            "is_fenced": registration.fenced,
-        }
-        for registration in sorted(server.image.brokers.values(), key=lambda r: r.broker_id)
-        if with_fenced or not registration.fenced
-        for entry in (broker_entry(registration, listener),)
-    ]
+    described = []
+    for registration in sorted(server.image.brokers.values(), key=lambda r: r.broker_id):
+        if registration.fenced and not with_fenced:
+            continue
+        entry = broker_entry(registration, listener)
+        described.append(
+            {
+                "broker_id": registration.broker_id,
+                "host": entry["host"],
+                "port": entry["port"],
+                "rack": registration.rack,
+                "is_fenced": registration.fenced,
+            }
+        )
+    return described
 
 
 async def describe_cluster(
