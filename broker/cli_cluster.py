@@ -34,6 +34,8 @@ examples:
   odradek cluster up
   odradek cluster up --brokers 3 --base-port 9092 --data-dir ./cluster-data
   odradek cluster up --set min.insync.replicas=2
+  odradek cluster up --racks a,b,c \
+      --set replica.selector.class=org.apache.kafka.common.replica.RackAwareReplicaSelector
   odradek cluster unregister --id 3 --bootstrap-server 127.0.0.1:9092
 """
 MAX_BROKERS = 32
@@ -73,6 +75,13 @@ def add_cluster_commands(commands: Any) -> None:
         dest="overrides",
         help="a config key for every node; repeatable",
     )
+    up.add_argument(
+        "--racks",
+        metavar="R1,R2,...",
+        type=_rack_list,
+        default=(),
+        help="broker.rack of brokers 1, 2, ... in turn (default: no racks)",
+    )
     up.set_defaults(handler=_cluster_up)
     unregister = cluster_commands.add_parser(
         "unregister",
@@ -93,6 +102,13 @@ async def _unregister(admin: AdminClient, arguments: argparse.Namespace) -> None
     except KafkaError as error:
         raise CommandError([f"broker {arguments.broker_id}: {error}"]) from None
     print(f"Unregistered broker {arguments.broker_id}.")
+
+
+def _rack_list(text: str) -> tuple[str, ...]:
+    racks = tuple(item.strip() for item in text.split(","))
+    if not all(racks):
+        raise argparse.ArgumentTypeError(f"invalid rack list {text!r}: expected names like a,b,c")
+    return racks
 
 
 def _printer(node: NodeProcess, line: bytes) -> None:
@@ -129,6 +145,7 @@ def _cluster_up(arguments: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     cluster = LocalCluster(base, arguments.brokers, arguments.base_port, settings, _printer)
+    cluster.racks = arguments.racks
     try:
         try:
             cluster.start()

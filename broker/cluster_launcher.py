@@ -177,6 +177,8 @@ class LocalCluster:
     nodes: dict[int, NodeProcess] = field(default_factory=dict)
     # More client listeners per broker, by name (each on a free port, after PLAINTEXT).
     extra_listeners: tuple[str, ...] = ()
+    # broker.rack of broker N: racks[(N - 1) % len(racks)]; empty: no racks.
+    racks: tuple[str, ...] = ()
 
     def _port(self, offset: int) -> int:
         return 0 if self.base_port == 0 else self.base_port + offset
@@ -206,6 +208,8 @@ class LocalCluster:
             )
             for name in self.extra_listeners:
                 settings["listeners"] += f",{name}://127.0.0.1:0"
+            if self.racks:
+                settings["broker.rack"] = self.racks[(node_id - 1) % len(self.racks)]
             node = NodeProcess(
                 "broker", node_id, data_dir, settings | LOCAL_SETTINGS | self.settings, self.on_line
             )

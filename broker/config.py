@@ -43,6 +43,8 @@ SECURITY_PROTOCOL_IDS = {"PLAINTEXT": 0, "SSL": 1, "SASL_PLAINTEXT": 2, "SASL_SS
 _SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 _ROLES = ("broker", "controller")
 STANDARD_AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+# KIP-392: the leader names a follower in the consumer's rack as its preferred read replica.
+RACK_AWARE_REPLICA_SELECTOR = "org.apache.kafka.common.replica.RackAwareReplicaSelector"
 
 
 class ConfigError(ValueError):
@@ -435,6 +437,22 @@ _BROKER_KEYS = (
         choices=("", STANDARD_AUTHORIZER),
     ),
     _K(
+        "broker.rack",
+        _STR,
+        None,
+        "Rack of this broker: replicas of a partition go to distinct racks first, and a "
+        "consumer's client.rack picks a follower there (replica.selector.class).",
+    ),
+    _K(
+        "replica.selector.class",
+        _STR,
+        None,
+        "Which replica serves a consumer's fetches (KIP-392): empty for the leader, or "
+        "org.apache.kafka.common.replica.RackAwareReplicaSelector for a replica in the "
+        "consumer's client.rack.",
+        choices=("", RACK_AWARE_REPLICA_SELECTOR),
+    ),
+    _K(
         "super.users",
         _STR,
         "",
@@ -763,7 +781,7 @@ _IGNORED_BROKER_KEYS: tuple[str, ...] = tuple(
     alter.log.dirs.replication.quota.window.size.seconds
     auto.include.jmx.reporter
     background.threads
-    broker.id.generation.enable broker.rack
+    broker.id.generation.enable
     client.quota.callback.class
     compression.gzip.level compression.lz4.level compression.zstd.level
     config.providers
@@ -845,7 +863,7 @@ _IGNORED_BROKER_KEYS: tuple[str, ...] = tuple(
     remote.log.reader.max.pending.tasks remote.log.reader.threads
     remote.log.storage.manager.class.name remote.log.storage.manager.class.path
     remote.log.storage.manager.impl.prefix remote.log.storage.system.enable
-    replica.alter.log.dirs.io.max.bytes.per.second replica.fetch.min.bytes replica.selector.class
+    replica.alter.log.dirs.io.max.bytes.per.second replica.fetch.min.bytes
     replica.socket.receive.buffer.bytes replica.socket.timeout.ms
     replication.quota.window.num replication.quota.window.size.seconds
     request.timeout.ms
@@ -924,6 +942,8 @@ class BrokerConfig:
     controller_quorum_voters: tuple[QuorumVoter, ...]
     inter_broker_listener_name: str | None
     authorizer_class_name: str
+    broker_rack: str | None
+    replica_selector_class: str | None
     super_users: str
     allow_everyone_if_no_acl_found: bool
     sasl_enabled_mechanisms: tuple[str, ...]

@@ -241,12 +241,15 @@ class ClusterFactory:
         overrides: dict[str, str] | None = None,
         *,
         extra_listeners: tuple[str, ...] = (),
+        racks: tuple[str, ...] = (),
     ) -> LocalCluster:
         """``extra_listeners``: names of more client listeners each broker serves (on free
-        ports, after PLAINTEXT, which stays the inter-broker one and the bootstrap)."""
+        ports, after PLAINTEXT, which stays the inter-broker one and the bootstrap);
+        ``racks``: broker N's ``broker.rack`` is ``racks[(N - 1) % len(racks)]``."""
         directory = self.base_dir / f"cluster-{len(self.started) + 1}"
         cluster = LocalCluster(directory, brokers, 0, dict(overrides or {}))
         cluster.extra_listeners = extra_listeners
+        cluster.racks = racks
         self.started.append(cluster)
         return cluster.start()
 

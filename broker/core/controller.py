@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import re
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from broker.core.metadata import (
@@ -203,7 +203,22 @@ class Controller:
                 "are registered."
             )
             return TopicResult(topic.name, ErrorCode.INVALID_REPLICATION_FACTOR, message)
-        return round_robin_placement(brokers, count, factor, self.rng.randrange(len(brokers)))
+        return self._place(brokers, count, factor, self.rng.randrange(len(brokers)))
+
+    def _place(
+        self, brokers: list[int], partitions: int, factor: int, start: int
+    ) -> list[tuple[int, ...]]:
+        """Replicas for ``partitions`` new partitions: across racks once brokers name more
+        than one (``broker.rack``; brokers without a rack count as one rack), else plain
+        round-robin."""
+        racks = {
+            broker: registration.rack if registration is not None else None
+            for broker in brokers
+            for registration in [self.image.brokers.get(broker)]
+        }
+        if len(set(racks.values())) < 2:
+            return round_robin_placement(brokers, partitions, factor, start)
+        return rack_aware_placement(racks, partitions, factor, start)
 
     def _manual_placement(
         self, topic: NewTopic, brokers: list[int]
@@ -273,7 +288,7 @@ class Controller:
             message = f"Only {len(brokers)} broker(s) for replication factor {factor}."
             result = TopicResult(topic_name, ErrorCode.INVALID_REPLICATION_FACTOR, message)
             return ControllerResult([], [result])
-        placement = round_robin_placement(brokers, count, factor, current)
+        placement = self._place(brokers, count, factor, current)
         live = set(brokers)
         records: list[MetadataRecord] = [
             new_partition_record(topic.topic_id, index, placement[index], live)
@@ -302,6 +317,44 @@ def new_partition_record(
     isr = tuple(broker for broker in replicas if broker in live)
     assert isr, (replicas, live)
     return PartitionRecord(str(topic_id), index, replicas, isr, isr[0], 0, 0)
+
+
+def rack_alternated(racks: Mapping[int, str | None]) -> list[int]:
+    """The brokers with the racks taking turns: the first broker of every rack (racks by
+    name, brokers by id), then the second of every rack, and so on."""
+    by_rack: dict[str | None, list[int]] = {}
+    for broker in sorted(racks):
+        by_rack.setdefault(racks[broker], []).append(broker)
+    columns = [by_rack[rack] for rack in sorted(by_rack, key=lambda r: (r is not None, r or ""))]
+    depth = max(len(column) for column in columns)
+    return [column[row] for row in range(depth) for column in columns if row < len(column)]
+
+
+def rack_aware_placement(
+    racks: Mapping[int, str | None], partitions: int, replication_factor: int, start: int
+) -> list[tuple[int, ...]]:
+    """Rack-aware placement: partition p is led by the broker at (start + p) of the
+    rack-alternated list, and its followers are the next brokers of that list whose racks no
+    replica of p has yet (once every rack has one, any rack again).  Leaders are spread
+    evenly; a partition spans min(replication factor, racks) racks."""
+    arranged = rack_alternated(racks)
+    count = len(arranged)
+    assert 0 < replication_factor <= count
+    placement = []
+    for partition in range(partitions):
+        first = (start + partition) % count
+        order = [arranged[(first + step) % count] for step in range(count)]
+        replicas = [order[0]]
+        used = {racks[order[0]]}
+        while len(replicas) < replication_factor:
+            broker = next((b for b in order if b not in replicas and racks[b] not in used), None)
+            if broker is None:  # every rack left has a replica already: any rack again
+                used = set()
+                broker = next(b for b in order if b not in replicas)
+            replicas.append(broker)
+            used.add(racks[broker])
+        placement.append(tuple(replicas))
+    return placement
 
 
 def round_robin_placement(

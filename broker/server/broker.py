@@ -486,7 +486,7 @@ class BrokerServer(ReplicaManager):
                 self.incarnation_id.hex,
                 host=self.advertised_host,
                 port=self.advertised_port,
-                rack=None,
+                rack=self.config.broker_rack or None,
                 now_ms=monotonic_ms(),
                 metadata_offset=server.metadata_offset,
                 listeners=tuple(

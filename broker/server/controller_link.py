@@ -171,7 +171,7 @@ class ControllerLink:
                     for served in server.registered_listeners()
                 ],
                 "features": [],
-                "rack": None,
+                "rack": server.config.broker_rack or None,
                 "log_dirs": [],
                 "previous_broker_epoch": -1,
             },

@@ -601,8 +601,12 @@ class ReplicaManager(ABC):
         def append(fetched: AppendRecords) -> int:
             return self._append_fetched(source_broker, state, fetched)
 
+        high_watermark = partition.high_watermark
         if apply_follower_effect(effect, partition, log_, append):
             state.on_log_changed(effect.key, log_)
+        if partition.high_watermark != high_watermark:
+            # Consumers may read from a follower (KIP-392): its HW moved, wake their fetches.
+            self.complete_waiters(effect.key)
         if isinstance(effect, Truncate | ResetLog):
             self.logs.checkpoint(self.high_watermarks())
 

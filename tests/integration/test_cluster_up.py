@@ -46,7 +46,7 @@ def _cluster_id(bootstrap: str) -> str:
 
 def test_cluster_up_replicates_and_stops_cleanly(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "broker.cli", "cluster", "up", "--brokers", "3"]
-    command += ["--base-port", "0", "--data-dir", str(tmp_path)]
+    command += ["--base-port", "0", "--data-dir", str(tmp_path), "--racks", "east,west"]
     process = subprocess.Popen(
         command,
         stdout=subprocess.PIPE,
@@ -68,6 +68,8 @@ def test_cluster_up_replicates_and_stops_cleanly(tmp_path: Path) -> None:
         _create_topic(first)
         metadata = _metadata(first)
         assert sorted(b.node_id for b in metadata.brokers) == [1, 2, 3]
+        # --racks east,west: brokers 1, 2, 3 in east, west, east.
+        assert {b.node_id: b.rack for b in metadata.brokers} == {1: "east", 2: "west", 3: "east"}
         partitions = metadata.topics[0].partitions
         assert [sorted(p.isr_nodes) for p in partitions] == [[1, 2, 3], [1, 2, 3]]
         leader = next(b for b in metadata.brokers if b.node_id == partitions[0].leader_id)

@@ -162,3 +162,12 @@ def test_version_as_module() -> None:
     )
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout == f"odradek {importlib.metadata.version('odradek')}\n"
+
+
+@pytest.mark.parametrize("racks", ["a,,b", ",", " "])
+def test_cluster_up_refuses_an_empty_rack_name(
+    capsys: pytest.CaptureFixture[str], racks: str
+) -> None:
+    assert cli.main(["cluster", "up", "--racks", racks]) == 2
+    error = capsys.readouterr().err
+    assert "invalid rack list" in error and "Traceback" not in error

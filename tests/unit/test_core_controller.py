@@ -14,6 +14,8 @@ from broker.core.controller import (
     Controller,
     ControllerSettings,
     NewTopic,
+    rack_alternated,
+    rack_aware_placement,
     round_robin_placement,
     topic_name_error,
 )
@@ -152,6 +154,61 @@ def test_round_robin_placement_is_balanced() -> None:
     leaders = [replicas[0] for replicas in placement]
     assert sorted(leaders) == [1, 1, 2, 2, 3, 3]
     assert all(len(set(replicas)) == 3 for replicas in placement)
+
+
+def test_rack_alternated_takes_the_racks_in_turn() -> None:
+    racks = {1: "b", 2: "a", 3: "a", 4: "c", 5: "b", 6: None}
+    # Racks by name (no rack first), brokers by id within a rack.
+    assert rack_alternated(racks) == [6, 2, 1, 4, 3, 5]
+
+
+@pytest.mark.parametrize(
+    ("racks", "factor"),
+    [
+        ({1: "a", 2: "a", 3: "b", 4: "b", 5: "c", 6: "c"}, 3),
+        ({1: "a", 2: "a", 3: "b", 4: "b", 5: "c", 6: "c"}, 2),
+        ({1: "a", 2: "b", 3: "c"}, 3),
+        ({1: "a", 2: "b", 3: "a", 4: "b"}, 3),
+        ({1: "a", 2: "a", 3: "a", 4: "b"}, 2),
+        ({1: "x", 2: None, 3: "x", 4: None}, 2),
+    ],
+)
+def test_rack_aware_placement_spans_racks(racks: dict[int, str | None], factor: int) -> None:
+    distinct = len(set(racks.values()))
+    for start in range(len(racks)):
+        placement = rack_aware_placement(racks, 12, factor, start)
+        for replicas in placement:
+            assert len(set(replicas)) == factor, replicas
+            assert len({racks[b] for b in replicas}) == min(factor, distinct), replicas
+        leaders = [replicas[0] for replicas in placement]
+        # Leaders go round the rack-alternated list: every broker leads 12 / brokers times.
+        assert sorted(leaders) == sorted(list(racks) * (12 // len(racks))), leaders
+
+
+def test_controller_places_across_racks_once_brokers_have_them() -> None:
+    image = MetadataImage()
+    for broker, rack in [(1, "a"), (2, "a"), (3, "b"), (4, "b")]:
+        image.replay(RegisterBrokerRecord(broker, "x", 1, "127.0.0.1", 9000 + broker, rack))
+    controller = Controller(image, ControllerSettings(), _validate, random.Random(3))
+    controller.replay(controller.create_topics([NewTopic("t", 8, 2)], False).records)
+    topic = controller.image.topic("t")
+    assert topic is not None
+    for partition in topic.partitions.values():
+        assert {image.brokers[b].rack for b in partition.replicas} == {"a", "b"}
+    more = controller.create_partitions("t", 12, validate_only=False)
+    controller.replay(more.records)
+    topic = controller.image.topic("t")
+    assert topic is not None and len(topic.partitions) == 12
+    for partition in topic.partitions.values():
+        assert {image.brokers[b].rack for b in partition.replicas} == {"a", "b"}
+    # Without racks (or with one rack) placement stays the plain round-robin.
+    plain = _controller(brokers=4)
+    plain.replay(plain.create_topics([NewTopic("p", 4, 2)], False).records)
+    placed = plain.image.topic("p")
+    assert placed is not None
+    first = placed.partitions[0].replicas[0]
+    expected = round_robin_placement([1, 2, 3, 4], 4, 2, first - 1)
+    assert [placed.partitions[i].replicas for i in range(4)] == expected
 
 
 def test_topic_name_rules() -> None:

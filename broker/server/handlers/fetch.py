@@ -23,11 +23,12 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import Hashable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import anyio
 from construct import Container
 
+from broker.config import RACK_AWARE_REPLICA_SELECTOR
 from broker.core.fetch_session import (
     FINAL_EPOCH,
     INITIAL_EPOCH,
@@ -36,7 +37,9 @@ from broker.core.fetch_session import (
     FetchSession,
     PartitionFetchData,
 )
+from broker.core.replica_selector import NO_PREFERRED_REPLICA, preferred_read_replica
 from broker.log.partition_log import OffsetOutOfRangeError
+from broker.server.clock import monotonic_ms
 from broker.server.connection import coalesced_writes, current_connection_state
 from broker.server.handlers.leadership import leader_or_error
 from broker.server.quotas import connection_user
@@ -45,6 +48,7 @@ from client.protocol.errors import ErrorCode
 from client.protocol.headers import RequestHeader
 
 if TYPE_CHECKING:
+    from broker.core.partition import Partition
     from broker.server.broker import BrokerServer
 
 TopicPartition = tuple[str, int]
@@ -127,23 +131,91 @@ def _partition_entry(index: int, error: ErrorCode, **values: Any) -> dict[str, A
     return entry
 
 
+class ConsumerFetch(NamedTuple):
+    """What a consumer's fetch says about where it may read (KIP-392, Fetch v11+)."""
+
+    read_committed: bool
+    # v11+: a follower may serve it (Kafka's ClientMetadata is present).
+    from_any_replica: bool
+    # The racks of the live brokers when the leader picks a replica in the client's rack
+    # (replica.selector.class is rack-aware and the fetch names a rack_id), else None.
+    racks: dict[int, str | None] | None
+    client_rack: str
+
+
+def consumer_fetch(server: BrokerServer, request: Container, version: int) -> ConsumerFetch:
+    client_rack = (request.get("rack_id") or "") if version >= 11 else ""
+    racks = None
+    if client_rack and server.config.replica_selector_class == RACK_AWARE_REPLICA_SELECTOR:
+        racks = {
+            broker: registration.rack
+            for broker, registration in server.image.brokers.items()
+            if not registration.fenced
+        }
+    return ConsumerFetch(request.get("isolation_level", 0) == 1, version >= 11, racks, client_rack)
+
+
+def _readable_replica(
+    server: BrokerServer, topic: str, index: int, current_leader_epoch: int, fetch: ConsumerFetch
+) -> Partition | ErrorCode:
+    """The partition if this broker may serve the consumer: its leader, or (v11+) a follower
+    in the ISR.  Kafka lets any follower serve; a follower out of the ISR (catching up after a
+    restart, or cut off from the leader) answers NOT_LEADER_OR_FOLLOWER here instead, so that
+    a client whose metadata is old goes to the leader rather than wait on a replica that may
+    never catch up."""
+    if not fetch.from_any_replica:
+        return leader_or_error(server, topic, index, current_leader_epoch)
+    partition = server.partitions.get((topic, index))
+    if partition is None:
+        return server.not_hosted_error(topic, index)
+    error = partition.check_leader_epoch(current_leader_epoch)
+    if error is not ErrorCode.NONE:
+        return error
+    if partition.is_leader:
+        return partition
+    if not partition.is_follower or partition.local_broker_id not in partition.isr:
+        return ErrorCode.NOT_LEADER_OR_FOLLOWER
+    return partition
+
+
 def _read_partition(
     server: BrokerServer,
     topic: str,
     request: Container,
     budget: ReadBudget,
-    read_committed: bool,
+    fetch: ConsumerFetch,
 ) -> dict[str, Any]:
     index = request.partition
-    partition = leader_or_error(server, topic, index, request.get("current_leader_epoch", -1))
+    partition = _readable_replica(
+        server, topic, index, request.get("current_leader_epoch", -1), fetch
+    )
     if isinstance(partition, ErrorCode):
         return _partition_entry(index, partition)
     log_ = server.partition_log(topic, index)
     high_watermark = partition.high_watermark
     stable = log_.last_stable_offset(high_watermark)
+    read_committed = fetch.read_committed
     end = stable if read_committed else high_watermark
-    limit = min(max(request.partition_max_bytes, 0), budget.remaining)
     fetch_offset = request.fetch_offset
+    if not partition.is_leader and not log_.log_start_offset <= fetch_offset <= log_.log_end_offset:
+        # Not an answer a follower can give (Kafka's would be OFFSET_OUT_OF_RANGE, which makes
+        # a client unaware of KIP-392 reset its position): the leader has the last word.
+        return _partition_entry(index, ErrorCode.NOT_LEADER_OR_FOLLOWER)
+    if fetch.racks is not None and partition.is_leader:
+        preferred = preferred_read_replica(
+            partition, fetch_offset, fetch.client_rack, fetch.racks, monotonic_ms()
+        )
+        if preferred != NO_PREFERRED_REPLICA:
+            # Kafka skips the read: the consumer goes to that replica for the records.
+            return _partition_entry(
+                index,
+                ErrorCode.NONE,
+                high_watermark=high_watermark,
+                last_stable_offset=stable,
+                log_start_offset=log_.log_start_offset,
+                preferred_read_replica=preferred,
+            )
+    limit = min(max(request.partition_max_bytes, 0), budget.remaining)
     try:
         data = log_.read(
             fetch_offset,
@@ -211,6 +283,7 @@ def _read_all(
 ) -> tuple[list[Any], int]:
     budget = ReadBudget(max_bytes)
     replica_id, replica_epoch = replica_of(request, version)
+    fetch: ConsumerFetch | None = None
     responses = []
     for topic in topics:
         name = topic.get("topic")
@@ -229,10 +302,10 @@ def _read_all(
                 for part in topic.partitions
             ]
         else:
-            read_committed = request.get("isolation_level", 0) == 1
+            if fetch is None:
+                fetch = consumer_fetch(server, request, version)
             partitions = [
-                _read_partition(server, name, part, budget, read_committed)
-                for part in topic.partitions
+                _read_partition(server, name, part, budget, fetch) for part in topic.partitions
             ]
         responses.append(
             {
@@ -258,9 +331,10 @@ def _watched_keys(server: BrokerServer, topics: list[Any], version: int) -> list
 
 
 def _has_errors(responses: list[Any]) -> bool:
-    """An error or a divergence to report: answer at once, do not park the fetch."""
+    """An error, a divergence or a preferred read replica to report: answer at once, do not
+    park the fetch."""
     return any(
-        p["error_code"] or "diverging_epoch" in p
+        p["error_code"] or "diverging_epoch" in p or p["preferred_read_replica"] >= 0
         for topic in responses
         for p in topic["partitions"]
     )
@@ -441,8 +515,6 @@ async def _wait(
     replica: bool,
     read_committed: bool,
 ) -> None:
-    from broker.server.clock import monotonic_ms
-
     deadline = monotonic_ms() + wait_ms
     operation = DelayedFetch(
         server, keys, needed, deadline, for_replica=replica, read_committed=read_committed
