@@ -8,6 +8,13 @@ watermark.  Kafka's candidates: the leader, and the followers in the ISR whose l
 fetch offset (log start <= offset <= log end).  The rack-aware choice: the leader if it is in
 the client's rack (or no candidate is), else the most caught-up candidate there: the highest
 log end offset, then the most recently caught up, then the lowest id.
+
+Which replicas serve a consumer (Fetch v11+, :func:`consumer_read_error`): the leader, and a
+follower in the ISR for offsets its log holds.  Kafka lets any follower serve; here one out
+of the ISR (catching up after a restart, or cut off from the leader) or asked for an offset
+outside its log answers NOT_LEADER_OR_FOLLOWER, so a client goes to the leader rather than
+wait on a replica that may never catch up, or reset its position on an OFFSET_OUT_OF_RANGE
+that only this replica would give (P9).
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from collections.abc import Mapping
 from typing import NamedTuple
 
 from broker.core.partition import Partition
+from client.protocol.errors import ErrorCode
 
 NO_PREFERRED_REPLICA = -1
 
@@ -27,6 +35,21 @@ class ReplicaView(NamedTuple):
     rack: str | None
     log_end_offset: int
     time_since_caught_up_ms: int
+
+
+def consumer_read_error(
+    partition: Partition, current_leader_epoch: int, fetch_offset: int, log_start_offset: int
+) -> ErrorCode:
+    """NONE if this replica may serve a consumer's fetch at ``fetch_offset``, else the error
+    to answer: the leader epoch first (KIP-320), then the role (see the module docstring)."""
+    error = partition.check_leader_epoch(current_leader_epoch)
+    if error is not ErrorCode.NONE or partition.is_leader:
+        return error
+    if not partition.is_follower or partition.local_broker_id not in partition.isr:
+        return ErrorCode.NOT_LEADER_OR_FOLLOWER
+    if not log_start_offset <= fetch_offset <= partition.log_end_offset:
+        return ErrorCode.NOT_LEADER_OR_FOLLOWER
+    return ErrorCode.NONE
 
 
 def read_replica_candidates(

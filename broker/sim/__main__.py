@@ -31,6 +31,11 @@ def parse(argv: list[str], prog: str = "python -m broker.sim") -> argparse.Names
         default=[],
         help="reproduce a known shell bug: duplicate-ack, stale-replay",
     )
+    parser.add_argument(
+        "--follower-reads",
+        action="store_true",
+        help="add a consumer that reads from any replica (KIP-392)",
+    )
     parser.add_argument("--trace", action="store_true", help="log every event")
     parser.add_argument("--quiet", action="store_true", help="no history, only the verdict")
     parser.add_argument("--sweep", type=int, default=0, help="run seeds seed..seed+N-1")
@@ -38,7 +43,7 @@ def parse(argv: list[str], prog: str = "python -m broker.sim") -> argparse.Names
 
 
 def one(args: argparse.Namespace, seed: int) -> RunResult:
-    config = SimConfig.for_seed(seed)
+    config = SimConfig.for_seed(seed, follower_reads=args.follower_reads)
     if args.duration_ms is not None:
         config = replace(config, duration_ms=args.duration_ms)
     if args.faithful:

@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
+from broker.core.replica_selector import consumer_read_error
 from broker.log.partition_log import OffsetOutOfRangeError
 from broker.server.replica_manager import ReadBudget, acks_key
 from broker.sim.messages import (
@@ -243,12 +244,17 @@ def consumer_fetch(broker: SimBroker, request: ConsumerFetchRequest) -> Consumer
     partition = broker.partitions.get((request.topic, request.partition))
     if partition is None:
         return ConsumerFetchResponse(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, -1, b"")
-    if not partition.is_leader:
-        return ConsumerFetchResponse(ErrorCode.NOT_LEADER_OR_FOLLOWER, -1, b"")
-    error = partition.check_leader_epoch(request.current_leader_epoch)
+    log_ = broker.partition_log(request.topic, request.partition)
+    if request.from_any_replica:
+        error = consumer_read_error(
+            partition, request.current_leader_epoch, request.fetch_offset, log_.log_start_offset
+        )
+    elif not partition.is_leader:
+        error = ErrorCode.NOT_LEADER_OR_FOLLOWER
+    else:
+        error = partition.check_leader_epoch(request.current_leader_epoch)
     if error is not ErrorCode.NONE:
         return ConsumerFetchResponse(error, -1, b"")
-    log_ = broker.partition_log(request.topic, request.partition)
     high_watermark = partition.high_watermark
     try:
         data = log_.read(

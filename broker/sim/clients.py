@@ -229,6 +229,7 @@ class SimConsumer:
         partitions: int,
         brokers: list[int],
         interval_ms: int,
+        any_replica: bool = False,
     ) -> None:
         self.host = host
         self.world = host.world
@@ -237,6 +238,9 @@ class SimConsumer:
         self.topic = topic
         self.brokers = brokers
         self.interval_ms = interval_ms
+        # KIP-392: fetch (v11+) from a random broker rather than the leader; in-sync
+        # followers serve up to their own high watermark, the others send it to the leader.
+        self.any_replica = any_replica
         self.positions = dict.fromkeys(range(partitions), 0)
         self.leaders: dict[int, tuple[int, int]] = {}
         self.epochs: dict[int, int] = {}
@@ -283,8 +287,12 @@ class SimConsumer:
     def _fetch(self, partition: int) -> None:
         self.busy = True
         leader, epoch = self.leaders[partition]
+        if self.any_replica:
+            leader = self.world.rng.choice(self.brokers)
         offset = self.positions[partition]
-        request = ConsumerFetchRequest(self.topic, partition, offset, epoch, 64 * 1024)
+        request = ConsumerFetchRequest(
+            self.topic, partition, offset, epoch, 64 * 1024, from_any_replica=self.any_replica
+        )
 
         def on_reply(response: Any) -> None:
             self.busy = False

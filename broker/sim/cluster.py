@@ -65,6 +65,8 @@ class SimConfig:
     max_values: int = 100_000
     max_steps: int | None = None
     faithful: frozenset[str] = frozenset()
+    # A second consumer reads from any replica (KIP-392), checked as the first one is.
+    follower_reads: bool = False
 
     @classmethod
     def for_seed(cls, seed: int, **overrides: object) -> SimConfig:
@@ -192,7 +194,7 @@ class Cluster:
         self.clients.producers.append((host, state))
         self.world.start(name)
 
-    def add_consumer(self, name: str, interval_ms: int = 40) -> None:
+    def add_consumer(self, name: str, interval_ms: int = 40, *, any_replica: bool = False) -> None:
         state = ClientState()
 
         def factory(host: Host) -> SimConsumer:
@@ -204,6 +206,7 @@ class Cluster:
                 partitions=self.config.partitions,
                 brokers=self.broker_ids,
                 interval_ms=interval_ms,
+                any_replica=any_replica,
             )
 
         host = self.world.add_host(name, factory)
@@ -271,6 +274,8 @@ class Cluster:
                 interval_ms=config.produce_interval_ms * 3,
             )
         self.add_consumer("consumer")
+        if config.follower_reads:
+            self.add_consumer("replica-reader", interval_ms=15, any_replica=True)
 
     def _image(self) -> MetadataImage:
         controller = self.controller_process()

@@ -103,6 +103,8 @@ class ConsumerFetchRequest:  # Fetch without a replica id, one partition, no lon
     fetch_offset: int
     current_leader_epoch: int
     partition_max_bytes: int
+    # Fetch v11+ (KIP-392): an in-sync follower may serve it too.
+    from_any_replica: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,13 +46,16 @@ class RunResult:
 
 def rerun_command(config: SimConfig, scenario: str | None = None) -> str:
     extra = "".join(f" --faithful {name}" for name in sorted(config.faithful))
+    if config.follower_reads:
+        extra += " --follower-reads"
     if scenario is not None:
         return (
             f'.venv/bin/pytest tests/sim -k "{scenario}-"   or   '
             f"python -m broker.sim --scenario {scenario} --seed {config.seed}{extra}"
         )
+    test_id = "follower-reads" if config.follower_reads else "seed"
     return (
-        f'.venv/bin/pytest tests/sim -k "seed-{config.seed}-"   or   '
+        f'.venv/bin/pytest tests/sim -k "{test_id}-{config.seed}-"   or   '
         f"python -m broker.sim --seed {config.seed}{extra}"
     )
 

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,6 +23,9 @@ from broker.sim.scenarios import SCENARIOS
 
 CI_SEEDS = range(100)
 SLOW_SEEDS = range(100, 1100)
+# With a second consumer fetching from any replica (KIP-392): in-sync followers serve it.
+FOLLOWER_READ_SEEDS = range(10)
+SLOW_FOLLOWER_READ_SEEDS = range(10, 310)
 ROOT = Path(__file__).resolve().parents[2]
 
 # Seeds that found a bug, kept as regression cases: with the fix they pass.  (A seed names a
@@ -48,6 +52,46 @@ def test_seed(seed: int) -> None:
 @pytest.mark.parametrize("seed", SLOW_SEEDS, ids=lambda seed: f"seed-{seed}-")
 def test_seed_slow(seed: int) -> None:
     check(run(SimConfig.for_seed(seed)))
+
+
+@pytest.mark.parametrize("seed", FOLLOWER_READ_SEEDS, ids=lambda seed: f"follower-reads-{seed}-")
+def test_follower_reads_seed(seed: int) -> None:
+    check(run(SimConfig.for_seed(seed, follower_reads=True)))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "seed", SLOW_FOLLOWER_READ_SEEDS, ids=lambda seed: f"follower-reads-{seed}-"
+)
+def test_follower_reads_seed_slow(seed: int) -> None:
+    check(run(SimConfig.for_seed(seed, follower_reads=True)))
+
+
+def test_the_checker_sees_a_follower_serving_past_its_high_watermark(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Not vacuous either: a follower that serves consumers up to its log end (records the
+    leader has not committed) is caught (P2)."""
+    from broker.sim import broker_handlers
+    from broker.sim.messages import ConsumerFetchResponse
+    from client.protocol.errors import ErrorCode
+
+    serve = broker_handlers.consumer_fetch
+
+    def to_the_log_end(broker: Any, request: Any) -> ConsumerFetchResponse:
+        partition = broker.partitions.get((request.topic, request.partition))
+        if not (request.from_any_replica and partition is not None and partition.is_follower):
+            return serve(broker, request)
+        log_ = broker.partition_log(request.topic, request.partition)
+        if not log_.log_start_offset <= request.fetch_offset <= log_.log_end_offset:
+            return ConsumerFetchResponse(ErrorCode.NOT_LEADER_OR_FOLLOWER, -1, b"")
+        end = log_.log_end_offset
+        data = log_.read(request.fetch_offset, 1 << 16, end, min_one_batch=True)
+        return ConsumerFetchResponse(ErrorCode.NONE, end, bytes(data))
+
+    monkeypatch.setattr(broker_handlers, "consumer_fetch", to_the_log_end)
+    result = run(SimConfig.for_seed(1, follower_reads=True, duration_ms=3000, tail_ms=3000))
+    assert any("(P2)" in v for v in result.violations), result.explain()
 
 
 @pytest.mark.parametrize("seed", sorted(REGRESSION_SEEDS), ids=lambda seed: f"seed-{seed}-")
@@ -156,3 +200,5 @@ def test_odradek_sim_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert "OK: seed=3" in capsys.readouterr().out
     assert main(["sim", "--scenario", "F99"]) == 2
     assert "unknown scenario 'F99'" in capsys.readouterr().out
+    assert main(["sim", "--seed", "3", "--quiet", "--follower-reads"]) == 0
+    assert "follower_reads=True" in capsys.readouterr().out

@@ -8,10 +8,12 @@ from broker.core.partition import FollowerState, Partition
 from broker.core.replica_selector import (
     NO_PREFERRED_REPLICA,
     ReplicaView,
+    consumer_read_error,
     preferred_read_replica,
     rack_aware_choice,
     read_replica_candidates,
 )
+from client.protocol.errors import ErrorCode
 
 RACKS: dict[int, str | None] = {1: "a", 2: "b", 3: "c", 4: "b"}
 
@@ -62,3 +64,25 @@ def test_ties_break_by_log_end_then_caught_up_time_then_id() -> None:
     assert rack_aware_choice(leader, views, "x") == 3
     views.append(ReplicaView(6, "x", 11, 500))
     assert rack_aware_choice(leader, views, "x") == 6
+
+
+def test_which_replicas_serve_a_consumer() -> None:
+    leader = _leader_partition()
+    assert consumer_read_error(leader, -1, 500, 0) is ErrorCode.NONE  # the leader decides
+    assert consumer_read_error(leader, 4, 0, 0) is ErrorCode.FENCED_LEADER_EPOCH
+    assert consumer_read_error(leader, 6, 0, 0) is ErrorCode.UNKNOWN_LEADER_EPOCH
+    follower = Partition("t", 0, uuid.uuid4(), 2, (1, 2, 3), (1, 2), 1, 5, 1)
+    follower.log_end_offset = 40
+    assert consumer_read_error(follower, 5, 0, 0) is ErrorCode.NONE
+    assert consumer_read_error(follower, -1, 40, 10) is ErrorCode.NONE
+    # Outside its log: the leader has the last word (never OFFSET_OUT_OF_RANGE from here).
+    assert consumer_read_error(follower, 5, 41, 0) is ErrorCode.NOT_LEADER_OR_FOLLOWER
+    assert consumer_read_error(follower, 5, 9, 10) is ErrorCode.NOT_LEADER_OR_FOLLOWER
+    assert consumer_read_error(follower, 4, 0, 0) is ErrorCode.FENCED_LEADER_EPOCH
+    # Out of the ISR (catching up): not a replica to read from.
+    lagging = Partition("t", 0, uuid.uuid4(), 3, (1, 2, 3), (1, 2), 1, 5, 1)
+    lagging.log_end_offset = 40
+    assert consumer_read_error(lagging, 5, 0, 0) is ErrorCode.NOT_LEADER_OR_FOLLOWER
+    # No leader at all (offline partition).
+    offline = Partition("t", 0, uuid.uuid4(), 2, (1, 2), (2,), -1, 5, 1)
+    assert consumer_read_error(offline, 5, 0, 0) is ErrorCode.NOT_LEADER_OR_FOLLOWER

@@ -37,7 +37,11 @@ from broker.core.fetch_session import (
     FetchSession,
     PartitionFetchData,
 )
-from broker.core.replica_selector import NO_PREFERRED_REPLICA, preferred_read_replica
+from broker.core.replica_selector import (
+    NO_PREFERRED_REPLICA,
+    consumer_read_error,
+    preferred_read_replica,
+)
 from broker.log.partition_log import OffsetOutOfRangeError
 from broker.server.clock import monotonic_ms
 from broker.server.connection import coalesced_writes, current_connection_state
@@ -156,26 +160,20 @@ def consumer_fetch(server: BrokerServer, request: Container, version: int) -> Co
 
 
 def _readable_replica(
-    server: BrokerServer, topic: str, index: int, current_leader_epoch: int, fetch: ConsumerFetch
+    server: BrokerServer, topic: str, request: Container, fetch: ConsumerFetch
 ) -> Partition | ErrorCode:
-    """The partition if this broker may serve the consumer: its leader, or (v11+) a follower
-    in the ISR.  Kafka lets any follower serve; a follower out of the ISR (catching up after a
-    restart, or cut off from the leader) answers NOT_LEADER_OR_FOLLOWER here instead, so that
-    a client whose metadata is old goes to the leader rather than wait on a replica that may
-    never catch up."""
+    """The partition if this broker may serve the consumer's fetch: its leader, or (v11+) a
+    follower in the ISR holding the offset (:func:`consumer_read_error`)."""
+    index = request.partition
+    current_leader_epoch = request.get("current_leader_epoch", -1)
     if not fetch.from_any_replica:
         return leader_or_error(server, topic, index, current_leader_epoch)
     partition = server.partitions.get((topic, index))
     if partition is None:
         return server.not_hosted_error(topic, index)
-    error = partition.check_leader_epoch(current_leader_epoch)
-    if error is not ErrorCode.NONE:
-        return error
-    if partition.is_leader:
-        return partition
-    if not partition.is_follower or partition.local_broker_id not in partition.isr:
-        return ErrorCode.NOT_LEADER_OR_FOLLOWER
-    return partition
+    log_start = server.partition_log(topic, index).log_start_offset
+    error = consumer_read_error(partition, current_leader_epoch, request.fetch_offset, log_start)
+    return partition if error is ErrorCode.NONE else error
 
 
 def _read_partition(
@@ -186,9 +184,8 @@ def _read_partition(
     fetch: ConsumerFetch,
 ) -> dict[str, Any]:
     index = request.partition
-    partition = _readable_replica(
-        server, topic, index, request.get("current_leader_epoch", -1), fetch
-    )
+    fetch_offset = request.fetch_offset
+    partition = _readable_replica(server, topic, request, fetch)
     if isinstance(partition, ErrorCode):
         return _partition_entry(index, partition)
     log_ = server.partition_log(topic, index)
@@ -196,11 +193,6 @@ def _read_partition(
     stable = log_.last_stable_offset(high_watermark)
     read_committed = fetch.read_committed
     end = stable if read_committed else high_watermark
-    fetch_offset = request.fetch_offset
-    if not partition.is_leader and not log_.log_start_offset <= fetch_offset <= log_.log_end_offset:
-        # Not an answer a follower can give (Kafka's would be OFFSET_OUT_OF_RANGE, which makes
-        # a client unaware of KIP-392 reset its position): the leader has the last word.
-        return _partition_entry(index, ErrorCode.NOT_LEADER_OR_FOLLOWER)
     if fetch.racks is not None and partition.is_leader:
         preferred = preferred_read_replica(
             partition, fetch_offset, fetch.client_rack, fetch.racks, monotonic_ms()
