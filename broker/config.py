@@ -1549,6 +1549,26 @@ def _check_group_session_timeouts(config: BrokerConfig) -> None:
     if config.group_min_session_timeout_ms > config.group_max_session_timeout_ms:
         message = "group.min.session.timeout.ms must not exceed group.max.session.timeout.ms"
         raise ConfigError(message, "group.min.session.timeout.ms")
+    # The KIP-848 bounds, checked as Kafka's GroupCoordinatorConfig does at start-up.
+    for kind in ("session.timeout.ms", "heartbeat.interval.ms"):
+        value_key = f"group.consumer.{kind}"
+        low_key, high_key = f"group.consumer.min.{kind}", f"group.consumer.max.{kind}"
+        value, low, high = (
+            cast(int, config.value_of(key)) for key in (value_key, low_key, high_key)
+        )
+        if high < low:
+            raise ConfigError(f"{high_key} must be greater than or equal to {low_key}", high_key)
+        if not low <= value <= high:
+            message = (
+                f"{value_key} ({value}) must lie within {low_key} ({low}) and {high_key} ({high})"
+            )
+            raise ConfigError(message, value_key)
+    if config.group_consumer_heartbeat_interval_ms >= config.group_consumer_session_timeout_ms:
+        message = (
+            "group.consumer.heartbeat.interval.ms must be less than "
+            "group.consumer.session.timeout.ms"
+        )
+        raise ConfigError(message, "group.consumer.heartbeat.interval.ms")
 
 
 def _read_text(path: str) -> str:

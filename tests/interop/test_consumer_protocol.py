@@ -26,6 +26,9 @@ SETTINGS = {
     "offsets.topic.num.partitions": "3",
     "group.consumer.heartbeat.interval.ms": "250",
     "group.consumer.session.timeout.ms": "10000",
+    # Kafka's start-up checks: each value within its min/max bound.
+    "group.consumer.min.heartbeat.interval.ms": "250",
+    "group.consumer.min.session.timeout.ms": "10000",
 }
 
 

@@ -607,6 +607,51 @@ def test_group_session_timeouts_are_ordered() -> None:
     assert message == "group.min.session.timeout.ms must not exceed group.max.session.timeout.ms"
 
 
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            ["group.consumer.heartbeat.interval.ms=250"],
+            "group.consumer.heartbeat.interval.ms (250) must lie within "
+            "group.consumer.min.heartbeat.interval.ms (5000) and "
+            "group.consumer.max.heartbeat.interval.ms (15000)",
+        ),
+        (
+            ["group.consumer.session.timeout.ms=90000"],
+            "group.consumer.session.timeout.ms (90000) must lie within "
+            "group.consumer.min.session.timeout.ms (45000) and "
+            "group.consumer.max.session.timeout.ms (60000)",
+        ),
+        (
+            ["group.consumer.max.session.timeout.ms=1000"],
+            "group.consumer.max.session.timeout.ms must be greater than or equal to "
+            "group.consumer.min.session.timeout.ms",
+        ),
+        (
+            [
+                "group.consumer.min.session.timeout.ms=1000",
+                "group.consumer.session.timeout.ms=5000",
+            ],
+            "group.consumer.heartbeat.interval.ms must be less than "
+            "group.consumer.session.timeout.ms",
+        ),
+    ],
+)
+def test_consumer_group_bounds_are_checked_at_start(overrides: list[str], message: str) -> None:
+    assert config_error(*overrides) == message
+
+
+def test_consumer_group_values_below_the_defaults_need_lower_bounds() -> None:
+    config = configured(
+        "group.consumer.heartbeat.interval.ms=250",
+        "group.consumer.min.heartbeat.interval.ms=250",
+        "group.consumer.session.timeout.ms=10000",
+        "group.consumer.min.session.timeout.ms=10000",
+    )
+    assert config.group_consumer_heartbeat_interval_ms == 250
+    assert config.group_consumer_session_timeout_ms == 10000
+
+
 # --- properties view and sources -----------------------------------------------------------------
 
 
