@@ -288,10 +288,11 @@ class Controller:
             message = f"Only {len(brokers)} broker(s) for replication factor {factor}."
             result = TopicResult(topic_name, ErrorCode.INVALID_REPLICATION_FACTOR, message)
             return ControllerResult([], [result])
-        placement = self._place(brokers, count, factor, current)
+        # Partition ``current + i`` gets the placement of position ``current + i``.
+        placement = self._place(brokers, count - current, factor, current)
         live = set(brokers)
         records: list[MetadataRecord] = [
-            new_partition_record(topic.topic_id, index, placement[index], live)
+            new_partition_record(topic.topic_id, index, placement[index - current], live)
             for index in range(current, count)
         ]
         result = TopicResult(topic_name, ErrorCode.NONE, None, topic.topic_id, count, factor)
@@ -333,17 +334,25 @@ def rack_alternated(racks: Mapping[int, str | None]) -> list[int]:
 def rack_aware_placement(
     racks: Mapping[int, str | None], partitions: int, replication_factor: int, start: int
 ) -> list[tuple[int, ...]]:
-    """Rack-aware placement: partition p is led by the broker at (start + p) of the
-    rack-alternated list, and its followers are the next brokers of that list whose racks no
-    replica of p has yet (once every rack has one, any rack again).  Leaders are spread
-    evenly; a partition spans min(replication factor, racks) racks."""
+    """Rack-aware placement: partition p is led by the broker at position (start + p) of the
+    rack-alternated list; its followers are the first brokers, in the order below, whose
+    racks no replica of p has yet (once every rack has one, any rack again).  The order runs
+    through the list from the leader on, shifted by one more place each time the leaders have
+    gone round the list once (Kafka's replica shift), so that a broker's followers differ
+    from one round to the next.  Leaders are spread evenly; a partition spans
+    min(replication factor, racks) racks."""
     arranged = rack_alternated(racks)
     count = len(arranged)
     assert 0 < replication_factor <= count
     placement = []
     for partition in range(partitions):
-        first = (start + partition) % count
-        order = [arranged[(first + step) % count] for step in range(count)]
+        position = start + partition
+        first = position % count
+        shift = (position // count) % max(count - 1, 1)
+        order = [arranged[first]] + [
+            arranged[(first + 1 + (shift + step) % (count - 1)) % count]
+            for step in range(count - 1)
+        ]
         replicas = [order[0]]
         used = {racks[order[0]]}
         while len(replicas) < replication_factor:

@@ -7,7 +7,8 @@ offset; the consumer then fetches from that follower, which serves up to its own
 watermark.  Kafka's candidates: the leader, and the followers in the ISR whose log holds the
 fetch offset (log start <= offset <= log end).  The rack-aware choice: the leader if it is in
 the client's rack (or no candidate is), else the most caught-up candidate there: the highest
-log end offset, then the most recently caught up, then the lowest id.
+log end offset, then the most recently caught up, then the highest id (as Kafka's
+``ReplicaView.comparator``).
 
 Which replicas serve a consumer (Fetch v11+, :func:`consumer_read_error`): the leader, and a
 follower in the ISR for offsets its log holds.  Kafka lets any follower serve; here one out
@@ -78,9 +79,9 @@ def rack_aware_choice(leader: ReplicaView, followers: list[ReplicaView], client_
     same_rack = [view for view in followers if view.rack == client_rack]
     if not same_rack:
         return NO_PREFERRED_REPLICA
-    best = min(
+    best = max(
         same_rack,
-        key=lambda view: (-view.log_end_offset, view.time_since_caught_up_ms, view.broker_id),
+        key=lambda view: (view.log_end_offset, -view.time_since_caught_up_ms, view.broker_id),
     )
     return best.broker_id
 

@@ -58,10 +58,12 @@ def test_only_live_isr_members_are_candidates() -> None:
     assert views[0] == ReplicaView(2, "b", 100, 100)
 
 
-def test_ties_break_by_log_end_then_caught_up_time_then_id() -> None:
+def test_ties_break_by_log_end_then_caught_up_time_then_the_highest_id() -> None:
     leader = ReplicaView(1, "a", 10, 0)
     views = [ReplicaView(5, "x", 10, 7), ReplicaView(3, "x", 10, 7), ReplicaView(4, "x", 9, 0)]
-    assert rack_aware_choice(leader, views, "x") == 3
+    assert rack_aware_choice(leader, views, "x") == 5
+    views.append(ReplicaView(2, "x", 10, 6))
+    assert rack_aware_choice(leader, views, "x") == 2
     views.append(ReplicaView(6, "x", 11, 500))
     assert rack_aware_choice(leader, views, "x") == 6
 

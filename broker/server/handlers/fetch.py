@@ -74,7 +74,12 @@ class DelayedFetch:
 
     A follower reads to the log end, so appended bytes count at once; a consumer reads below
     the high watermark, so it also needs the HW to have moved (otherwise an acks=all append
-    on a replicated partition would wake it to read nothing).
+    on a replicated partition would wake it to read nothing).  A HW move counts as at least
+    one byte gained: the bytes it makes readable may have been appended before the fetch
+    parked (a follower appends a batch one round before it learns the HW that covers it).
+    A consumer's fetch also completes at once when the replica's leader epoch changed or it
+    may no longer serve the fetch (it lost the leadership, or a follower left the ISR): the
+    answer then carries the error instead of waiting out ``max_wait_ms``.
     """
 
     def __init__(
@@ -86,6 +91,7 @@ class DelayedFetch:
         *,
         for_replica: bool,
         read_committed: bool = False,
+        from_any_replica: bool = False,
     ) -> None:
         self.server = server
         self.deadline_ms = deadline_ms
@@ -94,7 +100,9 @@ class DelayedFetch:
         self.for_replica = for_replica
         partitions = [server.partitions[key] for key in keys]
         self.start = {key: p.bytes_appended for key, p in zip(keys, partitions, strict=True)}
+        self.epochs = {key: p.leader_epoch for key, p in zip(keys, partitions, strict=True)}
         self.read_committed = read_committed
+        self.from_any_replica = from_any_replica
         self.start_hw = {key: self._end(key) for key in keys}
         self.event = anyio.Event()
 
@@ -112,9 +120,24 @@ class DelayedFetch:
             partition = self.server.partitions.get(tp)
             if partition is None:
                 return True
+            if not self.for_replica and not self._still_serves(partition, tp):
+                return True
             gained += partition.bytes_appended - start
-            committed = committed or self._end(tp) > self.start_hw[tp]
+            if not committed and self._end(tp) > self.start_hw[tp]:
+                committed = True
+                gained = max(gained, 1)
         return committed and gained >= self.needed_bytes
+
+    def _still_serves(self, partition: Partition, key: TopicPartition) -> bool:
+        if partition.leader_epoch != self.epochs[key]:
+            return False
+        if partition.is_leader:
+            return True
+        return (
+            self.from_any_replica
+            and partition.is_follower
+            and partition.local_broker_id in partition.isr
+        )
 
     def on_complete(self) -> None:
         self.event.set()
@@ -476,6 +499,7 @@ async def handle(server: BrokerServer, header: RequestHeader, request: Container
                 max_wait_ms,
                 replica=replica_id >= 0,
                 read_committed=read_committed,
+                from_any_replica=version >= 11,
             )
             with coalesced_writes():
                 responses, total = _read_all(server, request, topics, version, max_bytes)
@@ -506,10 +530,17 @@ async def _wait(
     *,
     replica: bool,
     read_committed: bool,
+    from_any_replica: bool,
 ) -> None:
     deadline = monotonic_ms() + wait_ms
     operation = DelayedFetch(
-        server, keys, needed, deadline, for_replica=replica, read_committed=read_committed
+        server,
+        keys,
+        needed,
+        deadline,
+        for_replica=replica,
+        read_committed=read_committed,
+        from_any_replica=from_any_replica,
     )
     server.watch_delayed(operation, keys)
     # Set exactly once: by an append that satisfied it, or by the purgatory's expiry.
