@@ -799,6 +799,64 @@ class InvalidRegistrationError(BrokerResponseError, code=ErrorCode.INVALID_REGIS
 class TransactionAbortableError(BrokerResponseError, code=ErrorCode.TRANSACTION_ABORTABLE):
     """TRANSACTION_ABORTABLE (120)."""
 
+
+class InvalidRecordStateError(BrokerResponseError, code=ErrorCode.INVALID_RECORD_STATE):
+    """INVALID_RECORD_STATE (121)."""
+
+
+class ShareSessionNotFoundError(BrokerResponseError, code=ErrorCode.SHARE_SESSION_NOT_FOUND):
+    """SHARE_SESSION_NOT_FOUND (122)."""
+
+
+class InvalidShareSessionEpochError(
+    BrokerResponseError, code=ErrorCode.INVALID_SHARE_SESSION_EPOCH
+):
+    """INVALID_SHARE_SESSION_EPOCH (123)."""
+
+
+class FencedStateEpochError(BrokerResponseError, code=ErrorCode.FENCED_STATE_EPOCH):
+    """FENCED_STATE_EPOCH (124)."""
+
+
+class InvalidVoterKeyError(BrokerResponseError, code=ErrorCode.INVALID_VOTER_KEY):
+    """INVALID_VOTER_KEY (125)."""
+
+
+class DuplicateVoterError(BrokerResponseError, code=ErrorCode.DUPLICATE_VOTER):
+    """DUPLICATE_VOTER (126)."""
+
+
+class VoterNotFoundError(BrokerResponseError, code=ErrorCode.VOTER_NOT_FOUND):
+    """VOTER_NOT_FOUND (127)."""
+
+
+class InvalidRegularExpressionError(BrokerResponseError, code=ErrorCode.INVALID_REGULAR_EXPRESSION):
+    """INVALID_REGULAR_EXPRESSION (128)."""
+
+
+class RebootstrapRequiredError(BrokerResponseError, code=ErrorCode.REBOOTSTRAP_REQUIRED):
+    """REBOOTSTRAP_REQUIRED (129)."""
+
+
+class StreamsInvalidTopologyError(BrokerResponseError, code=ErrorCode.STREAMS_INVALID_TOPOLOGY):
+    """STREAMS_INVALID_TOPOLOGY (130)."""
+
+
+class StreamsInvalidTopologyEpochError(
+    BrokerResponseError, code=ErrorCode.STREAMS_INVALID_TOPOLOGY_EPOCH
+):
+    """STREAMS_INVALID_TOPOLOGY_EPOCH (131)."""
+
+
+class StreamsTopologyFencedError(BrokerResponseError, code=ErrorCode.STREAMS_TOPOLOGY_FENCED):
+    """STREAMS_TOPOLOGY_FENCED (132)."""
+
+
+class ShareSessionLimitReachedError(
+    BrokerResponseError, code=ErrorCode.SHARE_SESSION_LIMIT_REACHED
+):
+    """SHARE_SESSION_LIMIT_REACHED (133)."""
+
 # -- END GENERATED --
 # fmt: on
 

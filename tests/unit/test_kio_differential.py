@@ -73,6 +73,8 @@ REQUIRED_APIS |= {68, 69}
 REQUIRED_APIS |= {17, 36, 29, 30, 31, 50, 51}
 # DescribeTopicPartitions, UpdateFeatures, AlterReplicaLogDirs, ListConfigResources (session 24).
 REQUIRED_APIS |= {75, 57, 34, 74}
+# KIP-932 share groups (session 25; schemas only so far): v1 of 76-79.
+REQUIRED_APIS |= {76, 77, 78, 79}
 
 
 def _kio_class(message: Message, version: int) -> type[Any] | None:

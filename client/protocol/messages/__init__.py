@@ -66,6 +66,10 @@ from client.protocol.messages import (
     produce,
     sasl_authenticate,
     sasl_handshake,
+    share_acknowledge,
+    share_fetch,
+    share_group_describe,
+    share_group_heartbeat,
     sync_group,
     txn_offset_commit,
     unregister_broker,
@@ -134,6 +138,10 @@ _MODULES: tuple[ModuleType, ...] = (
     update_features,
     alter_replica_log_dirs,
     list_config_resources,
+    share_group_heartbeat,
+    share_group_describe,
+    share_fetch,
+    share_acknowledge,
 )
 
 APIS: dict[int, tuple[Message, Message]] = {
