@@ -18,6 +18,7 @@ Nothing here reads a clock or the log: the shell passes the time and the offsets
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import IntEnum
 from typing import NamedTuple
@@ -242,24 +243,18 @@ class SharePartition:
 
     def expire_locks(self, now_ms: int) -> bool:
         """Release every acquisition whose lock deadline passed; True if any did."""
-        changed = False
-        spans = []
-        for span in self.spans:
-            if span.state is RecordState.ACQUIRED and span.deadline_ms <= now_ms:
-                span = self._released(span)
-                changed = True
-            spans.append(span)
-        if changed:
-            self.spans = spans
-            self._compact()
-        return changed
+        return self._release_where(lambda span: span.deadline_ms <= now_ms)
 
     def release_member(self, member_id: str) -> bool:
         """A member left or was fenced: what it holds is released (its delivery counted)."""
+        return self._release_where(lambda span: span.member_id == member_id)
+
+    def _release_where(self, chosen: Callable[[Span], bool]) -> bool:
+        """Release the acquired spans ``chosen`` picks; True if there were any."""
         changed = False
         spans = []
         for span in self.spans:
-            if span.state is RecordState.ACQUIRED and span.member_id == member_id:
+            if span.state is RecordState.ACQUIRED and chosen(span):
                 span = self._released(span)
                 changed = True
             spans.append(span)
