@@ -324,10 +324,15 @@ class Checker:
         unclean = epoch in self.unclean_epochs.get(key, set())
         if missing is None and unclean:
             missing = shadow.end  # what older epochs write beyond its log end is doomed too
-        if missing is None or any(e.epoch == epoch for e in self.excuses.get(key, [])):
+        earlier = [e for e in self.excuses.get(key, []) if e.epoch == epoch]
+        if missing is None or any(e.offset <= missing for e in earlier):
             return
         reason = None
-        if unclean:
+        if earlier:
+            # The same election, judged again on a log that turned out shorter (the elected
+            # broker's restart showed a power loss its old shadow did not): it loses more.
+            reason = earlier[0].reason
+        elif unclean:
             reason = f"F11 unclean election of broker {broker_id} at epoch {epoch}"
         else:
             since = committed[missing].time_ms if missing in committed else 0
