@@ -348,7 +348,7 @@ def rack_aware_placement(
     for partition in range(partitions):
         position = start + partition
         first = position % count
-        shift = (position // count) % max(count - 1, 1)
+        shift = (partition // count) % max(count - 1, 1)
         order = [arranged[first]] + [
             arranged[(first + 1 + (shift + step) % (count - 1)) % count]
             for step in range(count - 1)

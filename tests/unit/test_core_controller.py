@@ -344,3 +344,11 @@ def test_producer_id_blocks_never_go_back_on_replay() -> None:
     with pytest.raises(ValueError):
         image.replay(ProducerIdsRecord(1, 999))
     assert image.next_producer_id == 1000
+
+
+def test_rack_aware_placement_balances_replicas_from_any_start() -> None:
+    racks: dict[int, str | None] = {1: "a", 2: "a", 3: "b", 4: "b", 5: "c", 6: "c"}
+    for start in range(12):
+        placement = rack_aware_placement(racks, 12, 3, start)
+        replicas = [broker for replicas in placement for broker in replicas]
+        assert all(replicas.count(broker) == 6 for broker in racks), (start, placement)
