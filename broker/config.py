@@ -708,6 +708,104 @@ _BROKER_KEYS = (
         "KIP-848 server-side assignors (the first is the default): uniform, range.",
         choices=("uniform", "range"),
     ),
+    _K(
+        "group.share.session.timeout.ms",
+        _INT,
+        "45000",
+        "KIP-932 share groups: fence a member silent this long.",
+        minimum=1,
+    ),
+    _K(
+        "group.share.min.session.timeout.ms",
+        _INT,
+        "45000",
+        "KIP-932: the lowest share.session.timeout.ms a group config may set.",
+        minimum=1,
+    ),
+    _K(
+        "group.share.max.session.timeout.ms",
+        _INT,
+        "60000",
+        "KIP-932: the highest share.session.timeout.ms a group config may set.",
+        minimum=1,
+    ),
+    _K(
+        "group.share.heartbeat.interval.ms",
+        _INT,
+        "5000",
+        "KIP-932 share groups: how often members heartbeat.",
+        minimum=1,
+    ),
+    _K(
+        "group.share.min.heartbeat.interval.ms",
+        _INT,
+        "5000",
+        "KIP-932: the lowest share.heartbeat.interval.ms a group config may set.",
+        minimum=1,
+    ),
+    _K(
+        "group.share.max.heartbeat.interval.ms",
+        _INT,
+        "15000",
+        "KIP-932: the highest share.heartbeat.interval.ms a group config may set.",
+        minimum=1,
+    ),
+    _K(
+        "group.share.max.size",
+        _INT,
+        "200",
+        "KIP-932: the most members a share group may have.",
+        minimum=1,
+        maximum=1000,
+    ),
+    _K(
+        "group.share.record.lock.duration.ms",
+        _INT,
+        "30000",
+        "KIP-932: how long a share consumer holds a record it was given before it is"
+        " delivered again.",
+        minimum=1000,
+        maximum=3600000,
+    ),
+    _K(
+        "group.share.min.record.lock.duration.ms",
+        _INT,
+        "15000",
+        "KIP-932: the lowest share.record.lock.duration.ms a group config may set.",
+        minimum=1000,
+        maximum=30000,
+    ),
+    _K(
+        "group.share.max.record.lock.duration.ms",
+        _INT,
+        "60000",
+        "KIP-932: the highest share.record.lock.duration.ms a group config may set.",
+        minimum=30000,
+        maximum=3600000,
+    ),
+    _K(
+        "group.share.delivery.count.limit",
+        _INT,
+        "5",
+        "KIP-932: a record delivered this many times is archived instead of delivered again.",
+        minimum=2,
+        maximum=10,
+    ),
+    _K(
+        "group.share.partition.max.record.locks",
+        _INT,
+        "2000",
+        "KIP-932: the most records of one partition a share group may hold acquired at once.",
+        minimum=100,
+        maximum=10000,
+    ),
+    _K(
+        "group.share.max.share.sessions",
+        _INT,
+        "2000",
+        "KIP-932: the most share sessions (one per member and broker) this broker keeps.",
+        minimum=1,
+    ),
     _K("offsets.retention.minutes", _INT, "10080", "Keep offsets of empty groups.", minimum=1),
     _K(
         "offsets.commit.timeout.ms",
@@ -806,13 +904,7 @@ _IGNORED_BROKER_KEYS: tuple[str, ...] = tuple(
     group.consumer.max.size group.consumer.migration.policy
     group.consumer.session.timeout.ms group.coordinator.append.linger.ms
     group.coordinator.new.enable group.coordinator.rebalance.protocols group.coordinator.threads
-    group.max.size group.share.delivery.count.limit group.share.enable
-    group.share.heartbeat.interval.ms group.share.max.groups group.share.max.heartbeat.interval.ms
-    group.share.max.record.lock.duration.ms group.share.max.session.timeout.ms
-    group.share.max.size group.share.min.heartbeat.interval.ms
-    group.share.min.record.lock.duration.ms group.share.min.session.timeout.ms
-    group.share.partition.max.record.locks group.share.record.lock.duration.ms
-    group.share.session.timeout.ms
+    group.max.size group.share.enable group.share.max.groups
     initial.broker.registration.timeout.ms
     inter.broker.protocol.version
     kafka.metrics.polling.interval.secs kafka.metrics.reporters
@@ -1028,6 +1120,19 @@ class BrokerConfig:
     group_consumer_min_heartbeat_interval_ms: int
     group_consumer_max_heartbeat_interval_ms: int
     group_consumer_assignors: tuple[str, ...]
+    group_share_session_timeout_ms: int
+    group_share_min_session_timeout_ms: int
+    group_share_max_session_timeout_ms: int
+    group_share_heartbeat_interval_ms: int
+    group_share_min_heartbeat_interval_ms: int
+    group_share_max_heartbeat_interval_ms: int
+    group_share_max_size: int
+    group_share_record_lock_duration_ms: int
+    group_share_min_record_lock_duration_ms: int
+    group_share_max_record_lock_duration_ms: int
+    group_share_delivery_count_limit: int
+    group_share_partition_max_record_locks: int
+    group_share_max_share_sessions: int
     offsets_retention_minutes: int
     offsets_commit_timeout_ms: int
     transactional_id_expiration_ms: int
@@ -1549,10 +1654,16 @@ def _check_group_session_timeouts(config: BrokerConfig) -> None:
     if config.group_min_session_timeout_ms > config.group_max_session_timeout_ms:
         message = "group.min.session.timeout.ms must not exceed group.max.session.timeout.ms"
         raise ConfigError(message, "group.min.session.timeout.ms")
-    # The KIP-848 bounds, checked as Kafka's GroupCoordinatorConfig does at start-up.
-    for kind in ("session.timeout.ms", "heartbeat.interval.ms"):
-        value_key = f"group.consumer.{kind}"
-        low_key, high_key = f"group.consumer.min.{kind}", f"group.consumer.max.{kind}"
+    # The KIP-848 and KIP-932 bounds, checked as Kafka's GroupCoordinatorConfig and
+    # ShareGroupConfig do at start-up.
+    bounded = [
+        (protocol, kind)
+        for protocol in ("consumer", "share")
+        for kind in ("session.timeout.ms", "heartbeat.interval.ms")
+    ]
+    for protocol, kind in [*bounded, ("share", "record.lock.duration.ms")]:
+        value_key = f"group.{protocol}.{kind}"
+        low_key, high_key = f"group.{protocol}.min.{kind}", f"group.{protocol}.max.{kind}"
         value, low, high = (
             cast(int, config.value_of(key)) for key in (value_key, low_key, high_key)
         )
@@ -1563,12 +1674,14 @@ def _check_group_session_timeouts(config: BrokerConfig) -> None:
                 f"{value_key} ({value}) must lie within {low_key} ({low}) and {high_key} ({high})"
             )
             raise ConfigError(message, value_key)
-    if config.group_consumer_heartbeat_interval_ms >= config.group_consumer_session_timeout_ms:
-        message = (
-            "group.consumer.heartbeat.interval.ms must be less than "
-            "group.consumer.session.timeout.ms"
-        )
-        raise ConfigError(message, "group.consumer.heartbeat.interval.ms")
+    for protocol in ("consumer", "share"):
+        heartbeat_key = f"group.{protocol}.heartbeat.interval.ms"
+        session_key = f"group.{protocol}.session.timeout.ms"
+        if cast(int, config.value_of(heartbeat_key)) >= cast(int, config.value_of(session_key)):
+            raise ConfigError(f"{heartbeat_key} must be less than {session_key}", heartbeat_key)
+    if config.group_share_max_share_sessions < config.group_share_max_size:
+        message = "group.share.max.share.sessions must be at least group.share.max.size"
+        raise ConfigError(message, "group.share.max.share.sessions")
 
 
 def _read_text(path: str) -> str:
@@ -1984,9 +2097,9 @@ def describe_broker_config(
     return entries
 
 
-# -- group configs (KIP-848: ``kafka-configs --entity-type groups``) --------------------------
+# -- group configs (KIP-848, KIP-932: ``kafka-configs --entity-type groups``) ----------------
 
-# Group config key -> (the broker key that is its default, the broker keys bounding it).
+# Integer group config key -> (the broker key that is its default, the broker keys bounding it).
 GROUP_CONFIG_KEYS: Mapping[str, tuple[str, str, str]] = {
     "consumer.session.timeout.ms": (
         "group.consumer.session.timeout.ms",
@@ -1998,12 +2111,80 @@ GROUP_CONFIG_KEYS: Mapping[str, tuple[str, str, str]] = {
         "group.consumer.min.heartbeat.interval.ms",
         "group.consumer.max.heartbeat.interval.ms",
     ),
+    "share.session.timeout.ms": (
+        "group.share.session.timeout.ms",
+        "group.share.min.session.timeout.ms",
+        "group.share.max.session.timeout.ms",
+    ),
+    "share.heartbeat.interval.ms": (
+        "group.share.heartbeat.interval.ms",
+        "group.share.min.heartbeat.interval.ms",
+        "group.share.max.heartbeat.interval.ms",
+    ),
+    "share.record.lock.duration.ms": (
+        "group.share.record.lock.duration.ms",
+        "group.share.min.record.lock.duration.ms",
+        "group.share.max.record.lock.duration.ms",
+    ),
 }
-_SESSION_TIMEOUT, _HEARTBEAT_INTERVAL = GROUP_CONFIG_KEYS
+SHARE_AUTO_OFFSET_RESET = "share.auto.offset.reset"
+SHARE_ISOLATION_LEVEL = "share.isolation.level"
+# String group configs (no broker key behind them): Kafka's GroupConfig defaults.
+GROUP_STRING_CONFIGS: Mapping[str, ConfigKey] = {
+    key.name: key
+    for key in (
+        _K(
+            SHARE_AUTO_OFFSET_RESET,
+            _STR,
+            "latest",
+            "Where a share group starts reading a partition it has no state for: latest,"
+            " earliest, or by_duration:<ISO 8601 duration> (that long before now).",
+        ),
+        _K(
+            SHARE_ISOLATION_LEVEL,
+            _STR,
+            "read_uncommitted",
+            "read_committed: a share group reads only committed transactional records.",
+            choices=("read_uncommitted", "read_committed"),
+        ),
+    )
+}
+# (protocol, its heartbeat interval key, its session timeout key)
+_GROUP_TIMEOUT_PAIRS = (
+    ("consumer.heartbeat.interval.ms", "consumer.session.timeout.ms"),
+    ("share.heartbeat.interval.ms", "share.session.timeout.ms"),
+)
+_ISO_DURATION = re.compile(
+    r"P(?:(?P<days>[0-9]+)D)?"
+    r"(?:T(?:(?P<hours>[0-9]+)H)?(?:(?P<minutes>[0-9]+)M)?(?:(?P<seconds>[0-9]+(?:\.[0-9]+)?)S)?)?",
+    re.IGNORECASE,
+)
+
+
+def iso_duration_ms(text: str) -> int | None:
+    """``PnDTnHnMn.nS`` (Java's ``Duration.parse`` without signs) in ms; None if malformed."""
+    match = _ISO_DURATION.fullmatch(text.strip())
+    if match is None or not any(match.groupdict().values()) or text.strip().upper().endswith("T"):
+        return None
+    days, hours, minutes = (int(match[name] or 0) for name in ("days", "hours", "minutes"))
+    seconds = float(match["seconds"] or 0)
+    return ((days * 24 + hours) * 60 + minutes) * 60_000 + round(seconds * 1000)
+
+
+def share_auto_offset_reset(text: str) -> str | int | None:
+    """``latest`` / ``earliest``, or the duration in ms of ``by_duration:<ISO 8601>``; None
+    for anything else."""
+    value = text.strip().lower()
+    if value in ("latest", "earliest"):
+        return value
+    prefix = "by_duration:"
+    if value.startswith(prefix):
+        return iso_duration_ms(text.strip()[len(prefix) :])
+    return None
 
 
 def group_value(broker: BrokerConfig, overrides: Mapping[str, str], name: str) -> int:
-    """A group's effective ``consumer.*`` setting: its own config, else the broker's."""
+    """A group's effective integer setting: its own config, else the broker's."""
     if name in overrides:
         return int(overrides[name])
     value = broker.value_of(GROUP_CONFIG_KEYS[name][0])
@@ -2011,17 +2192,42 @@ def group_value(broker: BrokerConfig, overrides: Mapping[str, str], name: str) -
     return value
 
 
+def group_string(overrides: Mapping[str, str], name: str) -> str:
+    """A group's effective string setting: its own config, else Kafka's default."""
+    default = GROUP_STRING_CONFIGS[name].default
+    assert default is not None
+    return overrides.get(name, default)
+
+
+def _validate_group_string(name: str, text: str) -> str:
+    key = GROUP_STRING_CONFIGS[name]
+    value = text.strip()
+    if key.choices and value.lower() not in key.choices:
+        raise ConfigError(f"{name} must be one of {', '.join(key.choices)}, not {text!r}", name)
+    if name == SHARE_AUTO_OFFSET_RESET and share_auto_offset_reset(value) is None:
+        message = (
+            f"{name} must be latest, earliest or by_duration:<ISO 8601 duration>"
+            f" (e.g. by_duration:PT1H), not {text!r}"
+        )
+        raise ConfigError(message, name)
+    return value.lower() if key.choices else value
+
+
 def validate_group_configs(
     broker: BrokerConfig, configs: Mapping[str, str | None]
 ) -> dict[str, str]:
     """Check a group's configs (None: not set) as Kafka's GroupConfig does: known keys,
-    integers within the broker's bounds, the heartbeat interval below the session timeout.
-    Raises ConfigError (INVALID_CONFIG)."""
+    integers within the broker's bounds, each heartbeat interval below its session timeout,
+    strings among their choices.  Raises ConfigError (INVALID_CONFIG)."""
     validated: dict[str, str] = {}
+    known = {**GROUP_CONFIG_KEYS, **GROUP_STRING_CONFIGS}
     for name, text in configs.items():
-        if name not in GROUP_CONFIG_KEYS:
-            raise ConfigError(_unknown_key_message(name, GROUP_CONFIG_KEYS, "group config"), name)
+        if name not in known:
+            raise ConfigError(_unknown_key_message(name, known, "group config"), name)
         if text is None:
+            continue
+        if name in GROUP_STRING_CONFIGS:
+            validated[name] = _validate_group_string(name, text)
             continue
         try:
             value = int(text.strip())
@@ -2036,23 +2242,31 @@ def validate_group_configs(
                 name,
             )
         validated[name] = str(value)
-    session = group_value(broker, validated, _SESSION_TIMEOUT)
-    heartbeat = group_value(broker, validated, _HEARTBEAT_INTERVAL)
-    if heartbeat >= session:
-        raise ConfigError(
-            f"{_HEARTBEAT_INTERVAL} ({heartbeat}) must be less than {_SESSION_TIMEOUT} ({session})",
-            _HEARTBEAT_INTERVAL,
-        )
+    for heartbeat_key, session_key in _GROUP_TIMEOUT_PAIRS:
+        session = group_value(broker, validated, session_key)
+        heartbeat = group_value(broker, validated, heartbeat_key)
+        if heartbeat >= session:
+            raise ConfigError(
+                f"{heartbeat_key} ({heartbeat}) must be less than {session_key} ({session})",
+                heartbeat_key,
+            )
     return validated
 
 
 def describe_group_config(broker: BrokerConfig, overrides: Mapping[str, str]) -> list[ConfigEntry]:
     """Every group config key: the group's own value (GROUP_CONFIG), else the broker's
-    (DEFAULT_CONFIG, its broker key as the synonym)."""
+    (DEFAULT_CONFIG, its broker key as the synonym) or Kafka's default."""
     entries = []
-    for name, (broker_key, _, _) in sorted(GROUP_CONFIG_KEYS.items()):
-        fallback = str(broker.value_of(broker_key))
-        synonyms = [ConfigSynonym(broker_key, fallback, broker.config_source(broker_key))]
+    for name in sorted({*GROUP_CONFIG_KEYS, *GROUP_STRING_CONFIGS}):
+        if name in GROUP_CONFIG_KEYS:
+            broker_key = GROUP_CONFIG_KEYS[name][0]
+            fallback = str(broker.value_of(broker_key))
+            synonyms = [ConfigSynonym(broker_key, fallback, broker.config_source(broker_key))]
+            key = BROKER_CONFIGS[broker_key]
+        else:
+            key = GROUP_STRING_CONFIGS[name]
+            fallback = key.default or ""
+            synonyms = []
         if name in overrides:
             source = ConfigSource.GROUP_CONFIG
             synonyms.insert(0, ConfigSynonym(name, overrides[name], source))
@@ -2067,8 +2281,8 @@ def describe_group_config(broker: BrokerConfig, overrides: Mapping[str, str]) ->
                 source=source,
                 sensitive=False,
                 synonyms=tuple(synonyms),
-                config_type=ConfigType.INT,
-                documentation=BROKER_CONFIGS[broker_key].documentation,
+                config_type=key.config_type,
+                documentation=key.documentation,
             )
         )
     return entries

@@ -115,7 +115,9 @@ class ConsumerMembership(GroupMembership):
         config = self.config
         cg.validate(request, config.group_consumer_assignors)
         group = self._groups.get(request.group_id)
-        if group is not None and not group.is_(GroupState.EMPTY):
+        if (group is not None and not group.is_(GroupState.EMPTY)) or self._is_share_group(
+            request.group_id
+        ):
             raise HeartbeatError(
                 ErrorCode.GROUP_ID_NOT_FOUND, f"Group {request.group_id} is not a consumer group."
             )

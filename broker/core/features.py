@@ -5,6 +5,8 @@ Every node runs the same code, so the cluster's supported range of a feature is 
 module's.  A feature no ``FeatureLevelRecord`` has set is at its default level (what Kafka
 bootstraps a new cluster with).  Levels that change behaviour here: ``group.version`` 1
 enables KIP-848 consumer groups (at 0 ConsumerGroupHeartbeat is refused, as in Kafka);
+``share.version`` 1 enables KIP-932 share groups (at 0 the share APIs answer
+UNSUPPORTED_VERSION, as in Kafka 4.1+);
 ``transaction.version`` stays 0 (KIP-890's version 2 is not implemented, so clients keep
 to transaction version 1).  ``metadata.version`` is reported, and is upgraded or safely
 downgraded by the rules Kafka applies; this broker's own metadata records do not depend on
@@ -21,6 +23,7 @@ from client.protocol.errors import ErrorCode
 
 METADATA_VERSION = "metadata.version"
 GROUP_VERSION = "group.version"
+SHARE_VERSION = "share.version"
 
 # metadata.version levels (Kafka's MetadataVersion): 7 = 3.3-IV3 (the oldest Kafka 4 knows)
 # ... 21 = 3.9-IV0; the levels after which a downgrade may lose metadata (its
@@ -39,10 +42,13 @@ SUPPORTED: Mapping[str, tuple[int, int]] = {
     GROUP_VERSION: (0, 1),
     "transaction.version": (0, 0),
     "eligible.leader.replicas.version": (0, 0),
+    SHARE_VERSION: (0, 1),
 }
 DEFAULT_LEVELS: Mapping[str, int] = {
     METADATA_VERSION: SUPPORTED[METADATA_VERSION][1],
     GROUP_VERSION: 1,
+    # As Kafka 4.2, where share groups became production-ready: on in a new cluster.
+    SHARE_VERSION: 1,
 }
 
 # UpdateFeatures' upgrade types (v1+; v0 has allow_downgrade: SAFE_DOWNGRADE when set).

@@ -55,7 +55,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 
 from broker.core import consumer_group_records, group_offsets
-from broker.core.consumer_membership import ConsumerMembership, consumer_members
+from broker.core.consumer_membership import consumer_members
 from broker.core.group_metadata import (
     Group,
     GroupState,
@@ -97,6 +97,7 @@ from broker.core.group_types import (
     ParkedRequest,
     SyncGroupResponse,
 )
+from broker.core.share_membership import SHARE_PROTOCOL_TYPE, ShareMembership
 from client.protocol.errors import ErrorCode
 
 __all__ = [
@@ -128,10 +129,11 @@ __all__ = [
 _S = GroupState
 
 
-class GroupCoordinator(ConsumerMembership):
-    """Every group hosted by this broker (classic, and KIP-848 consumer groups from
-    :class:`~broker.core.consumer_membership.ConsumerMembership`); see the module docstring
-    for the contract."""
+class GroupCoordinator(ShareMembership):
+    """Every group hosted by this broker (classic, KIP-848 consumer groups from
+    :class:`~broker.core.consumer_membership.ConsumerMembership`, KIP-932 share groups from
+    :class:`~broker.core.share_membership.ShareMembership`); see the module docstring for
+    the contract."""
 
     def __init__(
         self,
@@ -154,7 +156,13 @@ class GroupCoordinator(ConsumerMembership):
     def next_deadline_ms(self) -> int | None:
         """When :meth:`expire` next has work: a timer's deadline or the retention check."""
         deadlines = [
-            d for d in (self._timers.next_deadline_ms(), self._next_cleanup_ms) if d is not None
+            d
+            for d in (
+                self._timers.next_deadline_ms(),
+                self._next_cleanup_ms,
+                self.share_next_deadline_ms(),
+            )
+            if d is not None
         ]
         return min(deadlines, default=None)
 
@@ -344,6 +352,10 @@ class GroupCoordinator(ConsumerMembership):
         wanted = {state.lower() for state in states_filter}
         types = {kind.lower() for kind in types_filter}
         listed = [group_offsets.listed_group(group) for group in self._groups.values()]
+        listed += [
+            ListedGroup(group_id, SHARE_PROTOCOL_TYPE, group.state, SHARE_PROTOCOL_TYPE)
+            for group_id, group in self._share_groups.items()
+        ]
         return [
             group
             for group in listed
@@ -363,7 +375,7 @@ class GroupCoordinator(ConsumerMembership):
         for group_id in group_ids:
             group = self._groups.get(group_id)
             if group is None:
-                errors[group_id] = ErrorCode.GROUP_ID_NOT_FOUND
+                errors[group_id] = self.delete_share_group(group_id)
             elif not group.is_(_S.EMPTY) or consumer_members(group):
                 errors[group_id] = ErrorCode.NON_EMPTY_GROUP
             else:
@@ -481,6 +493,7 @@ class GroupCoordinator(ConsumerMembership):
         self._begin(now_ms)
         for group in [g for g in self._groups.values() if g.partition == partition]:
             self._drop_group(group, ErrorCode.NOT_COORDINATOR, now_ms)
+        self.unload_share_groups(partition)
         return self._result(None)
 
     def expire(self, now_ms: int) -> CoordinatorResult[None]:
@@ -495,6 +508,7 @@ class GroupCoordinator(ConsumerMembership):
                 self._dispatch(timer, now_ms)
                 if not timer.cancelled and self._groups.get(timer.group.group_id) is timer.group:
                     self._on_consumer_timer(timer)
+        self.expire_share_sessions(now_ms)
         if self._next_cleanup_ms is not None and now_ms >= self._next_cleanup_ms:
             self._cleanup(now_ms)
             self._next_cleanup_ms = now_ms + self.config.offsets_retention_check_interval_ms

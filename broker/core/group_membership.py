@@ -118,7 +118,9 @@ class GroupMembership:
             version,
         )
         existing = self._groups.get(group_id)
-        if existing is not None and existing.consumer is not None and existing.consumer.members:
+        if self._is_share_group(group_id) or (
+            existing is not None and existing.consumer is not None and existing.consumer.members
+        ):
             # A KIP-848 consumer group: one protocol per group id (no online migration).
             return self._result(JoinGroupResponse(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, member_id))
         parked = ParkedRequest("JoinGroup", group_id, member_id)
@@ -692,6 +694,10 @@ class GroupMembership:
         assert timer.completed
 
     # ----------------------------------------------------------------- plumbing
+
+    def _is_share_group(self, group_id: str) -> bool:
+        """Whether ``group_id`` is a KIP-932 share group (one protocol per group id)."""
+        return False
 
     def _wall(self, now_ms: int) -> int:
         return now_ms + self.config.wall_clock_offset_ms

@@ -8,7 +8,7 @@ the last answer (or the one before it, if that answer was lost).  The group epoc
 a subscription or the subscribed topics' partition counts change; the target assignment is
 then recomputed by :func:`simple_assignment`.
 
-Not yet wired to the wire handlers: see ``docs/share-groups.md``.
+The coordinator layer is :mod:`broker.core.share_membership`.
 """
 
 from __future__ import annotations
@@ -183,13 +183,16 @@ class ShareGroup:
             dict(member.assignment) if send else None,
         )
 
-    def remove(self, member_id: str, partition_counts: Mapping[str, int]) -> None:
-        """A member left or was fenced: the others share its partitions."""
+    def remove(self, member_id: str, partition_counts: Mapping[str, int] | None = None) -> None:
+        """A member left or was fenced: the others share its partitions (``partition_counts``:
+        the topics' partition counts, by default those the group last saw)."""
         if self.members.pop(member_id, None) is not None:
             self._changed = True
-            self._refresh(partition_counts)
+            self._refresh(self._partition_counts if partition_counts is None else partition_counts)
 
-    def expire_sessions(self, now_ms: int, partition_counts: Mapping[str, int]) -> list[str]:
+    def expire_sessions(
+        self, now_ms: int, partition_counts: Mapping[str, int] | None = None
+    ) -> list[str]:
         """Fence the members whose session deadline passed; their ids."""
         expired = [m for m, member in self.members.items() if member.session_deadline_ms <= now_ms]
         for member_id in expired:

@@ -513,7 +513,7 @@ def _group_read(
     error = GROUP_DENIED
     message = None
     if check.allows(Op.READ, GROUP, body.group_id):
-        if header.api_key != 68:
+        if header.api_key not in (68, 76):
             return None
         hidden = [
             name
@@ -531,7 +531,68 @@ def _group_read(
         refused["members"] = []
     elif header.api_key == 68:  # ConsumerGroupHeartbeat
         refused.update(error_message=message, member_id=None, member_epoch=-1, assignment=None)
+    elif header.api_key == 76:  # ShareGroupHeartbeat
+        refused.update(
+            error_message=message,
+            member_id=None,
+            member_epoch=0,
+            heartbeat_interval_ms=0,
+            assignment=None,
+        )
     return refused
+
+
+def _share_read(
+    check: Check, server: BrokerServer, header: RequestHeader, body: Container
+) -> Outcome:
+    """ShareFetch, ShareAcknowledge: READ on the group, then READ on each topic (an unknown
+    topic id is left to the handler)."""
+    fetch = header.api_key == 78
+    base: dict[str, Any] = {
+        "throttle_time_ms": 0,
+        "error_code": ErrorCode.NONE,
+        "error_message": None,
+        "responses": [],
+        "node_endpoints": [],
+    }
+    if fetch:
+        base["acquisition_lock_timeout_ms"] = 0
+    if not check.allows(Op.READ, GROUP, body.group_id or ""):
+        return {**base, "error_code": GROUP_DENIED}
+
+    def allowed(topic: Any) -> bool:
+        image = server.image.topics_by_id.get(topic.topic_id)
+        return image is None or check.topic(Op.READ, image.name)
+
+    kept, refused = _split(body.get("topics") or [], allowed)
+    if not refused:
+        return None
+    body["topics"] = kept
+    no_leader = {"leader_id": -1, "leader_epoch": -1}
+    extra: dict[str, Any] = {"error_message": None, "current_leader": no_leader}
+    if fetch:
+        extra.update(
+            acknowledge_error_code=TOPIC_DENIED,
+            acknowledge_error_message=None,
+            records=b"",
+            acquired_records=[],
+        )
+    entries = [
+        {
+            "topic_id": topic.topic_id,
+            "partitions": _partitions(
+                (p.partition_index for p in topic.partitions), TOPIC_DENIED, **extra
+            ),
+        }
+        for topic in refused
+    ]
+    return Merge("responses", entries)
+
+
+def _share_group_describe(
+    check: Check, server: BrokerServer, header: RequestHeader, body: Container
+) -> Outcome:
+    return _describe_groups(check, server, header, body, field="group_ids")
 
 
 def _commit_refusal(error: ErrorCode) -> Callable[[Any], dict[str, Any]]:
@@ -1179,6 +1240,10 @@ GUARDS: dict[int, Guard] = {
         _top(error_code=CLUSTER_DENIED, config_resources=[]),
     ),
     75: _describe_topic_partitions,
+    76: _group_read,
+    77: _share_group_describe,
+    78: _share_read,
+    79: _share_read,
 }
 # Asked before authentication or about it: no ACL applies.
 UNGUARDED = frozenset({17, 18, 36})

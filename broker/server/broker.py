@@ -66,6 +66,7 @@ from broker.server.internal_topics import OFFSETS_TOPIC, TRANSACTION_STATE_TOPIC
 from broker.server.quotas import BrokerQuotas
 from broker.server.replica_fetchers import ReplicaFetcherManager
 from broker.server.replica_manager import ALTER_PARTITION_RETRY_MS, ReplicaManager
+from broker.server.share_service import ShareService
 from broker.server.txn_service import TxnService
 from client.errors import KafkaError
 from client.protocol import records
@@ -160,6 +161,7 @@ class BrokerServer(ReplicaManager):
         self.dispatcher = Dispatcher(self)
         self.producer_ids = ProducerIdAllocator(self.image.next_producer_id)
         self.groups = GroupService(self)
+        self.shares = ShareService(self)
         self.txns = TxnService(self)
         self.replica_fetchers = ReplicaFetcherManager(self)
         self._task_group: anyio.abc.TaskGroup | None = None
@@ -702,11 +704,16 @@ class BrokerServer(ReplicaManager):
                 group.start_soon(self._expire_isr)
                 group.start_soon(self._checkpoint_high_watermarks)
                 group.start_soon(self.groups.run_timers)
+                group.start_soon(self.shares.run_timers)
                 group.start_soon(self.txns.run_timers)
                 for served, sock in bound[1:]:
                     group.start_soon(serve_listener, self, sock, served)
                 task_status.started(bound[0][0].bound_port)
                 await serve_listener(self, bound[0][1], bound[0][0])
+
+    def on_connection_closed(self, state: dict[str, Any]) -> None:
+        """A client connection closed: the share sessions it opened end."""
+        self.shares.on_connection_closed(state)
 
     async def _housekeeping(self) -> None:
         """Retention and producer-id expiry (producer.id.expiration.ms), on Kafka's interval."""

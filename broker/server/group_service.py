@@ -56,6 +56,9 @@ class GroupService:
                 group_consumer_session_timeout_ms=config.group_consumer_session_timeout_ms,
                 group_consumer_heartbeat_interval_ms=config.group_consumer_heartbeat_interval_ms,
                 group_consumer_assignors=config.group_consumer_assignors,
+                group_share_session_timeout_ms=config.group_share_session_timeout_ms,
+                group_share_heartbeat_interval_ms=config.group_share_heartbeat_interval_ms,
+                group_share_max_size=config.group_share_max_size,
                 wall_clock_offset_ms=wall_ms() - monotonic_ms(),
             ),
             member_id_suffix=lambda: str(uuid.uuid4()),
@@ -195,6 +198,11 @@ class GroupService:
                 self._waiters.pop(parked, None)
         assert parked.response is not None
         return parked.response
+
+    def rearm(self) -> None:
+        """A deadline may have moved earlier (a share group member joined or heartbeat):
+        the timer task looks again."""
+        self._wakeup.set()
 
     async def run_timers(self) -> None:
         """Sleep until the coordinator's next deadline (or new work), then expire."""

@@ -49,7 +49,8 @@ def test_group_version_turns_the_consumer_protocol_off_and_on(
     broker: Any = kafka_broker_factory.start()
     supported, finalized, epoch = _features(broker.bootstrap)
     assert supported["group.version"] == (0, 1) and supported["metadata.version"] == (7, 21)
-    assert finalized == {"group.version": 1, "metadata.version": 21} and epoch == 0
+    assert finalized == {"group.version": 1, "metadata.version": 21, "share.version": 1}
+    assert epoch == 0
     # Before v4, ranges from level 0 are left out (KAFKA-17011: old Java clients refuse them).
     assert list(_features(broker.bootstrap, version=3)[0]) == ["metadata.version"]
     assert _consumer_heartbeat_error(broker.bootstrap) == ErrorCode.NONE
@@ -58,7 +59,7 @@ def test_group_version_turns_the_consumer_protocol_off_and_on(
     assert answer.error_code == ErrorCode.NONE
     assert [(r.feature, r.error_code) for r in answer.results] == [("group.version", 0)]
     supported, finalized, epoch = _features(broker.bootstrap)
-    assert finalized == {"metadata.version": 21} and epoch > 0
+    assert finalized == {"metadata.version": 21, "share.version": 1} and epoch > 0
     assert _consumer_heartbeat_error(broker.bootstrap) == ErrorCode.UNSUPPORTED_VERSION
 
     # v0 has allow_downgrade instead of an upgrade type; refusals are one top-level error.
@@ -83,7 +84,7 @@ def test_kafka_python_describes_and_updates_features_that_survive_a_restart(
         with pytest.raises(InvalidUpdateVersionError, match="might delete metadata"):
             admin.update_features({"metadata.version": ("SAFE_DOWNGRADE", 16)})
         with pytest.raises(InvalidUpdateVersionError, match="does not support"):
-            admin.update_features({"share.version": 1})
+            admin.update_features({"streams.version": 1})
         # validate_only checks and changes nothing.
         assert admin.update_features({"metadata.version": 20}, validate_only=True) == {
             "metadata.version": "OK"

@@ -49,17 +49,32 @@ def _heartbeat_interval(bootstrap: str, group: str, topic: str) -> int:
     return int(answer.heartbeat_interval_ms)
 
 
+SHARE_DEFAULTS = {
+    "share.auto.offset.reset": ("latest", 5),
+    "share.heartbeat.interval.ms": ("5000", 5),
+    "share.isolation.level": ("read_uncommitted", 5),
+    "share.record.lock.duration.ms": ("30000", 5),
+    "share.session.timeout.ms": ("45000", 5),
+}
+
+
+def _consumer_configs(bootstrap: str, group: str) -> dict[str, tuple[str, int]]:
+    described = _describe(bootstrap, group)
+    assert {k: v for k, v in described.items() if k.startswith("share.")} == SHARE_DEFAULTS
+    return {k: v for k, v in described.items() if k.startswith("consumer.")}
+
+
 def test_a_groups_configs_reach_its_members(kafka_broker_factory: BrokerFactory) -> None:
     broker: Any = kafka_broker_factory.start()
     create_topic(broker.bootstrap, "gc-t")
-    assert _describe(broker.bootstrap, "gc") == {
+    assert _consumer_configs(broker.bootstrap, "gc") == {
         "consumer.heartbeat.interval.ms": ("5000", 5),  # DEFAULT_CONFIG: the broker's
         "consumer.session.timeout.ms": ("45000", 5),
     }
     changes = [("consumer.session.timeout.ms", "50000", SET),
                ("consumer.heartbeat.interval.ms", "7000", SET)]  # fmt: skip
     assert _alter(broker.bootstrap, "gc", changes) == (ErrorCode.NONE, None)
-    assert _describe(broker.bootstrap, "gc") == {
+    assert _consumer_configs(broker.bootstrap, "gc") == {
         "consumer.heartbeat.interval.ms": ("7000", 8),  # GROUP_CONFIG
         "consumer.session.timeout.ms": ("50000", 8),
     }

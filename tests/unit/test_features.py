@@ -24,7 +24,11 @@ def _update(image: MetadataImage, *updates: tuple[str, int, int]) -> UpdateOutco
 
 def test_a_new_cluster_has_the_default_levels() -> None:
     image = MetadataImage()
-    assert features.finalized(image) == {"group.version": 1, "metadata.version": 21}
+    assert features.finalized(image) == {
+        "group.version": 1,
+        "metadata.version": 21,
+        "share.version": 1,
+    }
     assert features.finalized_epoch(image) == 0
     assert features.level(image, "transaction.version") == 0
     assert features.SUPPORTED["metadata.version"] == (7, 21)
@@ -34,7 +38,8 @@ def test_a_new_cluster_has_the_default_levels() -> None:
 def test_levels_set_by_records_and_their_epoch() -> None:
     image = MetadataImage()
     image.replay(FeatureLevelRecord("group.version", 0))
-    assert features.finalized(image) == {"metadata.version": 21}  # level 0: not finalized
+    # level 0: not finalized
+    assert features.finalized(image) == {"metadata.version": 21, "share.version": 1}
     assert features.level(image, "group.version") == 0
     assert features.finalized_epoch(image) == 0  # the offset of that record
     image.replay(FeatureLevelRecord("group.version", 1))

@@ -26,6 +26,8 @@ from broker.server.handlers import (
     producer_id,
     reassignments,
     security,
+    share_fetch,
+    share_groups,
     transactions,
     unregister_broker,
 )
@@ -94,4 +96,8 @@ HANDLERS: dict[int, Handler] = {
     69: consumer_groups.consumer_group_describe,
     74: admin.list_config_resources,
     75: metadata.describe_topic_partitions,
+    76: share_groups.share_group_heartbeat,
+    77: share_groups.share_group_describe,
+    78: share_fetch.share_fetch,
+    79: share_fetch.share_acknowledge,
 }

@@ -58,9 +58,12 @@ class ConfigSchema:
 
     def _key(self, resource_type: int, name: str) -> broker_config.ConfigKey | None:
         if resource_type == GROUP_RESOURCE:
-            # A group key is an integer with its broker key's default (never a list).
+            # A group key is an integer with its broker key's default, or a string (never a
+            # list).
             spec = broker_config.GROUP_CONFIG_KEYS.get(name)
-            return None if spec is None else broker_config.BROKER_CONFIGS[spec[0]]
+            if spec is None:
+                return broker_config.GROUP_STRING_CONFIGS.get(name)
+            return broker_config.BROKER_CONFIGS[spec[0]]
         keys = broker_config.TOPIC_CONFIGS if resource_type == TOPIC_RESOURCE else None
         return (keys or broker_config.BROKER_CONFIGS).get(name)
 
