@@ -40,6 +40,7 @@ from broker.core.share_partition import (
 from broker.core.share_session import ShareSession, ShareSessionCache
 from broker.log.partition_log import OffsetOutOfRangeError
 from broker.server.clock import monotonic_ms, wall_ms
+from broker.server.replica_manager import PARTITION_READ_SOFT_CAP_BYTES
 from client.protocol.errors import ErrorCode
 
 if TYPE_CHECKING:
@@ -266,7 +267,9 @@ class ShareService:
         if offset >= end:
             return FetchedPartition()
         try:
-            data = log_.read(offset, max(max_bytes, 0), end, min_one_batch=first)
+            # As a consumer fetch: at most a soft cap per partition (max_records cuts later).
+            limit = min(max(max_bytes, 0), PARTITION_READ_SOFT_CAP_BYTES)
+            data = log_.read(offset, limit, end, min_one_batch=first)
         except OffsetOutOfRangeError:
             return FetchedPartition()
         aborted_by: set[int] = set()

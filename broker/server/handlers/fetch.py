@@ -47,7 +47,7 @@ from broker.server.clock import monotonic_ms
 from broker.server.connection import coalesced_writes, current_connection_state
 from broker.server.handlers.leadership import leader_or_error
 from broker.server.quotas import connection_user
-from broker.server.replica_manager import ReadBudget
+from broker.server.replica_manager import PARTITION_READ_SOFT_CAP_BYTES, ReadBudget
 from client.protocol.errors import ErrorCode
 from client.protocol.headers import RequestHeader
 
@@ -60,13 +60,6 @@ TopicPartition = tuple[str, int]
 SessionKey = tuple[str | uuid.UUID, int]
 SESSION_STATE_KEY = "fetch_session"
 MAX_WAIT_MS_LIMIT = 5 * 60 * 1000
-# A partition contributes at most this much to one response (more only when its first batch is
-# larger).  Measured with librdkafka: a consumer's broker thread parses one response while its
-# application thread drains the previous one, so moderate responses keep both busy, whereas one
-# huge response serialises them (6 partitions x 3 MB: 0.70x the mock's rate uncapped, 1.14x at
-# 256 KiB; kafka-python and aiokafka unchanged).  Kafka likewise never returns more than one
-# segment's worth per partition; clients only ever get "up to" their limits.
-PARTITION_READ_SOFT_CAP_BYTES = 256 * 1024
 
 
 class DelayedFetch:
