@@ -72,7 +72,14 @@ class ReadBatches:
 
     __slots__ = ("aborted", "first", "last", "size")
 
-    def __init__(self, data: bytes | memoryview, max_records: int, aborted_by: set[int]) -> None:
+    def __init__(
+        self,
+        data: bytes | memoryview,
+        max_records: int,
+        aborted_by: dict[int, list[tuple[int, int]]],
+    ) -> None:
+        """``aborted_by``: producer id -> the offset ranges of its aborted transactions (first
+        record to abort marker); a batch of that producer starting within one is aborted."""
         view = memoryview(data)
         position = count = 0
         self.first = self.last = -1
@@ -92,7 +99,7 @@ class ReadBatches:
                 if (
                     attributes & _TRANSACTIONAL
                     and not attributes & _CONTROL
-                    and producer_id in aborted_by
+                    and any(a <= base <= b for a, b in aborted_by.get(producer_id, ()))
                 ):
                     self.aborted.append((base, last))
             count += last - base + 1
@@ -272,10 +279,12 @@ class ShareService:
             data = log_.read(offset, limit, end, min_one_batch=first)
         except OffsetOutOfRangeError:
             return FetchedPartition()
-        aborted_by: set[int] = set()
-        read_committed = self.read_committed(group_id)
-        if read_committed and data:
-            aborted_by = {txn.producer_id for txn in log_.aborted_transactions(offset, end)}
+        aborted_by: dict[int, list[tuple[int, int]]] = {}
+        if data and self.read_committed(group_id):
+            for txn in log_.aborted_transactions(offset, end):
+                aborted_by.setdefault(txn.producer_id, []).append(
+                    (txn.first_offset, txn.last_offset)
+                )
         batches = ReadBatches(data, max_records, aborted_by)
         if batches.first < 0:
             return FetchedPartition()

@@ -31,21 +31,24 @@ def _log(*batches: tuple[int, int, int]) -> bytes:
 
 def test_a_read_stops_after_the_batch_that_reaches_max_records() -> None:
     data = _log((0, 3, -1), (3, 3, -1), (6, 3, -1))
-    read = ReadBatches(data, 4, set())
+    read = ReadBatches(data, 4, {})
     assert (read.first, read.last) == (0, 5)  # whole batches: 6 records for 4 asked
     assert data[: read.size] == _log((0, 3, -1), (3, 3, -1))
-    everything = ReadBatches(data, 100, set())
+    everything = ReadBatches(data, 100, {})
     assert (everything.last, everything.size) == (8, len(data))
     # A torn tail (a batch cut short) is left out.
-    torn = ReadBatches(data[:-5], 100, set())
+    torn = ReadBatches(data[:-5], 100, {})
     assert torn.last == 5
 
 
 def test_aborted_batches_are_those_of_aborting_producers() -> None:
-    data = _log((0, 2, 7), (2, 2, -1), (4, 1, 8))
-    read = ReadBatches(data, 100, {7})
+    data = _log((0, 2, 7), (2, 2, -1), (4, 1, 8), (5, 2, 7))
+    # Producer 7 aborted its transaction of offsets 0..2 (the marker at 2 is not in this
+    # log excerpt); its later batch at 5 is of another, committed transaction.
+    read = ReadBatches(data, 100, {7: [(0, 2)]})
     assert read.aborted == [(0, 1)]
-    assert ReadBatches(data, 100, set()).aborted == []
+    assert ReadBatches(data, 100, {7: [(0, 2), (5, 9)]}).aborted == [(0, 1), (5, 6)]
+    assert ReadBatches(data, 100, {}).aborted == []
 
 
 def test_subtracting_ranges() -> None:
